@@ -1,0 +1,32 @@
+# One-command workflows; every target creates the virtualenv it needs from nothing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install demo test lint format clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install  ## replay the sample SQS batch offline into ./lake and show what was written
+	$(BIN)/python handler.py events/sqs-batch.json
+	$(BIN)/python -m lib show --lake ./lake
+
+test: install  ## the whole test suite (starts its own loopback servers)
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) lake .pytest_cache .ruff_cache

@@ -1,0 +1,74 @@
+"""The application object a warm Lambda keeps: settings and wired stages, built once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lib.errors import ConfigError
+from lib.events import event_kind, partial_batch_response, sqs_messages
+from lib.pipeline import Pipeline, build_pipeline
+from lib.runtime import REDACTOR, Deadline, LambdaContextLike, configure_logging, log_event
+from lib.settings import QUEUE_URL, Settings
+
+
+@dataclass
+class App:
+    settings: Settings
+    pipeline: Pipeline
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> App:
+        configure_logging(settings.log_level)
+        for secret in _secrets(settings):
+            REDACTOR.add(secret)
+        return cls(settings, build_pipeline(settings))
+
+    def handle(self, event: Mapping[str, Any], context: LambdaContextLike) -> dict[str, Any]:
+        started = time.monotonic()
+        deadline = Deadline.for_budget(context.get_remaining_time_in_millis() / 1000)
+        kind = event_kind(event)
+        if kind == "scheduled":
+            raise ConfigError(f"{QUEUE_URL} must be set to drain the queue on a schedule.")
+        result = self.pipeline.process(sqs_messages(event), deadline)
+        log_event(
+            logging.INFO,
+            "invocation done",
+            event="sqs",
+            request_id=context.aws_request_id,
+            elapsed_s=round(time.monotonic() - started, 3),
+            **result.summary(),
+        )
+        return dict(partial_batch_response(result.failed))
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = [settings.auth_token]
+    if settings.iam is not None:
+        values.append(settings.iam.password)
+    if settings.access_key is not None:
+        values.append(settings.access_key.secret_key)
+    return [v for v in values if v]
+
+
+_app: App | None = None
+_app_lock = threading.Lock()
+
+
+def application(env: Mapping[str, str] | None = None) -> App:
+    """The process-wide App; a bad setting raises ConfigError now and again on the next call."""
+    global _app
+    with _app_lock:
+        if _app is None:
+            try:
+                _app = App.from_settings(Settings.from_env(os.environ if env is None else env))
+            except ConfigError as exc:
+                configure_logging("INFO")
+                log_event(logging.ERROR, f"configuration error: {exc}")
+                raise
+        return _app

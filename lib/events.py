@@ -1,0 +1,53 @@
+"""The Lambda edge: what kind of event arrived, its SQS messages, and the response shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, TypedDict
+
+from lib.pipeline import Message
+
+EventKind = Literal["sqs", "scheduled"]
+
+
+class ItemFailure(TypedDict):
+    itemIdentifier: str
+
+
+class PartialBatchResponse(TypedDict):
+    batchItemFailures: list[ItemFailure]
+
+
+class UnsupportedEvent(ValueError):
+    """The event is neither an SQS batch nor a scheduled event."""
+
+
+def event_kind(event: Mapping[str, Any]) -> EventKind:
+    records = event.get("Records")
+    if (
+        isinstance(records, list)
+        and records
+        and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+    ):
+        return "sqs"
+    if event.get("detail-type") == "Scheduled Event":
+        return "scheduled"
+    raise UnsupportedEvent(
+        "expected an SQS event (Records[].eventSource == 'aws:sqs') or a scheduled event"
+    )
+
+
+def sqs_messages(event: Mapping[str, Any]) -> list[Message]:
+    """Each record's messageId and body; a record with no messageId cannot be answered for."""
+    messages = []
+    for record in event["Records"]:
+        message_id = record.get("messageId")
+        if not isinstance(message_id, str) or not message_id:
+            raise UnsupportedEvent("an SQS record has no messageId")
+        body = record.get("body")
+        messages.append(Message(message_id, body if isinstance(body, str) else ""))
+    return messages
+
+
+def partial_batch_response(failed: Iterable[str]) -> PartialBatchResponse:
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

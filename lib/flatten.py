@@ -1,0 +1,204 @@
+"""Pure: one API `operation_log` object -> one row of the operation_logs schema.
+
+No I/O here. Values of the wrong type are converted when that loses nothing, else set to null;
+fields the schema does not know stay in `raw_json`. Both are counted in a `FlattenReport`, and
+neither ever fails the row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from lib.schema import SOURCE_COLUMNS, known_paths
+
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+_INT_BOUNDS = {8: 2**7, 16: 2**15, 32: 2**31, 64: 2**63}
+
+
+@dataclass
+class FlattenReport:
+    """What flattening one record noticed, as dotted paths (`[]` marks a list element)."""
+
+    drift: list[str] = field(default_factory=list)  # fields the schema does not know
+    coerced: list[str] = field(default_factory=list)  # converted without loss
+    nulled: list[str] = field(default_factory=list)  # could not be converted: set to null
+
+
+Converter = Callable[[Any, str, FlattenReport], Any]
+
+
+def compact_json(value: Any) -> str:
+    """The one JSON spelling the lake uses: compact, non-ASCII kept."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def raw_json(value: Any) -> str:
+    """`compact_json`, falling back to ASCII escapes when the text is not valid UTF-8."""
+    text = compact_json(value)
+    return text if text.isascii() or _encodable(text) else json.dumps(value, separators=(",", ":"))
+
+
+def parse_timestamp(text: str) -> datetime:
+    """ISO 8601 as the API writes it; a value with no zone is UTC, any offset is converted."""
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _to_string(value: Any, path: str, report: FlattenReport) -> str | None:
+    if isinstance(value, str):
+        if value.isascii() or _encodable(value):
+            return value
+        report.coerced.append(path)  # a lone surrogate from a JSON escape: Parquet needs UTF-8
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        report.nulled.append(path)
+        return None
+    report.coerced.append(path)
+    return compact_json(value)  # true -> "true", 5 -> "5", 5.0 -> "5.0", {} -> "{}"
+
+
+def _int_converter(bits: int) -> Converter:
+    bound = _INT_BOUNDS[bits]
+
+    def to_int(value: Any, path: str, report: FlattenReport) -> int | None:
+        number: int | None = None
+        if isinstance(value, bool):
+            number = None  # true/false as a count is a guess, not a conversion
+        elif isinstance(value, int):
+            number = value
+        elif (isinstance(value, float) and value.is_integer()) or (
+            isinstance(value, str) and _INTEGER_TEXT.fullmatch(value)
+        ):
+            number = int(value)
+        if number is None or not -bound <= number < bound:
+            report.nulled.append(path)
+            return None
+        if not (isinstance(value, int) and not isinstance(value, bool)):
+            report.coerced.append(path)
+        return number
+
+    return to_int
+
+
+def _to_timestamp(value: Any, path: str, report: FlattenReport) -> datetime | None:
+    if isinstance(value, str):
+        if not value.strip():
+            return None  # the API sends "" for a time that has not happened yet
+        try:
+            return parse_timestamp(value)
+        except ValueError:
+            pass
+    report.nulled.append(path)
+    return None
+
+
+def _list_converter(item: Converter) -> Converter:
+    def to_list(value: Any, path: str, report: FlattenReport) -> list[Any] | None:
+        if not isinstance(value, list):
+            report.nulled.append(path)
+            return None
+        element_path = f"{path}[]"
+        return [None if v is None else item(v, element_path, report) for v in value]
+
+    return to_list
+
+
+def _struct_converter(struct: pa.StructType) -> Converter:
+    fields = {f.name: converter_for(f.type) for f in struct}
+
+    def to_struct(value: Any, path: str, report: FlattenReport) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            report.nulled.append(path)
+            return None
+        row: dict[str, Any] = {}
+        for name, convert in fields.items():
+            item = value.get(name)
+            row[name] = None if item is None else convert(item, f"{path}.{name}", report)
+        report.drift.extend(f"{path}.{key}" for key in value if key not in fields)
+        return row
+
+    return to_struct
+
+
+def converter_for(type_: pa.DataType) -> Converter:
+    """The function that turns a JSON value into a value of this Arrow type."""
+    if pa.types.is_string(type_):
+        return _to_string
+    if pa.types.is_integer(type_):
+        return _int_converter(type_.bit_width)
+    if pa.types.is_timestamp(type_):
+        return _to_timestamp
+    if pa.types.is_list(type_):
+        return _list_converter(converter_for(type_.value_type))
+    if pa.types.is_struct(type_):
+        return _struct_converter(type_)
+    raise TypeError(f"no JSON converter for Arrow type {type_}")
+
+
+# Compiled once: (column name, path in the record, converter).
+_PLAN = tuple((c.name, c.path, converter_for(c.type)) for c in SOURCE_COLUMNS)
+_LEAVES = frozenset(c.path for c in SOURCE_COLUMNS)
+_KNOWN = known_paths()
+
+
+def flatten(
+    operation_log: dict[str, Any],
+    *,
+    ingested_at: datetime,
+    source_message_id: str | None,
+) -> tuple[dict[str, Any], FlattenReport]:
+    """The lake row for one operation log, and what was noticed while building it."""
+    report = FlattenReport()
+    row: dict[str, Any] = {}
+    for name, path, convert in _PLAN:
+        value = _lookup(operation_log, path)
+        row[name] = None if value is None else convert(value, ".".join(path), report)
+    _note_unknown_fields(operation_log, (), report)
+    row["raw_json"] = raw_json(operation_log)
+    row["ingested_at"] = ingested_at
+    row["source_message_id"] = source_message_id
+    return row, report
+
+
+def _lookup(record: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = record
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+        if value is None:
+            return None
+    return value
+
+
+def _note_unknown_fields(
+    obj: dict[str, Any], parent: tuple[str, ...], report: FlattenReport
+) -> None:
+    """Record keys the schema does not know, and objects that arrived as something else."""
+    for key, value in obj.items():
+        path = (*parent, key)
+        if path not in _KNOWN:
+            report.drift.append(".".join(path))
+        elif path not in _LEAVES and value is not None:
+            if isinstance(value, dict):
+                _note_unknown_fields(value, path, report)
+            else:
+                report.nulled.append(".".join(path))

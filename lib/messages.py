@@ -1,0 +1,123 @@
+"""Pure: a queue message body -> the task references it names, or why it names none.
+
+Accepted bodies (see the README): a bare ID; `{"operation_log_id": ..., "project_id": ...}` with
+`project_id` optional; or a JSON array of either. Nothing is trimmed: an ID either matches
+`ID_PATTERN` in full or is rejected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+MAX_IDS_PER_MESSAGE = 1000
+RAW_MESSAGE_LIMIT = 64 * 1024  # bytes of the body kept in an error row
+
+INVALID_MESSAGE = "invalid_message"
+INVALID_ID = "invalid_id"
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """One operation log to fetch; `project_id` None means the configured default."""
+
+    operation_log_id: str
+    project_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Something in a body that can never be fetched; becomes an error row."""
+
+    reason: str  # INVALID_MESSAGE or INVALID_ID
+    detail: str
+    operation_log_id: str | None = None
+    project_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ParsedBody:
+    refs: tuple[TaskRef, ...] = ()
+    rejects: tuple[Reject, ...] = ()
+
+
+class _Malformed(ValueError):
+    """The body is not of any accepted shape."""
+
+
+def parse_body(body: str) -> ParsedBody:
+    """Every task the body names, deduplicated in order, and every ID that fails the pattern."""
+    try:
+        items = _items(body)
+    except _Malformed as exc:
+        return ParsedBody(rejects=(Reject(INVALID_MESSAGE, str(exc)),))
+    refs: dict[TaskRef, None] = {}
+    rejects: list[Reject] = []
+    for operation_log_id, project_id in items:
+        bad = [
+            label
+            for label, value in (("operation_log_id", operation_log_id), ("project_id", project_id))
+            if value is not None and not ID_PATTERN.fullmatch(value)
+        ]
+        if bad:
+            detail = f"{' and '.join(bad)} must be 1-64 letters, digits, '_' or '-'"
+            rejects.append(Reject(INVALID_ID, detail, _clip(operation_log_id), _clip(project_id)))
+        else:
+            refs.setdefault(TaskRef(operation_log_id, project_id))
+    return ParsedBody(tuple(refs), tuple(rejects))
+
+
+def _items(body: str) -> list[tuple[str, str | None]]:
+    if ID_PATTERN.fullmatch(body):
+        return [(body, None)]
+    if not body.strip():
+        raise _Malformed("the message body is empty")
+    if body.lstrip()[:1] not in ("{", "[", '"'):
+        return [(body, None)]  # a bare ID that fails the pattern
+    try:
+        document = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise _Malformed(f"the message body is not valid JSON ({type(exc).__name__})") from None
+    if isinstance(document, list):
+        if not document:
+            raise _Malformed("the message body is an empty list")
+        if len(document) > MAX_IDS_PER_MESSAGE:
+            raise _Malformed(f"the message names more than {MAX_IDS_PER_MESSAGE} IDs")
+        return [_item(element) for element in document]
+    if isinstance(document, dict):
+        return [_item(document)]
+    raise _Malformed("the message body must be an ID, an object or a list")
+
+
+def _item(element: Any) -> tuple[str, str | None]:
+    if isinstance(element, str):
+        return element, None
+    if not isinstance(element, dict):
+        raise _Malformed("a list element must be an ID or an object")
+    operation_log_id = element.get("operation_log_id")
+    project_id = element.get("project_id")
+    if not isinstance(operation_log_id, str):
+        raise _Malformed("an object must have a string operation_log_id")
+    if project_id is not None and not isinstance(project_id, str):
+        raise _Malformed("project_id must be a string when given")
+    return operation_log_id, project_id
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _clip(value: str | None, limit: int = 256) -> str | None:
+    """A rejected value as stored: short, and encodable even if it held a lone surrogate."""
+    if value is None:
+        return None
+    return value[:limit].encode("utf-8", "replace").decode("utf-8")
+
+
+def clip_raw_message(body: str) -> str:
+    """The body as stored in an error row: at most RAW_MESSAGE_LIMIT bytes of UTF-8."""
+    encoded = body.encode("utf-8", "replace")[:RAW_MESSAGE_LIMIT]
+    return encoded.decode("utf-8", "ignore")  # drops a character cut in half at the limit

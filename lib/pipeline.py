@@ -1,0 +1,303 @@
+"""The order of the stages: messages -> fetch (concurrently) -> flatten -> lake, and who is acked.
+
+A message is acknowledged only when every ID it names ends as a data row or an error row that the
+lake write durably stored. Messages with an ID that failed retriably, or met a configuration
+problem, are written nowhere in this attempt and come back from the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lib.auth import AuthProvider, IamTokens, NoAuth, StaticToken
+from lib.cbr import CbrClient, FetchStats, RetryPolicy
+from lib.errors import (
+    AccessError,
+    ConfigError,
+    FetchError,
+    PermanentError,
+    RetriableError,
+    SinkError,
+)
+from lib.flatten import flatten
+from lib.lake import Lake, Row
+from lib.messages import Reject, TaskRef, clip_raw_message, parse_body
+from lib.runtime import Deadline, log_event
+from lib.settings import CBR_PROJECT_ID, Settings
+from lib.storage import open_store
+from lib.transport import build_session
+
+REPLAY_PROJECT = "replay"  # stands in the URL when replaying offline without a project
+ID_MISMATCH = "id_mismatch"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One queue message: its ID (SQS messageId) and its body."""
+
+    message_id: str
+    body: str
+
+
+@dataclass
+class BatchResult:
+    """What happened to one batch of messages."""
+
+    failed: list[str] = field(default_factory=list)  # message IDs to redeliver
+    messages: int = 0
+    ids: int = 0
+    data_rows: int = 0
+    error_rows: int = 0
+    error_reasons: Counter[str] = field(default_factory=Counter)
+    failure_reasons: Counter[str] = field(default_factory=Counter)
+    drift: int = 0
+    nulled: int = 0
+    files: list[str] = field(default_factory=list)
+    stats: FetchStats = field(default_factory=FetchStats)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "messages": self.messages,
+            "ids": self.ids,
+            "rows": self.data_rows,
+            "error_rows": self.error_rows,
+            "failures": len(self.failed),
+            "retries": self.stats.retries,
+            "requests": self.stats.requests,
+            "throttled": self.stats.throttled,
+            "token_refreshes": self.stats.token_refreshes,
+            "drift": self.drift,
+            "nulled": self.nulled,
+            "error_reasons": dict(self.error_reasons),
+            "failure_reasons": dict(self.failure_reasons),
+            "files": len(self.files),
+        }
+
+
+Outcome = dict[str, Any] | FetchError  # a fetched operation_log, or why there is none
+FetchKey = tuple[str, str]  # (operation_log_id, project_id)
+
+
+@dataclass
+class _Plan:
+    """One message, parsed: what to fetch for it and what it already rejected."""
+
+    message: Message
+    keys: list[FetchKey]
+    rejects: tuple[Reject, ...]
+    missing_project: bool = False
+
+
+class Pipeline:
+    def __init__(
+        self,
+        client: CbrClient,
+        lake: Lake,
+        *,
+        concurrency: int,
+        default_project: str | None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client = client
+        self.lake = lake
+        self.concurrency = concurrency
+        self.default_project = default_project
+        self.clock = clock
+
+    def process(self, messages: Sequence[Message], deadline: Deadline) -> BatchResult:
+        result = BatchResult(messages=len(messages))
+        plans = [self._plan(message) for message in messages]
+        result.ids = sum(len(p.keys) + len(p.rejects) for p in plans)
+        outcomes = self._fetch_all({k for p in plans for k in p.keys}, deadline, result.stats)
+        now = self.clock()
+        data_rows: list[Row] = []
+        error_rows: list[Row] = []
+        for plan in plans:
+            failure = _failure(plan, outcomes)
+            if failure is not None:
+                result.failed.append(plan.message.message_id)
+                result.failure_reasons[failure] += 1
+                continue
+            self._rows(plan, outcomes, now, data_rows, error_rows, result)
+        self._write(data_rows, error_rows, plans, result)
+        return result
+
+    def _plan(self, message: Message) -> _Plan:
+        parsed = parse_body(message.body)
+        keys: list[FetchKey] = []
+        missing = False
+        for ref in parsed.refs:
+            project = ref.project_id or self.default_project
+            if project is None:
+                missing = True
+            else:
+                keys.append((ref.operation_log_id, project))
+        return _Plan(message, keys, parsed.rejects, missing)
+
+    def _fetch_all(
+        self, keys: set[FetchKey], deadline: Deadline, stats: FetchStats
+    ) -> dict[FetchKey, Outcome]:
+        if not keys:
+            return {}
+        ordered = sorted(keys)
+        workers = min(self.concurrency, len(ordered))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cbr") as pool:
+            results = pool.map(lambda key: self._fetch_one(key, deadline, stats), ordered)
+            return dict(zip(ordered, results, strict=True))
+
+    def _fetch_one(self, key: FetchKey, deadline: Deadline, stats: FetchStats) -> Outcome:
+        operation_log_id, project = key
+        try:
+            return self.client.fetch(TaskRef(operation_log_id, project), project, deadline, stats)
+        except FetchError as exc:
+            level = logging.ERROR if isinstance(exc, AccessError) else logging.INFO
+            log_event(
+                level,
+                str(exc),
+                operation_log_id=operation_log_id,
+                project_id=project,
+                http_status=exc.http_status,
+                error_code=exc.answer.error_code,
+            )
+            return exc
+        except Exception as exc:  # a bug must not take the other IDs of the batch down with it
+            logging.getLogger("oplog_lake").exception(
+                "unexpected error fetching %s", operation_log_id
+            )
+            return RetriableError(f"unexpected {type(exc).__name__}")
+
+    def _rows(
+        self,
+        plan: _Plan,
+        outcomes: dict[FetchKey, Outcome],
+        now: datetime,
+        data_rows: list[Row],
+        error_rows: list[Row],
+        result: BatchResult,
+    ) -> None:
+        message = plan.message
+        raw = clip_raw_message(message.body)
+
+        def error_row(reason: str, log_id: str | None, project: str | None, **extra: Any) -> None:
+            error_rows.append(
+                {
+                    "operation_log_id": log_id,
+                    "project_id": project,
+                    "source_message_id": message.message_id,
+                    "reason": reason,
+                    "raw_message": raw,
+                    "observed_at": now,
+                    **extra,
+                }
+            )
+            result.error_reasons[reason] += 1
+
+        for reject in plan.rejects:
+            error_row(
+                reject.reason, reject.operation_log_id, reject.project_id, error_msg=reject.detail
+            )
+        for key in plan.keys:
+            log_id, project = key
+            outcome = outcomes[key]
+            if isinstance(outcome, PermanentError):
+                answer = outcome.answer
+                error_row(
+                    outcome.reason,
+                    log_id,
+                    project,
+                    http_status=answer.http_status,
+                    error_code=answer.error_code,
+                    error_msg=answer.error_msg or str(outcome),
+                )
+                continue
+            assert isinstance(outcome, dict)
+            row, report = flatten(outcome, ingested_at=now, source_message_id=message.message_id)
+            data_rows.append(row)
+            result.drift += len(report.drift)
+            result.nulled += len(report.nulled)
+            if report.drift or report.nulled:
+                log_event(
+                    logging.WARNING,
+                    "schema drift",
+                    operation_log_id=log_id,
+                    unknown_fields=report.drift[:20],
+                    nulled_fields=report.nulled[:20],
+                )
+            if row["id"] != log_id:
+                error_row(
+                    ID_MISMATCH,
+                    log_id,
+                    project,
+                    http_status=200,
+                    error_msg=f"asked for {log_id}, CBR returned id {row['id']!r}",
+                )
+
+    def _write(
+        self, data_rows: list[Row], error_rows: list[Row], plans: list[_Plan], result: BatchResult
+    ) -> None:
+        if not data_rows and not error_rows:
+            return
+        try:
+            report = self.lake.write(data_rows, error_rows)
+        except SinkError as exc:
+            log_event(logging.ERROR, f"lake write failed, whole batch redelivered: {exc}")
+            result.failed = [p.message.message_id for p in plans]
+            result.failure_reasons = Counter({"lake_write": len(plans)})
+            result.data_rows = result.error_rows = 0
+            result.error_reasons.clear()
+            return
+        result.data_rows, result.error_rows = report.data_rows, report.error_rows
+        result.files = report.keys
+
+
+def _failure(plan: _Plan, outcomes: dict[FetchKey, Outcome]) -> str | None:
+    """Why the message must be redelivered, or None when every ID it names is settled."""
+    if plan.missing_project:
+        log_event(
+            logging.ERROR,
+            f"message names no project_id and {CBR_PROJECT_ID} is not set",
+            message_id=plan.message.message_id,
+        )
+        return "no_project"
+    for key in plan.keys:
+        outcome = outcomes[key]
+        if isinstance(outcome, AccessError):
+            return "access"
+        if isinstance(outcome, RetriableError):
+            return "retriable"
+    return None
+
+
+def build_auth(settings: Settings, session: Any) -> AuthProvider:
+    if settings.access_key is not None or settings.credentials_secret_id is not None:
+        raise ConfigError("AK/SK and Secrets Manager credentials are not available in this build.")
+    if settings.iam is not None:
+        return IamTokens(session, settings.iam)
+    if settings.auth_token is not None:
+        return StaticToken(settings.auth_token)
+    return NoAuth()
+
+
+def build_pipeline(settings: Settings) -> Pipeline:
+    """Wire the stages once per cold start; the session and token cache live as long as it does."""
+    session = build_session(settings.fetch_concurrency, settings.replay_dir)
+    client = CbrClient(
+        session,
+        settings.cbr_endpoint,
+        build_auth(settings, session),
+        timeout_s=settings.http_timeout_s,
+        policy=RetryPolicy(max_attempts=settings.max_attempts),
+    )
+    default_project = settings.project_id or (REPLAY_PROJECT if settings.replay_dir else None)
+    return Pipeline(
+        client,
+        Lake(open_store(settings.lake_uri)),
+        concurrency=settings.fetch_concurrency,
+        default_project=default_project,
+    )

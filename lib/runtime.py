@@ -1,0 +1,125 @@
+"""Time budgets, the local stand-in for the Lambda context, and JSON logging without secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+SAFETY_FRACTION = 0.10  # of the invocation's budget, kept for the write and the response
+SAFETY_MIN_S = 5.0
+LOCAL_BUDGET_S = 15 * 60
+
+logger = logging.getLogger("oplog_lake")
+
+
+class LambdaContextLike(Protocol):
+    aws_request_id: str
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A point in monotonic time after which no new work may start."""
+
+    at: float
+    clock: Callable[[], float] = time.monotonic
+
+    def remaining(self) -> float:
+        return max(0.0, self.at - self.clock())
+
+    def expired(self) -> bool:
+        return self.clock() >= self.at
+
+    @classmethod
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        return cls(clock() + seconds, clock)
+
+    @classmethod
+    def for_budget(cls, budget_s: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        """Work must stop this early in an invocation that has `budget_s` seconds left."""
+        margin = max(budget_s * SAFETY_FRACTION, SAFETY_MIN_S)
+        return cls.after(budget_s - margin, clock)
+
+
+@dataclass
+class LocalContext:
+    """What `python handler.py EVENT.json` passes for the Lambda context: a 15-minute budget."""
+
+    budget_s: float = LOCAL_BUDGET_S
+    function_name: str = "oplog-lake-local"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(max(0.0, self.budget_s - (time.monotonic() - self._started)) * 1000)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with any `fields` passed through `extra`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "message": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces known secret values in every formatted line's message, fields and traceback."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets: set[str] = {s for s in secrets if s and len(s) >= 4}
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= 4:
+            self.secrets.add(secret)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            record.msg = self.redact(record.getMessage())
+            record.args = None
+            fields = getattr(record, "fields", None)
+            if fields:
+                record.fields = json.loads(self.redact(json.dumps(fields, default=str)))
+            if record.exc_info and record.exc_info[1] is not None:
+                record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
+        return True
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+REDACTOR = RedactingFilter()
+
+
+def configure_logging(level: str) -> None:
+    """JSON lines on stderr-equivalent handler; idempotent across warm invocations."""
+    logger.setLevel(level)
+    logger.propagate = False
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        handler.addFilter(REDACTOR)
+        logger.addHandler(handler)
+
+
+def log_event(level: int, message: str, **fields: Any) -> None:
+    logger.log(level, message, extra={"fields": fields})

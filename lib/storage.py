@@ -1,0 +1,97 @@
+"""Where lake files live: a small port (`put`, `get`, `list`, `delete`) and its backends.
+
+Everything above this module (partitioning, naming, Parquet) works on keys like
+`operation_logs/dt=2026-11-20/part-….parquet`. A `put` is atomic: a reader sees the whole object
+or nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Protocol
+
+from lib.errors import ConfigError, SinkError
+from lib.settings import LAKE_URI
+
+
+class ObjectStore(Protocol):
+    uri: str
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def get(self, key: str) -> bytes: ...
+
+    def list(self, prefix: str) -> list[str]: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class LocalStore:
+    """A folder. Writes go to a hidden temporary file, are fsynced, then renamed into place."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.uri = str(self.root)
+
+    def put(self, key: str, data: bytes) -> None:
+        target = self._path(key)
+        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+            _fsync_dir(target.parent)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise SinkError(
+                f"cannot write {key} under {LAKE_URI}={self.uri}: {exc.strerror}"
+            ) from exc
+
+    def get(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def list(self, prefix: str) -> list[str]:
+        base = self._path(prefix)
+        if not base.is_dir():
+            return []
+        return sorted(
+            p.relative_to(self.root).as_posix()
+            for p in base.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        )
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def _path(self, key: str) -> Path:
+        if key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"refusing key outside the lake: {key!r}")
+        return self.root / key
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the rename itself durable (POSIX); harmless where directories cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def open_store(lake_uri: str) -> ObjectStore:
+    """The store for LAKE_URI: `s3://bucket/prefix` or a local folder."""
+    if lake_uri.startswith("s3://"):
+        from lib.s3 import S3Store  # boto3 is imported only for an S3 lake
+
+        return S3Store.from_uri(lake_uri)
+    if "://" in lake_uri:
+        raise ConfigError(f"{LAKE_URI} must be s3://bucket/prefix or a folder, got {lake_uri!r}.")
+    return LocalStore(lake_uri)
