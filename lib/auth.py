@@ -19,6 +19,7 @@ from requests.auth import AuthBase
 
 from lib.errors import AccessError, ApiAnswer, RetriableError
 from lib.flatten import parse_timestamp
+from lib.runtime import REDACTOR
 from lib.settings import IAM_USERNAME, IamPassword
 
 REFRESH_BEFORE_S = 5 * 60  # renew this long before IAM's expires_at
@@ -132,6 +133,7 @@ class IamTokens:
         if response.status_code != 201 or not token:
             raise _iam_failure(response)
         self.issued += 1
+        REDACTOR.add(token)
         return _CachedToken(token, self._renew_at(response))
 
     def _post(self, project_id: str, timeout: float) -> requests.Response:

@@ -292,7 +292,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
         settings.cbr_endpoint,
         build_auth(settings, session),
         timeout_s=settings.http_timeout_s,
-        policy=RetryPolicy(max_attempts=settings.max_attempts),
+        policy=RetryPolicy(max_attempts=settings.max_attempts, base_s=settings.backoff_base_s),
     )
     default_project = settings.project_id or (REPLAY_PROJECT if settings.replay_dir else None)
     return Pipeline(

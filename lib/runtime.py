@@ -114,10 +114,11 @@ def configure_logging(level: str) -> None:
     """JSON lines on stderr-equivalent handler; idempotent across warm invocations."""
     logger.setLevel(level)
     logger.propagate = False
+    if REDACTOR not in logger.filters:
+        logger.addFilter(REDACTOR)  # on the logger, so every handler sees redacted records
     if not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(JsonFormatter())
-        handler.addFilter(REDACTOR)
         logger.addHandler(handler)
 
 

@@ -81,6 +81,8 @@ class Settings:
     max_attempts: int = 5
     log_level: str = "INFO"
     in_lambda: bool = False
+    backoff_base_s: float = 0.5
+    """First retry waits up to this long, doubling per failure (not an environment setting)."""
 
     @property
     def replay_dir(self) -> str | None:

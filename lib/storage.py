@@ -7,6 +7,7 @@ or nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -47,7 +48,8 @@ class LocalStore:
             os.replace(temporary, target)
             _fsync_dir(target.parent)
         except OSError as exc:
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
             raise SinkError(
                 f"cannot write {key} under {LAKE_URI}={self.uri}: {exc.strerror}"
             ) from exc

@@ -2,7 +2,7 @@
 
 Only ``GET /v3/{project_id}/operation-logs/{id}`` and ``POST /v3/auth/tokens`` exist; every other
 path or method answers like the API gateway does for an unknown API (404 APIGW.0101).
-Shapes follow /work/shared/reference/cbr-api.md sections 5 and 7.
+Response shapes follow the public CBR and IAM API documentation.
 """
 
 from __future__ import annotations

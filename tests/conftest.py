@@ -1,0 +1,145 @@
+"""Shared test fixtures: sample events, the fake CBR server, settings and lake readers."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from fakecbr import FakeCBR
+
+from lib.app import App
+from lib.dataset import open_table
+from lib.runtime import REDACTOR, JsonFormatter, logger
+from lib.schema import DATA_TABLE, ERRORS_TABLE
+from lib.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+FIXTURE_LOGS = EVENTS / "operation-logs"
+PROJECT = "04f1829c788037ac2fb8c01eb2b04b95"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def fixture_logs() -> dict[str, dict[str, Any]]:
+    """Every sample operation_log, by id."""
+    logs = {}
+    for path in sorted(FIXTURE_LOGS.glob("*.json")):
+        log = json.loads(path.read_text(encoding="utf-8"))["operation_log"]
+        logs[log["id"]] = log
+    return logs
+
+
+def sqs_event(*bodies: str, ids: list[str] | None = None) -> dict[str, Any]:
+    """An SQS event with one record per body; message IDs m0, m1, ... unless given."""
+    ids = ids or [f"m{i}" for i in range(len(bodies))]
+    return {
+        "Records": [
+            {
+                "messageId": message_id,
+                "receiptHandle": f"rh-{message_id}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:ap-southeast-1:123456789012:oplog-lake-tasks",
+                "awsRegion": "ap-southeast-1",
+            }
+            for message_id, body in zip(ids, bodies, strict=True)
+        ]
+    }
+
+
+@dataclass
+class Context:
+    """A Lambda context stand-in with a fixed budget."""
+
+    budget_s: float = 60.0
+    aws_request_id: str = "test-request"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.budget_s * 1000)
+
+
+def read_rows(lake: Path | str, table: str = DATA_TABLE) -> list[dict[str, Any]]:
+    """Every row of a lake table, as written (dt included), sorted for stable comparisons."""
+    try:
+        data = open_table(str(lake), table).to_table()
+    except FileNotFoundError:
+        return []
+    key = "id" if table == DATA_TABLE else "reason"
+    return sorted(
+        data.to_pylist(), key=lambda r: (str(r.get(key)), str(r.get("source_message_id")))
+    )
+
+
+def lake_files(lake: Path) -> list[Path]:
+    return sorted(p for p in lake.rglob("*") if p.is_file())
+
+
+def read_errors(lake: Path | str) -> list[dict[str, Any]]:
+    return read_rows(lake, ERRORS_TABLE)
+
+
+def failed_ids(response: dict[str, Any]) -> list[str]:
+    return sorted(item["itemIdentifier"] for item in response["batchItemFailures"])
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeCBR]:
+    with FakeCBR() as server:
+        yield server
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Path:
+    return tmp_path / "lake"
+
+
+@pytest.fixture
+def settings(fake: FakeCBR, lake: Path) -> Settings:
+    """Settings against the fake server, with fast backoff so retry tests stay quick."""
+    return Settings(
+        cbr_endpoint=fake.base_url,
+        project_id=PROJECT,
+        lake_uri=str(lake),
+        fetch_concurrency=8,
+        http_timeout_s=5.0,
+        max_attempts=4,
+        backoff_base_s=0.01,
+    )
+
+
+def make_app(settings: Settings, **changes: Any) -> App:
+    return App.from_settings(replace(settings, **changes))
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """Everything oplog-lake logs during the test, as JSON lines."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    yield stream
+    logger.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redactor() -> Iterator[None]:
+    before = set(REDACTOR.secrets)
+    yield
+    REDACTOR.secrets = before
+
+
+def table_of(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=schema)

@@ -1,0 +1,90 @@
+"""The answer -> outcome table, Retry-After parsing and the backoff policy (no network)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from lib.cbr import RetryPolicy, classify, parse_retry_after
+from lib.errors import AccessError, PermanentError, RetriableError, TokenExpired
+
+
+def body(code: str, msg: str = "msg") -> bytes:
+    return json.dumps({"error_code": code, "error_msg": msg}).encode()
+
+
+def test_a_good_answer_gives_the_operation_log_even_after_a_byte_order_mark() -> None:
+    log = {"id": "a1", "status": "success"}
+    assert classify(200, json.dumps({"operation_log": log}).encode(), {}) == log
+    assert classify(200, b"\xef\xbb\xbf" + json.dumps({"operation_log": log}).encode(), {}) == log
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"<html>gateway</html>", b'{"operation_log": "x"}', b"[]", b'{"other": {}}', b"\xff\xfe"],
+)
+def test_a_200_without_an_operation_log_object_is_retriable(payload: bytes) -> None:
+    with pytest.raises(RetriableError):
+        classify(200, payload, {})
+
+
+@pytest.mark.parametrize(
+    ("status", "payload", "error", "reason"),
+    [
+        (404, body("BackupService.6500"), PermanentError, "not_found"),
+        (404, body("BackupService.6501"), PermanentError, "not_found"),
+        (400, body("BackupService.9900"), PermanentError, "rejected"),
+        (404, body("APIGW.0101"), AccessError, None),
+        (400, b"not json", AccessError, None),
+        (401, body("APIGW.0301"), TokenExpired, None),
+        (403, body("APIGW.0302"), AccessError, None),
+        (403, body("BackupService.8600"), AccessError, None),
+        (302, b"", AccessError, None),
+        (429, body("APIGW.0308"), RetriableError, None),
+        (408, b"", RetriableError, None),
+        (500, body("BackupService.9910"), RetriableError, None),
+        (502, b"<html>", RetriableError, None),
+        (503, b"", RetriableError, None),
+        (504, b"", RetriableError, None),
+    ],
+)
+def test_status_table(status: int, payload: bytes, error: type, reason: str | None) -> None:
+    with pytest.raises(error) as raised:
+        classify(status, payload, {})
+    assert type(raised.value) is error
+    assert raised.value.http_status == status
+    if reason:
+        assert raised.value.reason == reason
+        assert raised.value.answer.error_code.startswith("BackupService.")
+
+
+def test_other_error_body_shapes_are_understood() -> None:
+    nested = json.dumps({"error": {"code": "BackupService.9900", "message": "bad"}}).encode()
+    with pytest.raises(PermanentError) as raised:
+        classify(400, nested, {})
+    assert (raised.value.answer.error_code, raised.value.answer.error_msg) == (
+        "BackupService.9900",
+        "bad",
+    )
+
+
+def test_retry_after_in_seconds_or_as_an_http_date() -> None:
+    assert parse_retry_after("3") == 3.0
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= parse_retry_after(soon) <= 31
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    with pytest.raises(RetriableError) as raised:
+        classify(429, b"", {"Retry-After": "7"})
+    assert raised.value.retry_after == 7.0
+
+
+def test_backoff_doubles_is_capped_and_yields_to_a_longer_retry_after() -> None:
+    policy = RetryPolicy(max_attempts=5, base_s=0.5, cap_s=4.0, rand=lambda: 1.0)
+    assert [policy.wait_s(n, None) for n in (1, 2, 3, 4, 5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
+    assert policy.wait_s(1, 9.0) == 9.0
+    jittered = RetryPolicy(base_s=0.5, rand=lambda: 0.25)
+    assert jittered.wait_s(2, None) == 0.25

@@ -1,0 +1,100 @@
+"""Settings from the environment: defaults, one sentence per bad variable, no secrets shown."""
+
+from __future__ import annotations
+
+import pytest
+
+from lib.errors import ConfigError
+from lib.settings import LOCAL_ENDPOINT, Settings
+
+HTTPS = "https://cbr.ap-southeast-1.myhuaweicloud.com"
+
+
+def test_local_defaults_replay_the_sample_logs_into_a_local_lake() -> None:
+    settings = Settings.from_env({})
+    assert settings.cbr_endpoint == LOCAL_ENDPOINT
+    assert settings.replay_dir == "events/operation-logs"
+    assert settings.lake_uri == "./lake"
+    assert (settings.fetch_concurrency, settings.http_timeout_s, settings.max_attempts) == (
+        16,
+        10.0,
+        5,
+    )
+    assert settings.log_level == "INFO" and not settings.in_lambda
+
+
+def test_values_are_read_and_typed() -> None:
+    settings = Settings.from_env(
+        {
+            "CBR_ENDPOINT": HTTPS + "/",
+            "CBR_PROJECT_ID": "p1",
+            "CBR_AUTH_TOKEN": "tok",
+            "LAKE_URI": "s3://bucket/prefix",
+            "QUEUE_URL": "https://sqs.example/q",
+            "FETCH_CONCURRENCY": "32",
+            "HTTP_TIMEOUT_S": "2.5",
+            "MAX_ATTEMPTS": "3",
+            "LOG_LEVEL": "debug",
+        }
+    )
+    assert settings.cbr_endpoint == HTTPS
+    assert settings.project_id == "p1" and settings.auth_token == "tok"
+    assert settings.lake_uri == "s3://bucket/prefix"
+    assert (settings.fetch_concurrency, settings.http_timeout_s, settings.max_attempts) == (
+        32,
+        2.5,
+        3,
+    )
+    assert settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"AWS_LAMBDA_FUNCTION_NAME": "f"}, "CBR_ENDPOINT"),
+        ({"CBR_ENDPOINT": "ftp://x"}, "CBR_ENDPOINT"),
+        ({"CBR_ENDPOINT": "http://cbr.example.com"}, "CBR_ENDPOINT"),  # plain HTTP off loopback
+        ({"CBR_ENDPOINT": "file://"}, "CBR_ENDPOINT"),
+        ({"CBR_ENDPOINT": HTTPS}, "CBR_ENDPOINT"),  # https needs credentials
+        ({"FETCH_CONCURRENCY": "0"}, "FETCH_CONCURRENCY"),
+        ({"FETCH_CONCURRENCY": "many"}, "FETCH_CONCURRENCY"),
+        ({"HTTP_TIMEOUT_S": "-1"}, "HTTP_TIMEOUT_S"),
+        ({"MAX_ATTEMPTS": "2.5"}, "MAX_ATTEMPTS"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+        ({"CBR_PROJECT_ID": "../p"}, "CBR_PROJECT_ID"),
+        ({"IAM_USERNAME": "u"}, "IAM_ENDPOINT"),
+        ({"IAM_ENDPOINT": "https://iam", "IAM_USERNAME": "u", "IAM_DOMAIN": "d"}, "IAM_PASSWORD"),
+        ({"CBR_ACCESS_KEY": "ak"}, "CBR_SECRET_KEY"),
+        ({"CBR_AUTH_TOKEN": "t", "CBR_ACCESS_KEY": "a", "CBR_SECRET_KEY": "s"}, "CBR_AUTH_TOKEN"),
+    ],
+)
+def test_a_bad_setting_is_one_sentence_naming_the_variable(
+    env: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(env)
+    message = str(raised.value)
+    assert variable in message
+    assert message.endswith(".") and "\n" not in message
+
+
+def test_loopback_http_is_allowed_for_local_fakes() -> None:
+    assert Settings.from_env({"CBR_ENDPOINT": "http://127.0.0.1:8080"}).cbr_endpoint.startswith(
+        "http:"
+    )
+
+
+def test_secrets_never_show_in_repr() -> None:
+    settings = Settings.from_env(
+        {
+            "CBR_ENDPOINT": HTTPS,
+            "IAM_ENDPOINT": "https://iam.myhuaweicloud.com",
+            "IAM_USERNAME": "auditor",
+            "IAM_PASSWORD": "pa55-w0rd-SECRET",
+            "IAM_DOMAIN": "acme",
+        }
+    )
+    assert "pa55-w0rd-SECRET" not in repr(settings)
+    assert "auditor" in repr(settings)
+    token_settings = Settings.from_env({"CBR_ENDPOINT": HTTPS, "CBR_AUTH_TOKEN": "MIIsecret-token"})
+    assert "MIIsecret-token" not in repr(token_settings)
