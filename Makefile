@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test lint format clean
+.PHONY: install demo test lint format bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,9 +20,13 @@ demo: install  ## replay the sample SQS batch offline into ./lake and show what 
 test: install  ## the whole test suite (starts its own loopback servers)
 	$(BIN)/python -m pytest
 
-lint: install
+lint: install  ## ruff (lint + format check) and cfn-lint on the SAM template
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint template.yaml
+
+bench: install  ## fetch-stage throughput against a fake CBR server in its own process
+	$(BIN)/python bench/fetch.py
 
 format: install
 	$(BIN)/ruff format .

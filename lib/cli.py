@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lib.dataset import LakeNotFound, open_table
+from lib.dataset import SCHEMAS, LakeNotFound, open_table
 from lib.schema import DATA_TABLE, ERRORS_TABLE, PARTITION_KEY
 from lib.settings import LAKE_URI
 
@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     _lake_option(show)
     show.add_argument("--limit", type=int, default=20, help="rows to print per table (default 20)")
     show.set_defaults(run=show_lake)
+    schema = commands.add_parser("schema", help="print the lake's columns (README table)")
+    schema.add_argument("--table", choices=sorted(SHOW_COLUMNS), default=DATA_TABLE)
+    schema.set_defaults(run=print_schema)
     return parser
 
 
@@ -65,6 +68,18 @@ def show_lake(args: argparse.Namespace) -> int:
             print(f"... {rows.num_rows - args.limit} more")
         print()
     return 0
+
+
+def print_schema(args: argparse.Namespace) -> int:
+    print(schema_markdown(args.table))
+    return 0
+
+
+def schema_markdown(table: str) -> str:
+    """The column table as Markdown, derived from the declared schema."""
+    lines = ["| column | type |", "| --- | --- |"]
+    lines += [f"| `{f.name}` | `{f.type}` |" for f in SCHEMAS[table]]
+    return "\n".join(lines)
 
 
 def format_table(table: pa.Table, width: int = 40) -> str:

@@ -1,0 +1,55 @@
+"""Serve generated operation logs from the fake CBR in its own process (for benchmarks).
+
+Prints the base URL on stdout, then serves until stdin closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from fakecbr import FakeCBR
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ids", type=int, required=True)
+    parser.add_argument("--latency", type=float, default=0.02)
+    args = parser.parse_args()
+    with FakeCBR(latency=args.latency) as server:
+        for n in range(args.ids):
+            server.add_log(sample_log(n))
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+
+
+def sample_log(n: int) -> dict:
+    return {
+        "id": task_id(n),
+        "project_id": "04f1829c788037ac2fb8c01eb2b04b95",
+        "operation_type": "backup",
+        "status": "success",
+        "provider_id": "0daac4c5-6707-4851-97ba-169e36266b66",
+        "checkpoint_id": f"b432511f-d889-428f-8b0e-{n:012d}",
+        "created_at": "2026-11-20T14:31:36.039365",
+        "started_at": "2026-11-20T14:31:36.007230",
+        "ended_at": "2026-11-20T14:35:23.511155",
+        "updated_at": "2026-11-20T14:35:23.584418",
+        "error_info": {"code": "", "message": ""},
+        "extra_info": {
+            "resource": {"type": "OS::Nova::Server", "id": f"res-{n}", "name": f"ecs-{n}"},
+            "backup": {"backup_name": f"autobk_{n}", "backup_id": f"bk-{n}"},
+            "common": {"progress": 100, "request_id": f"req-{n}"},
+        },
+    }
+
+
+def task_id(n: int) -> str:
+    return f"task-{n:08d}"
+
+
+if __name__ == "__main__":
+    main()

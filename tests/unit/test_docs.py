@@ -1,0 +1,29 @@
+"""The README shows what the code declares: the column tables and the two commands."""
+
+from __future__ import annotations
+
+from conftest import ROOT
+
+from lib.cli import schema_markdown
+from lib.schema import DATA_TABLE, ERRORS_TABLE
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_column_tables_match_the_schema() -> None:
+    for table in (DATA_TABLE, ERRORS_TABLE):
+        assert schema_markdown(table) in README, (
+            f"regenerate with: python -m lib schema --table {table}"
+        )
+
+
+def test_readme_names_the_two_commands_and_every_setting() -> None:
+    assert "make demo" in README and "make test" in README
+    from lib import settings
+
+    names = {
+        v for k, v in vars(settings).items() if k.isupper() and isinstance(v, str) and v.isupper()
+    }
+    names.discard("AWS_LAMBDA_FUNCTION_NAME")
+    missing = sorted(n for n in names if f"`{n}`" not in README)
+    assert missing == []
