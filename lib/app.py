@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lib.errors import ConfigError
 from lib.events import event_kind, partial_batch_response, sqs_messages
@@ -16,35 +16,61 @@ from lib.pipeline import Pipeline, build_pipeline
 from lib.runtime import REDACTOR, Deadline, LambdaContextLike, configure_logging, log_event
 from lib.settings import QUEUE_URL, Settings
 
+if TYPE_CHECKING:
+    from lib.drain import QueueDrain
+
 
 @dataclass
 class App:
     settings: Settings
     pipeline: Pipeline
+    drain: QueueDrain | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> App:
         configure_logging(settings.log_level)
         for secret in _secrets(settings):
             REDACTOR.add(secret)
-        return cls(settings, build_pipeline(settings))
+        pipeline = build_pipeline(settings)
+        return cls(settings, pipeline, _drain(settings, pipeline))
 
     def handle(self, event: Mapping[str, Any], context: LambdaContextLike) -> dict[str, Any]:
         started = time.monotonic()
         deadline = Deadline.for_budget(context.get_remaining_time_in_millis() / 1000)
-        kind = event_kind(event)
-        if kind == "scheduled":
-            raise ConfigError(f"{QUEUE_URL} must be set to drain the queue on a schedule.")
-        result = self.pipeline.process(sqs_messages(event), deadline)
+        if event_kind(event) == "scheduled":
+            if self.drain is None:
+                raise ConfigError(f"{QUEUE_URL} must be set to drain the queue on a schedule.")
+            response = self.drain.run(deadline).as_dict()
+            summary = {"event": "scheduled", **response}
+        else:
+            result = self.pipeline.process(sqs_messages(event), deadline)
+            response = dict(partial_batch_response(result.failed))
+            summary = {"event": "sqs", **result.summary()}
         log_event(
             logging.INFO,
             "invocation done",
-            event="sqs",
             request_id=context.aws_request_id,
             elapsed_s=round(time.monotonic() - started, 3),
-            **result.summary(),
+            **summary,
         )
-        return dict(partial_batch_response(result.failed))
+        return response
+
+
+def _drain(settings: Settings, pipeline: Pipeline) -> QueueDrain | None:
+    if settings.queue_url is None:
+        return None
+    import boto3  # only a deployment with a queue to drain pays for importing boto3
+
+    from lib.drain import QueueDrain
+
+    return QueueDrain(
+        boto3.client("sqs"),  # honours AWS_ENDPOINT_URL_SQS
+        settings.queue_url,
+        pipeline,
+        batch_ids=settings.drain_batch_ids,
+        max_messages=settings.drain_max_messages,
+        wait_s=settings.drain_wait_s,
+    )
 
 
 def _secrets(settings: Settings) -> list[str]:

@@ -20,7 +20,8 @@ from requests.auth import AuthBase
 from lib.errors import AccessError, ApiAnswer, RetriableError
 from lib.flatten import parse_timestamp
 from lib.runtime import REDACTOR
-from lib.settings import IAM_USERNAME, IamPassword
+from lib.settings import IAM_USERNAME, AccessKey, IamPassword
+from lib.signer import AkSkSigner
 
 REFRESH_BEFORE_S = 5 * 60  # renew this long before IAM's expires_at
 UNKNOWN_LIFETIME_S = 60 * 60  # a token without expires_at is kept this long
@@ -185,3 +186,24 @@ def _iam_failure(response: requests.Response) -> Exception:
         f"IAM refused a token for {IAM_USERNAME} (HTTP {status}): check the IAM_* settings",
         ApiAnswer(status),
     )
+
+
+@dataclass
+class AccessKeyAuth:
+    """CBR_ACCESS_KEY/CBR_SECRET_KEY: every request signed; nothing to refresh."""
+
+    credentials: AccessKey
+    can_refresh = False
+
+    def for_project(self, project_id: str, timeout: float) -> AuthBase | None:
+        return AkSkSigner(self.credentials.access_key, self.credentials.secret_key, project_id)
+
+    def refresh(self, project_id: str, stale: AuthBase | None) -> None:
+        pass
+
+
+def provider_for(credentials: IamPassword | AccessKey, session: requests.Session) -> AuthProvider:
+    """The auth provider for one set of credentials."""
+    if isinstance(credentials, AccessKey):
+        return AccessKeyAuth(credentials)
+    return IamTokens(session, credentials)

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lib.auth import AuthProvider, IamTokens, NoAuth, StaticToken
+from lib.auth import AuthProvider, NoAuth, StaticToken, provider_for
 from lib.cbr import CbrClient, FetchStats, RetryPolicy
 from lib.errors import (
     AccessError,
-    ConfigError,
     FetchError,
     PermanentError,
     RetriableError,
@@ -275,10 +274,21 @@ def _failure(plan: _Plan, outcomes: dict[FetchKey, Outcome]) -> str | None:
 
 
 def build_auth(settings: Settings, session: Any) -> AuthProvider:
-    if settings.access_key is not None or settings.credentials_secret_id is not None:
-        raise ConfigError("AK/SK and Secrets Manager credentials are not available in this build.")
+    """The auth provider the settings ask for; a secret is read here, once per cold start."""
+    if settings.credentials_secret_id is not None:
+        import boto3  # only a deployment that keeps credentials in Secrets Manager needs it
+
+        from lib.credentials import SecretAuth, fetch_secret, parse_secret
+
+        client = boto3.client("secretsmanager")  # honours AWS_ENDPOINT_URL_SECRETS_MANAGER
+        secret_id, iam_endpoint = settings.credentials_secret_id, settings.iam_endpoint
+        return SecretAuth(
+            lambda: parse_secret(fetch_secret(client, secret_id), iam_endpoint), session
+        )
+    if settings.access_key is not None:
+        return provider_for(settings.access_key, session)
     if settings.iam is not None:
-        return IamTokens(session, settings.iam)
+        return provider_for(settings.iam, session)
     if settings.auth_token is not None:
         return StaticToken(settings.auth_token)
     return NoAuth()
@@ -297,7 +307,9 @@ def build_pipeline(settings: Settings) -> Pipeline:
     default_project = settings.project_id or (REPLAY_PROJECT if settings.replay_dir else None)
     return Pipeline(
         client,
-        Lake(open_store(settings.lake_uri)),
+        Lake(
+            open_store(settings.lake_uri, sse=settings.lake_sse, kms_key_id=settings.sse_kms_key_id)
+        ),
         concurrency=settings.fetch_concurrency,
         default_project=default_project,
     )

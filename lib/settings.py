@@ -28,6 +28,10 @@ CBR_ACCESS_KEY = "CBR_ACCESS_KEY"
 CBR_SECRET_KEY = "CBR_SECRET_KEY"
 CBR_CREDENTIALS_SECRET_ID = "CBR_CREDENTIALS_SECRET_ID"
 LAKE_URI = "LAKE_URI"
+LAKE_SSE = "LAKE_SSE"
+SSE_KMS_KEY_ID = "SSE_KMS_KEY_ID"
+DRAIN_MAX_MESSAGES = "DRAIN_MAX_MESSAGES"
+DRAIN_BATCH_IDS = "DRAIN_BATCH_IDS"
 QUEUE_URL = "QUEUE_URL"
 FETCH_CONCURRENCY = "FETCH_CONCURRENCY"
 HTTP_TIMEOUT_S = "HTTP_TIMEOUT_S"
@@ -38,7 +42,9 @@ LAMBDA_MARKER = "AWS_LAMBDA_FUNCTION_NAME"
 Num = TypeVar("Num", int, float)
 
 LOCAL_ENDPOINT = "file://events/operation-logs"
-IAM_GROUP = (IAM_ENDPOINT, IAM_USERNAME, IAM_PASSWORD, IAM_DOMAIN)
+GLOBAL_IAM_ENDPOINT = "https://iam.myhuaweicloud.com"
+IAM_GROUP = (IAM_USERNAME, IAM_PASSWORD, IAM_DOMAIN)
+SSE_CHOICES = ("AES256", "aws:kms", "none")
 AKSK_GROUP = (CBR_ACCESS_KEY, CBR_SECRET_KEY)
 
 
@@ -74,8 +80,19 @@ class Settings:
     access_key: AccessKey | None = None
     credentials_secret_id: str | None = None
     """Secrets Manager secret holding password or AK/SK credentials."""
+    iam_endpoint: str = GLOBAL_IAM_ENDPOINT
+    """IAM used for password auth (also with credentials from Secrets Manager)."""
     lake_uri: str = "./lake"
+    lake_sse: str = "AES256"
+    """Server-side encryption requested for S3 objects: AES256, aws:kms or none."""
+    sse_kms_key_id: str | None = None
     queue_url: str | None = None
+    drain_max_messages: int = 100_000
+    """A scheduled drain stops after receiving this many messages."""
+    drain_batch_ids: int = 1000
+    """A scheduled drain writes after collecting about this many IDs."""
+    drain_wait_s: int = 20
+    """Long-polling wait of a drain's first receive (SQS allows up to 20 s)."""
     fetch_concurrency: int = 16
     http_timeout_s: float = 10.0
     max_attempts: int = 5
@@ -95,15 +112,22 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         in_lambda = bool(env.get(LAMBDA_MARKER))
         endpoint = _endpoint(env, in_lambda)
+        iam_endpoint = _iam_endpoint(env)
+        kms_key = _optional(env, SSE_KMS_KEY_ID)
         settings = cls(
             cbr_endpoint=endpoint,
             project_id=_optional_id(env, CBR_PROJECT_ID),
             auth_token=_optional(env, CBR_AUTH_TOKEN),
-            iam=_iam(env),
+            iam=_iam(env, iam_endpoint),
             access_key=_access_key(env),
             credentials_secret_id=_optional(env, CBR_CREDENTIALS_SECRET_ID),
-            lake_uri=_optional(env, LAKE_URI) or "./lake",
+            iam_endpoint=iam_endpoint,
+            lake_uri=_lake_uri(env),
+            lake_sse=_choice(env, LAKE_SSE, "aws:kms" if kms_key else "AES256", SSE_CHOICES),
+            sse_kms_key_id=kms_key,
             queue_url=_optional(env, QUEUE_URL),
+            drain_max_messages=_number(env, DRAIN_MAX_MESSAGES, 100_000, int, 1, 10_000_000),
+            drain_batch_ids=_number(env, DRAIN_BATCH_IDS, 1000, int, 10, 10_000),
             fetch_concurrency=_number(env, FETCH_CONCURRENCY, 16, int, 1, 256),
             http_timeout_s=_number(env, HTTP_TIMEOUT_S, 10.0, float, 0.1, 900.0),
             max_attempts=_number(env, MAX_ATTEMPTS, 5, int, 1, 20),
@@ -156,19 +180,23 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _iam(env: Mapping[str, str]) -> IamPassword | None:
+def _iam_endpoint(env: Mapping[str, str]) -> str:
+    endpoint = (_optional(env, IAM_ENDPOINT) or GLOBAL_IAM_ENDPOINT).rstrip("/")
+    parts = urlsplit(endpoint)
+    if not parts.hostname or not (
+        parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname))
+    ):
+        raise ConfigError(f"{IAM_ENDPOINT} must be an https:// URL, got {endpoint!r}.")
+    return endpoint
+
+
+def _iam(env: Mapping[str, str], endpoint: str) -> IamPassword | None:
     values = {name: _optional(env, name) for name in IAM_GROUP}
     if not any(values.values()):
         return None
     missing = [name for name, value in values.items() if value is None]
     if missing:
         raise ConfigError(f"{missing[0]} must be set with the other IAM_* password-auth variables.")
-    endpoint = str(values[IAM_ENDPOINT]).rstrip("/")
-    parts = urlsplit(endpoint)
-    if not parts.hostname or not (
-        parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname))
-    ):
-        raise ConfigError(f"{IAM_ENDPOINT} must be an https:// URL, got {endpoint!r}.")
     return IamPassword(
         endpoint=endpoint,
         username=str(values[IAM_USERNAME]),
@@ -222,6 +250,20 @@ def _number(
         value = None
     if value is None or not low <= value <= high:
         raise ConfigError(f"{name} must be a number from {low} to {high}, got {raw!r}.")
+    return value
+
+
+def _lake_uri(env: Mapping[str, str]) -> str:
+    uri = _optional(env, LAKE_URI) or "./lake"
+    if "://" in uri and not (uri.startswith("s3://") and urlsplit(uri).netloc):
+        raise ConfigError(f"{LAKE_URI} must be s3://bucket/prefix or a folder, got {uri!r}.")
+    return uri
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = _optional(env, name) or default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}.")
     return value
 
 

@@ -88,12 +88,12 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def open_store(lake_uri: str) -> ObjectStore:
+def open_store(lake_uri: str, *, sse: str = "AES256", kms_key_id: str | None = None) -> ObjectStore:
     """The store for LAKE_URI: `s3://bucket/prefix` or a local folder."""
     if lake_uri.startswith("s3://"):
         from lib.s3 import S3Store  # boto3 is imported only for an S3 lake
 
-        return S3Store.from_uri(lake_uri)
+        return S3Store.from_uri(lake_uri, sse=sse, kms_key_id=kms_key_id)
     if "://" in lake_uri:
         raise ConfigError(f"{LAKE_URI} must be s3://bucket/prefix or a folder, got {lake_uri!r}.")
     return LocalStore(lake_uri)

@@ -8,6 +8,8 @@ Response shapes follow the public CBR and IAM API documentation.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -25,10 +27,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import parse_qsl, quote
 
 JsonBody = bytes | str | dict | list | None
 
 TOKENS_PATH = "/v3/auth/tokens"
+SIGNING_ALGORITHM = "SDK-HMAC-SHA256"
+AUTHORIZATION = re.compile(
+    r"SDK-HMAC-SHA256 Access=(?P<access>[^,\s]+), SignedHeaders=(?P<signed>[a-z0-9;-]+), "
+    r"Signature=(?P<signature>[0-9a-f]{64})"
+)
 OPERATION_LOG_PATH = re.compile(r"/v3/(?P<project_id>[^/]+)/operation-logs/(?P<log_id>[^/]+)")
 PROJECT_NAME = "ap-southeast-1"
 JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
@@ -143,7 +151,10 @@ class FakeCBR:
         iam_users: Iterable[tuple[str, str, str]] | None = None,
         token_ttl: float = 86400.0,
         omit_expires_at: bool = False,
+        access_keys: dict[str, str] | None = None,
     ) -> None:
+        self.access_keys: dict[str, str] = dict(access_keys or {})  # AK -> SK accepted
+        self.max_clock_skew_s = 15 * 60
         self.latency = latency
         self.static_token = static_token
         self.require_auth = require_auth
@@ -256,12 +267,18 @@ class FakeCBR:
             return self._answer_token_request(request.body)
         match = OPERATION_LOG_PATH.fullmatch(path)
         if request.method == "GET" and match:
+            if request.headers.get("authorization", "").startswith(SIGNING_ALGORITHM):
+                if reason := self._signature_failure(request):
+                    return auth_error(reason)
+                return self._answer_log_request(match["project_id"], match["log_id"], None, True)
             token = request.headers.get("x-auth-token")
             return self._answer_log_request(match["project_id"], match["log_id"], token)
         return Reply(404, API_NOT_FOUND)
 
-    def _answer_log_request(self, project_id: str, log_id: str, token: str | None) -> Reply:
-        if reason := self._auth_failure(token, project_id):
+    def _answer_log_request(
+        self, project_id: str, log_id: str, token: str | None, signed: bool = False
+    ) -> Reply:
+        if not signed and (reason := self._auth_failure(token, project_id)):
             return auth_error(reason)
         with self._lock:
             queued = self._scripts.get(log_id)
@@ -290,6 +307,42 @@ class FakeCBR:
             and issued.project_id == project_id
         )
         return None if usable else TOKEN_EXPIRED
+
+    def _signature_failure(self, request: RecordedRequest) -> str | None:
+        """Check an SDK-HMAC-SHA256 signature the way the API gateway does; None when good."""
+        found = AUTHORIZATION.fullmatch(request.headers.get("authorization", ""))
+        if found is None:
+            return "malformed Authorization header"
+        secret = self.access_keys.get(found["access"])
+        if secret is None:
+            return "unknown access key"
+        sdk_date = request.headers.get("x-sdk-date", "")
+        try:
+            signed_at = datetime.strptime(sdk_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            return "bad X-Sdk-Date"
+        if abs((datetime.now(UTC) - signed_at).total_seconds()) > self.max_clock_skew_s:
+            return "request expired (clock skew)"
+        names = found["signed"].split(";")
+        if any(name not in request.headers for name in names):
+            return "a signed header is missing"
+        path, _, query = request.path.partition("?")
+        pairs = sorted(
+            (quote(k, safe="~"), quote(v, safe="~"))
+            for k, v in parse_qsl(query, keep_blank_values=True)
+        )
+        lines = [
+            request.method,
+            path if path.endswith("/") else path + "/",
+            "&".join(f"{k}={v}" for k, v in pairs),
+            "".join(f"{name}:{request.headers[name].strip()}\n" for name in names),
+            found["signed"],
+            hashlib.sha256(request.body).hexdigest(),
+        ]
+        digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+        to_sign = f"{SIGNING_ALGORITHM}\n{sdk_date}\n{digest}".encode()
+        expected = hmac.new(secret.encode(), to_sign, hashlib.sha256).hexdigest()
+        return None if hmac.compare_digest(expected, found["signature"]) else "signature mismatch"
 
     def _answer_token_request(self, body: bytes) -> Reply:
         with self._lock:
