@@ -365,3 +365,12 @@ def test_an_unusable_secret_fails_the_cold_start(
     with pytest.raises(ConfigError, match="CBR_CREDENTIALS_SECRET_ID") as raised:
         make_app(settings, credentials_secret_id=secret_id)
     assert "only" not in str(raised.value)
+
+
+def test_an_unreachable_store_names_the_endpoint_setting(
+    served: FakeCBR, settings: Settings, aws: str, monkeypatch: pytest.MonkeyPatch, logs
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")  # nothing listens there
+    app = make_app(settings, lake_uri=f"s3://{BUCKET}/lake")
+    assert failed_ids(app.handle(sqs_event(SEED_ID), Context())) == ["m0"]
+    assert "cannot reach http://127.0.0.1:9 for LAKE_URI" in logs.getvalue()
