@@ -16,6 +16,8 @@ install: $(BIN)/.installed
 demo: install  ## replay the sample SQS batch offline into ./lake and show what was written
 	$(BIN)/python handler.py events/sqs-batch.json
 	$(BIN)/python -m lib show --lake ./lake
+	$(BIN)/python -m lib report daily --lake ./lake --since 2019-01-01
+	$(BIN)/python -m lib report failures --lake ./lake --since 2019-01-01
 
 test: install  ## the whole test suite (starts its own loopback servers)
 	$(BIN)/python -m pytest

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,12 +26,15 @@ SHOW_COLUMNS = {
 }
 
 
+FORMATS = ("table", "csv", "json", "html")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except (LakeNotFound, ValueError) as exc:
+    except (LakeNotFound, ValueError) as exc:  # ReportError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -37,6 +46,27 @@ def _parser() -> argparse.ArgumentParser:
     _lake_option(show)
     show.add_argument("--limit", type=int, default=20, help="rows to print per table (default 20)")
     show.set_defaults(run=show_lake)
+    report = commands.add_parser(
+        "report",
+        help="run an audit report over the lake (--list names them)",
+        description="Run an audit report (or `all`) over the lake with DuckDB.",
+    )
+    report.add_argument("name", nargs="?", help="report name, or `all`")
+    report.add_argument("--list", action="store_true", help="name and describe every report")
+    _lake_option(report)
+    report.add_argument("--since", help="ISO 8601 date or UTC datetime (inclusive)")
+    report.add_argument("--until", help="ISO 8601 date (inclusive day) or UTC datetime (exclusive)")
+    report.add_argument("--hours", type=float, help="threshold of stale-resources and stuck")
+    report.add_argument("--format", choices=FORMATS, default="table")
+    report.add_argument("--out", help="write to this file instead of standard output")
+    report.add_argument("--now", help=argparse.SUPPRESS)  # fixed clock for reproducible output
+    report.set_defaults(run=run_report_command)
+    template = commands.add_parser(
+        "template", help="print (or --write) the generated Glue tables and Athena queries"
+    )
+    template.add_argument("--write", action="store_true", help="update template.yaml in place")
+    template.add_argument("--path", default="template.yaml", help=argparse.SUPPRESS)
+    template.set_defaults(run=template_command)
     schema = commands.add_parser("schema", help="print the lake's columns (README table)")
     schema.add_argument("--table", choices=sorted(SHOW_COLUMNS), default=DATA_TABLE)
     schema.set_defaults(run=print_schema)
@@ -70,6 +100,89 @@ def show_lake(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_report_command(args: argparse.Namespace) -> int:
+    from lib import reports  # DuckDB is imported only when a report runs
+
+    if args.list:
+        for report in reports.catalog().values():
+            print(f"{report.name:<16} {report.description}")
+        return 0
+    if not args.name:
+        raise reports.ReportError("name a report (or `all`); --list shows them")
+    names = list(reports.catalog()) if args.name == "all" else [reports.get_report(args.name).name]
+    if args.format == "csv" and len(names) > 1:
+        raise reports.ReportError("csv holds one report: name it instead of `all`")
+    window = reports.Window(
+        now=reports.parse_moment(args.now) if args.now else datetime.now(UTC),
+        since=reports.parse_moment(args.since) if args.since else None,
+        until=reports.parse_moment(args.until, end_of_day=True) if args.until else None,
+        hours=args.hours,
+    )
+    results = [reports.run_report(name, args.lake, window) for name in names]
+    text = render(results, args.format, lake=args.lake, now=window.now)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def render(results: list[Any], fmt: str, *, lake: str, now: datetime) -> str:
+    """Reports in one output format; json and csv are stable, for scripts."""
+    if fmt == "html":
+        from lib.html_report import render_page
+
+        return render_page(results, generated_at=now, lake=lake)
+    if fmt == "json":
+        rows = {r.name: [_plain_row(row) for row in r.rows] for r in results}
+        document = rows[results[0].name] if len(results) == 1 else rows
+        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    if fmt == "csv":
+        (result,) = results
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=result.columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(_plain_row(row) for row in result.rows)
+        return buffer.getvalue()
+    sections = []
+    for result in results:
+        body = format_rows(result.columns, result.rows) if result.rows else "(no rows)"
+        sections.append(f"{result.title} [{result.name}]\n{body}\n")
+    return "\n".join(sections)
+
+
+def _plain(value: Any) -> Any:
+    """JSON/CSV form of a value: timestamps in ISO 8601 UTC with Z, decimals as numbers."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in row.items()}
+
+
+def template_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lib import athena
+
+    if not args.write:
+        sys.stdout.write(athena.generated_block())
+        return 0
+    changed = athena.rewrite_template(Path(args.path))
+    print(f"{args.path}: {'updated' if changed else 'already up to date'}", file=sys.stderr)
+    return 0
+
+
 def print_schema(args: argparse.Namespace) -> int:
     print(schema_markdown(args.table))
     return 0
@@ -83,9 +196,12 @@ def schema_markdown(table: str) -> str:
 
 
 def format_table(table: pa.Table, width: int = 40) -> str:
+    return format_rows(table.column_names, table.to_pylist(), width)
+
+
+def format_rows(header: list[str], rows: list[dict[str, Any]], width: int = 40) -> str:
     """An aligned plain-text rendering; long cells are cut to `width` characters."""
-    header = table.column_names
-    cells = [[_cell(v, width) for v in row.values()] for row in table.to_pylist()]
+    cells = [[_cell(_plain(row.get(h)), width) for h in header] for row in rows]
     widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]

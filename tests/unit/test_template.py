@@ -71,3 +71,51 @@ def test_no_wildcard_actions_and_the_bucket_refuses_plain_http() -> None:
     assert bucket["BucketEncryption"] and all(bucket["PublicAccessBlockConfiguration"].values())
     for queue in ("TaskQueue", "TaskDeadLetterQueue"):
         assert template()["Resources"][queue]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_generated_glue_tables_and_queries_are_up_to_date() -> None:
+    from lib.athena import generated_block, template_block
+
+    assert template_block(ROOT / "template.yaml") == generated_block(), (
+        "template.yaml is stale: run `python -m lib template --write`"
+    )
+
+
+def test_glue_columns_match_the_arrow_schema_exactly() -> None:
+    from lib.schema import ERRORS_SCHEMA, OPERATION_LOGS_SCHEMA
+
+    resources = template()["Resources"]
+    for logical_id, schema in (
+        ("OperationLogsTable", OPERATION_LOGS_SCHEMA),
+        ("OperationLogErrorsTable", ERRORS_SCHEMA),
+    ):
+        table = resources[logical_id]["Properties"]["TableInput"]
+        columns = table["StorageDescriptor"]["Columns"]
+        assert [c["Name"] for c in columns] == schema.names
+        assert table["PartitionKeys"] == [{"Name": "dt", "Type": "string"}]
+        assert table["Parameters"]["projection.enabled"] == "true"
+    data_columns = resources["OperationLogsTable"]["Properties"]["TableInput"]["StorageDescriptor"]
+    types = {c["Name"]: c["Type"] for c in data_columns["Columns"]}
+    assert types["created_at"] == "timestamp" and types["extra_info__common__progress"] == "int"
+    assert types["extra_info__resource__extra_info__include_volumes"] == (
+        "array<struct<id:string,os_version:string>>"
+    )
+
+
+def test_every_report_is_a_named_query_that_parses_as_trino() -> None:
+    import sqlglot
+
+    from lib.reports import catalog
+
+    queries = {
+        r["Properties"]["Name"].removeprefix("oplog-lake "): r["Properties"]["QueryString"]
+        for r in template()["Resources"].values()
+        if r["Type"] == "AWS::Athena::NamedQuery"
+    }
+    assert set(queries) == {*catalog(), "create-latest-view"}
+    for name, sql in queries.items():
+        sqlglot.parse_one(sql, read="trino")  # raises on anything Athena's dialect cannot parse
+        assert "{" not in sql, name  # every parameter was filled in
+        assert "QUANTILE_CONT" not in sql.upper() and "PERCENTILE_CONT" not in sql.upper()
+    assert "APPROX_PERCENTILE" in queries["durations"]
+    assert "FROM latest" in queries["daily"]

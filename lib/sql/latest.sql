@@ -1,0 +1,18 @@
+-- title: Latest state of each task
+-- description: One row per task id: the snapshot with the greatest updated_at, then ingested_at.
+-- window_days: all
+SELECT
+    id,
+    operation_type,
+    status,
+    created_at,
+    started_at,
+    ended_at,
+    updated_at,
+    extra_info__resource__id AS resource_id,
+    extra_info__resource__name AS resource_name,
+    vault_name,
+    error_info__code AS error_code
+FROM latest
+WHERE created_at >= {since} AND created_at < {until}
+ORDER BY created_at, id

@@ -1,0 +1,362 @@
+"""Audit reports over a lake of known content, written through the real sink; exact numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lib.cli import main
+from lib.flatten import flatten
+from lib.lake import Lake
+from lib.storage import LocalStore
+
+NOW = "2026-11-22T12:00:00Z"
+INGEST_1 = datetime(2026, 11, 22, 6, tzinfo=UTC)
+INGEST_2 = datetime(2026, 11, 22, 7, tzinfo=UTC)
+
+
+def task(
+    task_id: str,
+    op: str,
+    status: str,
+    created: str,
+    minutes: float | None,
+    *,
+    resource: str | None = None,
+    code: str = "",
+    updated: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """An operation log; `minutes` is ended_at - started_at (None: not finished)."""
+    start = datetime.fromisoformat(created)
+    end = None if minutes is None else start.timestamp() + minutes * 60
+    ended = "" if end is None else datetime.fromtimestamp(end, UTC).isoformat()
+    info: dict[str, Any] = {
+        "common": {"progress": 100 if end else 40, "request_id": "req-" + task_id}
+    }
+    if resource:
+        info["resource"] = {"id": resource, "name": resource.lower(), "type": "OS::Nova::Server"}
+    info.update(extra)
+    return {
+        "id": task_id,
+        "project_id": "p1",
+        "operation_type": op,
+        "status": status,
+        "created_at": created,
+        "started_at": created,
+        "ended_at": ended,
+        "updated_at": updated or ended or created,
+        "vault_name": "vault-1",
+        "error_info": {"code": code, "message": f"{code} happened" if code else ""},
+        "extra_info": info,
+    }
+
+
+REPL = {"source_region": "ap-southeast-1", "destination_region": "ap-southeast-3"}
+LOGS = [
+    # An older snapshot of A, still running: the latest view must hide it.
+    task(
+        "A",
+        "backup",
+        "running",
+        "2026-11-20T01:00:00Z",
+        None,
+        resource="R1",
+        updated="2026-11-20T01:05:00Z",
+    ),
+    task("A", "backup", "success", "2026-11-20T01:00:00Z", 10, resource="R1"),
+    task(
+        "B", "backup", "failed", "2026-11-21T01:00:00Z", 5, resource="R1", code="BackupService.7101"
+    ),
+    # Created 02:00 at +08:00 = 18:00 UTC the day before: it counts for 2026-11-20.
+    task(
+        "C",
+        "backup",
+        "failed",
+        "2026-11-21T02:00:00+08:00",
+        1,
+        resource="R2",
+        code="BackupService.7101",
+    ),
+    task(
+        "D",
+        "backup",
+        "success",
+        "2026-11-22T00:30:00",
+        10,
+        resource="R3",
+        backup={"app_consistency_status": "1", "backup_id": "bk-d"},
+    ),
+    task("E", "restore", "success", "2026-11-22T02:00:00Z", 2),
+    task("F", "replication", "success", "2026-11-22T03:00:00Z", 10, replication=REPL),
+    task(
+        "G",
+        "replication",
+        "failed",
+        "2026-11-22T04:00:00Z",
+        1,
+        replication=REPL,
+        code="BackupService.4203",
+    ),
+    task("H", "backup", "running", "2026-11-22T01:00:00Z", None, resource="R4"),
+    task(
+        "I",
+        "backup",
+        "timeout",
+        "2026-11-21T05:00:00Z",
+        60,
+        resource="R5",
+        code="BackupService.7150",
+        backup={
+            "app_consistency_status": "0",
+            "app_consistency_error_code": "BackupService.3001",
+            "app_consistency_error_message": "freeze timed out",
+            "backup_id": "bk-i",
+        },
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Two writes, as two invocations would make; B is delivered twice (an exact duplicate)."""
+    root = tmp_path_factory.mktemp("reports") / "lake"
+    store = Lake(LocalStore(root))
+    first = [flatten(log, ingested_at=INGEST_1, source_message_id="m1")[0] for log in LOGS[:5]]
+    second = [flatten(log, ingested_at=INGEST_2, source_message_id="m2")[0] for log in LOGS[2:]]
+    store.write(first, [])
+    store.write(second, [])
+    return str(root)
+
+
+def report(lake: str, *args: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    assert main(["report", *args, "--lake", lake, "--now", NOW, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_latest_keeps_one_row_per_task_the_newest_snapshot(lake: str, capsys) -> None:
+    rows = report(lake, "latest", capsys=capsys)
+    assert [r["id"] for r in rows] == ["A", "C", "B", "I", "D", "H", "E", "F", "G"]
+    a = rows[0]
+    assert (a["status"], a["updated_at"]) == ("success", "2026-11-20T01:10:00Z")
+
+
+def test_daily_counts_by_utc_day_and_type(lake: str, capsys) -> None:
+    rows = report(lake, "daily", "--since", "2026-11-01", capsys=capsys)
+    table = {(r["day"], r["operation_type"]): r for r in rows}
+    assert sorted(table) == [
+        ("2026-11-20", "backup"),
+        ("2026-11-21", "backup"),
+        ("2026-11-22", "backup"),
+        ("2026-11-22", "replication"),
+        ("2026-11-22", "restore"),
+    ]
+
+    def counts(r: dict[str, Any]) -> tuple:
+        keys = ("total", "success", "failed", "timeout", "in_progress", "other", "success_rate")
+        return tuple(r[k] for k in keys)
+
+    assert counts(table["2026-11-20", "backup"]) == (2, 1, 1, 0, 0, 0, 0.5)
+    assert counts(table["2026-11-21", "backup"]) == (2, 0, 1, 1, 0, 0, 0.0)
+    assert counts(table["2026-11-22", "backup"]) == (2, 1, 0, 0, 1, 0, 0.5)
+    assert counts(table["2026-11-22", "replication"]) == (2, 1, 1, 0, 0, 0, 0.5)
+    assert counts(table["2026-11-22", "restore"]) == (1, 1, 0, 0, 0, 0, 1.0)
+
+
+def test_a_window_prunes_to_its_days(lake: str, capsys) -> None:
+    rows = report(lake, "daily", "--since", "2026-11-22", "--until", "2026-11-22", capsys=capsys)
+    assert {r["day"] for r in rows} == {"2026-11-22"}
+    assert sum(r["total"] for r in rows) == 5
+
+
+def test_failures_grouped_by_code_most_frequent_first(lake: str, capsys) -> None:
+    rows = report(lake, "failures", "--since", "2026-11-15", capsys=capsys)
+    assert [(r["error_code"], r["code_count"], r["id"]) for r in rows] == [
+        ("BackupService.7101", 2, "B"),
+        ("BackupService.7101", 2, "C"),
+        ("BackupService.4203", 1, "G"),
+        ("BackupService.7150", 1, "I"),
+    ]
+    assert (
+        rows[0]["resource_id"] == "R1" and rows[0]["error_message"] == "BackupService.7101 happened"
+    )
+    assert rows[3]["status"] == "timeout"
+
+
+def test_failures_default_to_the_last_seven_days(lake: str, capsys) -> None:
+    assert (
+        main(
+            [
+                "report",
+                "failures",
+                "--lake",
+                lake,
+                "--now",
+                "2026-11-29T00:00:00Z",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == ["G"]
+
+
+def test_stale_resources_never_or_too_long_ago(lake: str, capsys) -> None:
+    rows = report(lake, "stale-resources", capsys=capsys)
+    assert [(r["resource_id"], r["last_success_at"]) for r in rows] == [
+        ("R2", None),
+        ("R4", None),
+        ("R5", None),
+        ("R1", "2026-11-20T01:10:00Z"),
+    ]
+    r1 = rows[3]
+    assert r1["hours_since_success"] == 58.8
+    assert (r1["last_failure_code"], r1["last_failure_at"]) == (
+        "BackupService.7101",
+        "2026-11-21T01:00:00Z",
+    )
+    assert r1["vault_name"] == "vault-1"
+    fewer = report(lake, "stale-resources", "--hours", "72", capsys=capsys)
+    assert [r["resource_id"] for r in fewer] == ["R2", "R4", "R5"]
+
+
+def test_app_consistency_failures(lake: str, capsys) -> None:
+    rows = report(lake, "app-consistency", "--since", "2026-11-01", capsys=capsys)
+    assert [(r["id"], r["app_consistency_error_code"]) for r in rows] == [
+        ("I", "BackupService.3001")
+    ]
+
+
+def test_replication_by_region_pair_and_outcome(lake: str, capsys) -> None:
+    rows = report(lake, "replication", "--since", "2026-11-01", capsys=capsys)
+    assert [
+        (r["source_region"], r["destination_region"], r["status"], r["tasks"], r["avg_duration_s"])
+        for r in rows
+    ] == [
+        ("ap-southeast-1", "ap-southeast-3", "failed", 1, 60.0),
+        ("ap-southeast-1", "ap-southeast-3", "success", 1, 600.0),
+    ]
+
+
+def test_durations_percentiles_and_slowest(lake: str, capsys) -> None:
+    rows = report(lake, "durations", "--since", "2026-11-01", capsys=capsys)
+    by_type = {r["operation_type"]: r for r in rows}
+    backup = by_type["backup"]  # A 600, B 300, C 60, D 600, I 3600 seconds
+    assert (backup["tasks"], backup["p50_s"], backup["p95_s"], backup["max_s"]) == (
+        5,
+        600.0,
+        3000.0,
+        3600.0,
+    )
+    assert backup["slowest_id"] == "I"
+    replication = by_type["replication"]
+    assert (replication["p50_s"], replication["p95_s"], replication["max_s"]) == (
+        330.0,
+        573.0,
+        600.0,
+    )
+    assert by_type["restore"]["max_s"] == 120.0
+
+
+def test_stuck_tasks(lake: str, capsys) -> None:
+    rows = report(lake, "stuck", capsys=capsys)
+    assert [(r["id"], r["hours_open"]) for r in rows] == [("H", 11.0)]
+    assert report(lake, "stuck", "--hours", "12", capsys=capsys) == []
+
+
+def test_csv_and_table_formats(lake: str, capsys, tmp_path: Path) -> None:
+    out = tmp_path / "stuck.csv"
+    assert (
+        main(
+            ["report", "stuck", "--lake", lake, "--now", NOW, "--format", "csv", "--out", str(out)]
+        )
+        == 0
+    )
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert [(r["id"], r["created_at"]) for r in rows] == [("H", "2026-11-22T01:00:00Z")]
+    assert main(["report", "daily", "--lake", lake, "--now", NOW, "--since", "2026-11-01"]) == 0
+    text = capsys.readouterr().out
+    assert "day" in text.splitlines()[1] and "2026-11-20  backup" in text
+
+
+def test_report_list_names_every_report(capsys) -> None:
+    assert main(["report", "--list"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    from lib.reports import ORDER
+
+    assert (
+        names
+        == list(ORDER)
+        == [
+            "latest",
+            "daily",
+            "failures",
+            "stale-resources",
+            "app-consistency",
+            "replication",
+            "durations",
+            "stuck",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["report", "nonsense"], "unknown report 'nonsense'"),
+        (["report", "daily", "--since", "yesterday"], "not an ISO 8601 date"),
+        (["report", "daily", "--since", "2026-11-22", "--until", "2026-11-01"], "must be before"),
+        (["report", "all", "--format", "csv"], "csv holds one report"),
+    ],
+)
+def test_bad_requests_are_one_line_and_exit_2(
+    lake: str, capsys, args: list[str], message: str
+) -> None:
+    assert main([*args, "--lake", lake]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_a_missing_or_empty_lake_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
+    assert main(["report", "daily", "--lake", str(tmp_path / "nowhere")]) == 2
+    assert "no operation_logs" in capsys.readouterr().err
+    (tmp_path / "empty" / "operation_logs").mkdir(parents=True)
+    assert main(["report", "daily", "--lake", str(tmp_path / "empty")]) == 2
+    assert "no operation_logs files" in capsys.readouterr().err
+
+
+def test_all_reports_as_one_offline_html_page(lake: str, tmp_path: Path) -> None:
+    page = tmp_path / "audit.html"
+    assert (
+        main(
+            [
+                "report",
+                "all",
+                "--lake",
+                lake,
+                "--now",
+                NOW,
+                "--since",
+                "2026-11-01",
+                "--format",
+                "html",
+                "--out",
+                str(page),
+            ]
+        )
+        == 0
+    )
+    text = page.read_text()
+    for chart in ("daily", "failures", "durations"):
+        assert f'data-chart="{chart}"' in text
+    assert 'data-label="2026-11-22"' in text and 'data-series="success"' in text
+    assert "http://" not in text and "https://" not in text
+    for name in ("stale-resources", "stuck", "replication", "app-consistency", "latest"):
+        assert f'data-report="{name}"' in text
