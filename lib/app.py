@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from lib.errors import ConfigError
 from lib.events import event_kind, partial_batch_response, sqs_messages
+from lib.metrics import emf_lines
 from lib.pipeline import Pipeline, build_pipeline
 from lib.runtime import REDACTOR, Deadline, LambdaContextLike, configure_logging, log_event
 from lib.settings import QUEUE_URL, Settings
@@ -53,7 +54,15 @@ class App:
             elapsed_s=round(time.monotonic() - started, 3),
             **summary,
         )
+        if self.settings.in_lambda:
+            _emit_metrics(summary)
         return response
+
+
+def _emit_metrics(summary: Mapping[str, Any]) -> None:
+    """EMF lines on stdout, where Lambda's log capture turns them into CloudWatch metrics."""
+    for line in emf_lines(summary):
+        print(line, flush=True)
 
 
 def _drain(settings: Settings, pipeline: Pipeline) -> QueueDrain | None:

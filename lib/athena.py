@@ -84,8 +84,15 @@ def report_queries() -> dict[str, str]:
     return queries
 
 
+_LAKE_BUCKET = {"Fn::If": ["CreateLakeBucket", {"Ref": "LakeBucket"}, {"Ref": "LakeBucketName"}]}
+
+
+def _in_lake(path: str) -> dict[str, Any]:
+    """An s3:// location in the lake, whichever bucket the stack uses."""
+    return {"Fn::Sub": [f"s3://${{Bucket}}/${{LakePrefix}}/{path}", {"Bucket": _LAKE_BUCKET}]}
+
+
 def _table(name: str, schema: pa.Schema, description: str) -> dict[str, Any]:
-    location = f"s3://${{LakeBucket}}/${{LakePrefix}}/{name}"
     return {
         "Type": "AWS::Glue::Table",
         "Properties": {
@@ -104,13 +111,13 @@ def _table(name: str, schema: pa.Schema, description: str) -> dict[str, Any]:
                     f"projection.{PARTITION_KEY}.range": f"{PROJECTION_START},NOW",
                     f"projection.{PARTITION_KEY}.interval": "1",
                     f"projection.{PARTITION_KEY}.interval.unit": "DAYS",
-                    "storage.location.template": {
-                        "Fn::Sub": f"{location}/{PARTITION_KEY}=${{!{PARTITION_KEY}}}/"
-                    },
+                    "storage.location.template": _in_lake(
+                        f"{name}/{PARTITION_KEY}=${{!{PARTITION_KEY}}}/"
+                    ),
                 },
                 "PartitionKeys": [{"Name": PARTITION_KEY, "Type": "string"}],
                 "StorageDescriptor": {
-                    "Location": {"Fn::Sub": f"{location}/"},
+                    "Location": _in_lake(f"{name}/"),
                     "Columns": glue_columns(schema),
                     **_PARQUET,
                 },

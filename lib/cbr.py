@@ -147,6 +147,32 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)[:1024]
 
 
+class RatePacer:
+    """Spaces requests at most `rate` per second across all threads of the process.
+
+    The API gateway counts requests per second for every caller of an API together, so each
+    invocation keeps to its share (CBR_MAX_RPS) instead of discovering the limit through 429s.
+    """
+
+    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self._clock = clock
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def reserve(self, deadline: Deadline) -> float | None:
+        """Seconds to wait before the next request, or None if that would pass the deadline."""
+        if not self.interval:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            if slot - now >= deadline.remaining():
+                return None
+            self._next = slot + self.interval
+            return slot - now
+
+
 class CbrClient:
     """GET /v3/{project_id}/operation-logs/{id} with auth, retries and a deadline."""
 
@@ -158,8 +184,10 @@ class CbrClient:
         *,
         timeout_s: float,
         policy: RetryPolicy,
+        pacer: RatePacer | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._pacer = pacer or RatePacer(None)
         self._session = session
         self._endpoint = endpoint.rstrip("/")
         self._auth = auth
@@ -186,6 +214,11 @@ class CbrClient:
         failures = 0
         last: FetchError | None = None
         for attempt in range(1, self._policy.max_attempts + 1):
+            wait = self._pacer.reserve(deadline)
+            if wait is None:
+                break
+            if wait:
+                self._sleep(wait)
             timeout = min(self._timeout_s, deadline.remaining())
             if timeout < MIN_REQUEST_S:
                 break

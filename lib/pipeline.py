@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lib.auth import AuthProvider, NoAuth, StaticToken, provider_for
-from lib.cbr import CbrClient, FetchStats, RetryPolicy
+from lib.cbr import CbrClient, FetchStats, RatePacer, RetryPolicy
 from lib.errors import (
     AccessError,
     FetchError,
@@ -71,6 +71,7 @@ class BatchResult:
             "requests": self.stats.requests,
             "throttled": self.stats.throttled,
             "token_refreshes": self.stats.token_refreshes,
+            "fetch_latency_ms": round(1000 * self.stats.latency_s / max(1, self.stats.requests), 1),
             "drift": self.drift,
             "nulled": self.nulled,
             "error_reasons": dict(self.error_reasons),
@@ -303,6 +304,7 @@ def build_pipeline(settings: Settings) -> Pipeline:
         build_auth(settings, session),
         timeout_s=settings.http_timeout_s,
         policy=RetryPolicy(max_attempts=settings.max_attempts, base_s=settings.backoff_base_s),
+        pacer=RatePacer(settings.max_rps),
     )
     default_project = settings.project_id or (REPLAY_PROJECT if settings.replay_dir else None)
     return Pipeline(

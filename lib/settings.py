@@ -36,6 +36,9 @@ QUEUE_URL = "QUEUE_URL"
 FETCH_CONCURRENCY = "FETCH_CONCURRENCY"
 HTTP_TIMEOUT_S = "HTTP_TIMEOUT_S"
 MAX_ATTEMPTS = "MAX_ATTEMPTS"
+CBR_MAX_RPS = "CBR_MAX_RPS"
+CBR_API_RPS = "CBR_API_RPS"
+CBR_CALLERS = "CBR_CALLERS"
 LOG_LEVEL = "LOG_LEVEL"
 LAMBDA_MARKER = "AWS_LAMBDA_FUNCTION_NAME"
 
@@ -96,6 +99,8 @@ class Settings:
     fetch_concurrency: int = 16
     http_timeout_s: float = 10.0
     max_attempts: int = 5
+    max_rps: float | None = None
+    """Requests per second this process may send to CBR (None: no cap)."""
     log_level: str = "INFO"
     in_lambda: bool = False
     backoff_base_s: float = 0.5
@@ -131,6 +136,7 @@ class Settings:
             fetch_concurrency=_number(env, FETCH_CONCURRENCY, 16, int, 1, 256),
             http_timeout_s=_number(env, HTTP_TIMEOUT_S, 10.0, float, 0.1, 900.0),
             max_attempts=_number(env, MAX_ATTEMPTS, 5, int, 1, 20),
+            max_rps=_rate(env),
             log_level=_log_level(env),
             in_lambda=in_lambda,
         )
@@ -251,6 +257,21 @@ def _number(
     if value is None or not low <= value <= high:
         raise ConfigError(f"{name} must be a number from {low} to {high}, got {raw!r}.")
     return value
+
+
+def _rate(env: Mapping[str, str]) -> float | None:
+    """CBR_MAX_RPS, checked against the API's cap shared by CBR_CALLERS concurrent invocations."""
+    if _optional(env, CBR_MAX_RPS) is None:
+        return None
+    rate = _number(env, CBR_MAX_RPS, 0.0, float, 0.1, 10_000.0)
+    api_cap = _number(env, CBR_API_RPS, 200.0, float, 1.0, 100_000.0)
+    callers = _number(env, CBR_CALLERS, 1, int, 1, 10_000)
+    if rate * callers > api_cap:
+        raise ConfigError(
+            f"{CBR_MAX_RPS}={rate:g} times {CBR_CALLERS}={callers} concurrent invocations exceeds "
+            f"the API's {CBR_API_RPS}={api_cap:g} requests per second."
+        )
+    return rate
 
 
 def _lake_uri(env: Mapping[str, str]) -> str:

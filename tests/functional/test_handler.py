@@ -339,3 +339,28 @@ def test_local_invocation_replays_the_sample_logs(tmp_path: Path) -> None:
     assert "10 messages, 0 to redeliver" in run.stdout
     assert len(read_rows(tmp_path / "lake")) == len(fixture_logs())
     assert len(read_errors(tmp_path / "lake")) == 3
+
+
+def test_requests_keep_to_the_rate_cap(served: FakeCBR, settings: Settings) -> None:
+    ids = sorted(fixture_logs())[:12]
+    make_app(settings, max_rps=20.0).handle(sqs_event(*ids), Context())
+    times = sorted(r.at for r in served.cbr_requests())
+    assert len(times) == 12
+    assert times[-1] - times[0] >= 11 / 20 * 0.9  # 12 requests at 20/s span at least 0.55 s
+
+
+def test_metrics_are_emitted_only_inside_lambda(
+    served: FakeCBR, settings: Settings, capsys
+) -> None:
+    make_app(settings).handle(sqs_event(SEED_ID), Context())
+    assert "_aws" not in capsys.readouterr().out
+    make_app(settings, in_lambda=True).handle(sqs_event(SEED_ID, "bad id!"), Context())
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    main = lines[0]
+    assert (main["Messages"], main["RowsWritten"], main["ErrorRows"], main["Failures"]) == (
+        2,
+        1,
+        1,
+        0,
+    )
+    assert lines[1]["Reason"] == "invalid_id"

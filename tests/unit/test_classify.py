@@ -88,3 +88,43 @@ def test_backoff_doubles_is_capped_and_yields_to_a_longer_retry_after() -> None:
     assert policy.wait_s(1, 9.0) == 9.0
     jittered = RetryPolicy(base_s=0.5, rand=lambda: 0.25)
     assert jittered.wait_s(2, None) == 0.25
+
+
+def test_the_pacer_spaces_requests_and_never_plans_past_the_deadline() -> None:
+    from lib.cbr import RatePacer
+    from lib.runtime import Deadline
+
+    now = [100.0]
+    clock = lambda: now[0]  # noqa: E731
+    pacer = RatePacer(10, clock)
+    deadline = Deadline(100.25, clock)
+    assert [pacer.reserve(deadline) for _ in range(3)] == [
+        0.0,
+        pytest.approx(0.1),
+        pytest.approx(0.2),
+    ]
+    assert pacer.reserve(deadline) is None  # the next slot (0.3 s away) is past the deadline
+    now[0] = 101.0
+    assert pacer.reserve(Deadline(200, clock)) == 0.0  # idle time is not saved up as a burst
+    assert RatePacer(None).reserve(deadline) == 0.0
+
+
+def test_metrics_are_embedded_metric_format_lines() -> None:
+    from lib.metrics import emf_lines
+
+    summary = {
+        "messages": 3,
+        "rows": 2,
+        "error_rows": 1,
+        "retries": 0,
+        "fetch_latency_ms": 12.5,
+        "error_reasons": {"not_found": 1},
+        "event": "sqs",
+    }
+    main, by_reason = (json.loads(line) for line in emf_lines(summary, timestamp_ms=1))
+    directive = main["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "OplogLake" and directive["Dimensions"] == [["Service"]]
+    names = [m["Name"] for m in directive["Metrics"]]
+    assert names == ["Messages", "RowsWritten", "ErrorRows", "Retries", "FetchLatency"]
+    assert (main["Messages"], main["RowsWritten"], main["FetchLatency"]) == (3, 2, 12.5)
+    assert by_reason["Reason"] == "not_found" and by_reason["ErrorRowsByReason"] == 1

@@ -103,3 +103,14 @@ def test_secrets_never_show_in_repr() -> None:
     assert "auditor" in repr(settings)
     token_settings = Settings.from_env({"CBR_ENDPOINT": HTTPS, "CBR_AUTH_TOKEN": "MIIsecret-token"})
     assert "MIIsecret-token" not in repr(token_settings)
+
+
+def test_the_rate_cap_times_the_callers_must_fit_the_api_limit() -> None:
+    settings = Settings.from_env({"CBR_MAX_RPS": "60", "CBR_CALLERS": "3"})
+    assert settings.max_rps == 60.0
+    with pytest.raises(ConfigError, match=r"CBR_MAX_RPS=80 times CBR_CALLERS=3 .* CBR_API_RPS=200"):
+        Settings.from_env({"CBR_MAX_RPS": "80", "CBR_CALLERS": "3"})
+    assert Settings.from_env(
+        {"CBR_MAX_RPS": "80", "CBR_CALLERS": "3", "CBR_API_RPS": "500"}
+    ).max_rps
+    assert Settings.from_env({}).max_rps is None

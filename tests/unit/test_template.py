@@ -55,22 +55,97 @@ def test_partial_batch_responses_and_a_dead_letter_queue_are_wired() -> None:
     assert queue["VisibilityTimeout"] >= 6 * timeout
 
 
-def test_no_wildcard_actions_and_the_bucket_refuses_plain_http() -> None:
+def statements() -> list[dict[str, Any]]:
+    """The function's policy statements, with conditional ones (`!If`) unwrapped."""
+    found = []
     for statement in function()["Policies"][0]["Statement"]:
+        found.append(statement["If"][1] if "If" in statement else statement)
+    return found
+
+
+def test_no_wildcard_actions_or_resources_on_the_functions_role() -> None:
+    for statement in statements():
         actions = (
             statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         )
-        assert not any(a == "*" or a.endswith(":*") for a in actions)
-    (deny,) = template()["Resources"]["LakeBucketPolicy"]["Properties"]["PolicyDocument"][
-        "Statement"
-    ]
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {
-        "Bool": {"aws:SecureTransport": "false"}
-    }
-    bucket = template()["Resources"]["LakeBucket"]["Properties"]
-    assert bucket["BucketEncryption"] and all(bucket["PublicAccessBlockConfiguration"].values())
+        assert not any(a == "*" or a.endswith(":*") for a in actions), statement["Sid"]
+        assert statement["Resource"] != "*", statement["Sid"]
+    sids = {s["Sid"] for s in statements()}
+    assert sids == {"WriteLake", "ReadCredentials", "DrainQueue", "EncryptLake"}
+
+
+def test_buckets_are_encrypted_private_and_refuse_plain_http() -> None:
+    resources = template()["Resources"]
+    for bucket, policy in (
+        ("LakeBucket", "LakeBucketPolicy"),
+        ("AthenaResultsBucket", "AthenaResultsBucketPolicy"),
+    ):
+        (deny,) = resources[policy]["Properties"]["PolicyDocument"]["Statement"]
+        assert deny["Effect"] == "Deny"
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        properties = resources[bucket]["Properties"]
+        assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert all(properties["PublicAccessBlockConfiguration"].values())
+    lake = resources["LakeBucket"]["Properties"]
+    assert lake["VersioningConfiguration"]["Status"] == "Enabled"
+    rules = {r["Id"]: r for r in lake["LifecycleConfiguration"]["Rules"]}
+    assert rules["abort-incomplete-multipart-uploads"]["AbortIncompleteMultipartUpload"]
     for queue in ("TaskQueue", "TaskDeadLetterQueue"):
-        assert template()["Resources"][queue]["Properties"]["SqsManagedSseEnabled"] is True
+        assert resources[queue]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def parameter_default(name: str) -> Any:
+    return template()["Parameters"][name]["Default"]
+
+
+def test_default_scaling_keeps_under_the_api_rate_limit() -> None:
+    invocations = parameter_default("ReservedConcurrency")
+    assert parameter_default("CbrMaxRps") * invocations <= parameter_default("ApiRateLimit")
+    assert invocations >= parameter_default("MaximumConcurrency") + 1  # the drain needs one more
+    variables = function()["Environment"]["Variables"]
+    assert variables["CBR_CALLERS"] == {"Ref": "ReservedConcurrency"}
+    assert variables["CBR_MAX_RPS"] == {"Ref": "CbrMaxRps"}
+    assert function()["ReservedConcurrentExecutions"] == {"Ref": "ReservedConcurrency"}
+    sqs = function()["Events"]["Tasks"]["Properties"]
+    assert sqs["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "MaximumConcurrency"}
+    assert parameter_default("BatchSize") >= 10 and parameter_default("BatchingWindowSeconds") > 0
+
+
+def test_alarms_watch_the_failure_signals_and_notify_the_topic() -> None:
+    alarms = {
+        r["Properties"]["MetricName"]: r["Properties"]
+        for r in template()["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert set(alarms) == {
+        "ApproximateNumberOfMessagesVisible",  # the dead-letter queue
+        "ApproximateAgeOfOldestMessage",
+        "Errors",
+        "Throttles",
+        "ErrorRows",
+    }
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    dead_letters = alarms["ApproximateNumberOfMessagesVisible"]["Dimensions"][0]["Value"]
+    assert dead_letters == {"GetAtt": "TaskDeadLetterQueue.QueueName"}
+
+
+def test_dashboard_and_alarms_use_metric_names_the_function_emits() -> None:
+    from lib.metrics import INVOCATION_METRICS, NAMESPACE
+
+    emitted = {name for name, _ in INVOCATION_METRICS.values()}
+    body = template()["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Sub"][0]
+    used = set(re.findall(rf'\["{NAMESPACE}", "(\w+)"', body))
+    used |= set(re.findall(r'\[\.?"\.", "(\w+)"', body))
+    assert {"Messages", "RowsWritten", "ErrorRows", "Failures", "Retries", "Throttled"} <= used
+    assert used - {"Duration", "Errors", "Throttles"} <= emitted
+    assert "ApproximateNumberOfMessagesVisible" in body
+
+
+def test_logs_are_kept_for_the_configured_retention() -> None:
+    log_group = template()["Resources"]["IngestLogGroup"]["Properties"]
+    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert function()["LoggingConfig"]["LogGroup"] == {"Ref": "IngestLogGroup"}
 
 
 def test_generated_glue_tables_and_queries_are_up_to_date() -> None:
