@@ -17,7 +17,7 @@ from typing import Protocol
 import requests
 from requests.auth import AuthBase
 
-from lib.errors import AccessError, ApiAnswer, RetriableError
+from lib.errors import AccessError, ApiAnswer, FetchError, RetriableError
 from lib.flatten import parse_timestamp
 from lib.runtime import REDACTOR
 from lib.settings import IAM_USERNAME, AccessKey, IamPassword
@@ -25,6 +25,7 @@ from lib.signer import AkSkSigner
 
 REFRESH_BEFORE_S = 5 * 60  # renew this long before IAM's expires_at
 UNKNOWN_LIFETIME_S = 60 * 60  # a token without expires_at is kept this long
+REFUSED_PAUSE_S = 60.0  # after IAM refuses the password, do not ask again for this long
 
 
 class TokenHeader(AuthBase):
@@ -101,18 +102,39 @@ class IamTokens:
         self._cache: dict[str, _CachedToken] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._failures: dict[str, tuple[FetchError, float]] = {}
         self.issued = 0
 
     def __repr__(self) -> str:
         return f"IamTokens(user={self._credentials.username!r}, projects={sorted(self._cache)})"
 
     def for_project(self, project_id: str, timeout: float) -> AuthBase | None:
+        asked_at = time.monotonic()
         with self._lock(project_id):
+            self._raise_recent_failure(project_id, asked_at)
             cached = self._cache.get(project_id)
             if cached is None or self._clock() >= cached.renew_at:
-                cached = self._issue(project_id, timeout)
+                remaining = timeout - (time.monotonic() - asked_at)  # waiting used some of it
+                try:
+                    cached = self._issue(project_id, max(remaining, 0.05))
+                except FetchError as exc:
+                    self._failures[project_id] = (exc, time.monotonic())
+                    raise
+                self._failures.pop(project_id, None)
                 self._cache[project_id] = cached
             return TokenHeader(cached.token)
+
+    def _raise_recent_failure(self, project_id: str, asked_at: float) -> None:
+        """Requests that queued behind a failed token request share its failure instead of
+        asking IAM again one after another; a refused password is not retried for a while
+        (repeated failed logins can lock the IAM user)."""
+        failure = self._failures.get(project_id)
+        if failure is None:
+            return
+        error, failed_at = failure
+        refused = isinstance(error, AccessError)
+        if failed_at >= asked_at or (refused and time.monotonic() - failed_at < REFUSED_PAUSE_S):
+            raise type(error)(str(error), error.answer)
 
     def refresh(self, project_id: str, stale: AuthBase | None) -> None:
         with self._lock(project_id):

@@ -7,8 +7,11 @@ honoured, nothing waited or requested past the deadline).
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -16,8 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 import requests
+import urllib3
 from urllib3.exceptions import InvalidHeader
+from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from lib.auth import AuthProvider
@@ -34,8 +40,10 @@ from lib.runtime import Deadline
 
 NOT_FOUND_CODES = frozenset({"BackupService.6500", "BackupService.6501"})
 MAX_BODY_BYTES = 16 * 1024 * 1024
+READ_CHUNK = 64 * 1024
 MIN_REQUEST_S = 0.05  # below this there is no point starting a request
 UTF8_BOM = b"\xef\xbb\xbf"
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # orjson reads integers this long as floats
 
 
 @dataclass
@@ -103,11 +111,29 @@ def classify(status: int, body: bytes, headers: Mapping[str, str]) -> dict[str, 
     )
 
 
+def decode_json(body: bytes) -> Any:
+    """Strict JSON, BOM tolerated: orjson first (several times faster), the standard library
+    for what orjson refuses or would round (lone surrogate escapes, integers beyond 64 bits).
+    Numbers no float can hold (NaN, Infinity, 1e400) are refused: they could not be kept."""
+    body = body.removeprefix(UTF8_BOM)
+    if not _LONG_DIGITS.search(body):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} does not fit a float")
+    return value
+
+
 def _operation_log(body: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(
-            body.removeprefix(UTF8_BOM).decode("utf-8"), parse_constant=_no_constant
-        )
+        document = decode_json(body)
     except (ValueError, RecursionError):
         raise RetriableError(
             "CBR answered 200 with a body that is not JSON", ApiAnswer(200)
@@ -276,14 +302,26 @@ class CbrClient:
 
 
 def _read_body(response: requests.Response, deadline: Deadline) -> bytes:
-    """The whole body, unless it grows past MAX_BODY_BYTES or drips past the deadline."""
+    """The whole body, unless it grows past MAX_BODY_BYTES or drips past the deadline.
+
+    `read1` returns whatever has arrived, so the deadline is checked between any two packets,
+    however slowly they come (each wait is bounded by the socket timeout).
+    """
+    raw = response.raw
+    if isinstance(raw, BaseHTTPResponse):
+        read = functools.partial(raw.read1, READ_CHUNK, decode_content=True)
+    else:
+        read = functools.partial(raw.read, READ_CHUNK)  # the replay adapter's in-memory body
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise RetriableError(f"CBR answered with a body over {MAX_BODY_BYTES} bytes")
-        if deadline.expired():
-            raise RetriableError("CBR response still arriving when the time budget ran out")
-        chunks.append(chunk)
+    try:
+        while chunk := read():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise RetriableError(f"CBR answered with a body over {MAX_BODY_BYTES} bytes")
+            if deadline.expired():
+                raise RetriableError("CBR response still arriving when the time budget ran out")
+            chunks.append(chunk)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise RetriableError(f"reading CBR's answer failed ({type(exc).__name__})") from exc
     return b"".join(chunks)

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
-from lib.schema import SOURCE_COLUMNS, known_paths
+from lib.schema import SOURCE_COLUMNS
 
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 _INT_BOUNDS = {8: 2**7, 16: 2**15, 32: 2**31, 64: 2**63}
@@ -49,7 +50,15 @@ def _encodable(text: str) -> bool:
 
 
 def raw_json(value: Any) -> str:
-    """`compact_json`, falling back to ASCII escapes when the text is not valid UTF-8."""
+    """The record as compact JSON with non-ASCII kept (orjson: several times faster than json).
+
+    orjson refuses lone surrogates and integers beyond 64 bits; those records take the standard
+    library, with ASCII escapes when the text would not be valid UTF-8.
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        pass
     text = compact_json(value)
     return text if text.isascii() or _encodable(text) else json.dumps(value, separators=(",", ":"))
 
@@ -153,10 +162,38 @@ def converter_for(type_: pa.DataType) -> Converter:
     raise TypeError(f"no JSON converter for Arrow type {type_}")
 
 
-# Compiled once: (column name, path in the record, converter).
-_PLAN = tuple((c.name, c.path, converter_for(c.type)) for c in SOURCE_COLUMNS)
-_LEAVES = frozenset(c.path for c in SOURCE_COLUMNS)
-_KNOWN = known_paths()
+@dataclass(frozen=True)
+class _Leaf:
+    name: str  # the column
+    path: str  # dotted, for reports
+    convert: Converter
+    plain_text: bool  # a string column: an ASCII str is taken as it is
+
+
+@dataclass(frozen=True)
+class _Branch:
+    path: str
+    children: dict[str, _Leaf | _Branch]
+
+
+def _compile() -> dict[str, _Leaf | _Branch]:
+    """The schema as a tree of the record's keys, so one pass over a record does everything."""
+    root: dict[str, Any] = {}
+    for column in SOURCE_COLUMNS:
+        node = root
+        for depth, key in enumerate(column.path[:-1], start=1):
+            node = node.setdefault(key, _Branch(".".join(column.path[:depth]), {})).children
+        node[column.path[-1]] = _Leaf(
+            column.name,
+            ".".join(column.path),
+            converter_for(column.type),
+            pa.types.is_string(column.type),
+        )
+    return root
+
+
+_TREE = _compile()
+_EMPTY_ROW: dict[str, Any] = dict.fromkeys(c.name for c in SOURCE_COLUMNS)
 
 
 def flatten(
@@ -167,38 +204,34 @@ def flatten(
 ) -> tuple[dict[str, Any], FlattenReport]:
     """The lake row for one operation log, and what was noticed while building it."""
     report = FlattenReport()
-    row: dict[str, Any] = {}
-    for name, path, convert in _PLAN:
-        value = _lookup(operation_log, path)
-        row[name] = None if value is None else convert(value, ".".join(path), report)
-    _note_unknown_fields(operation_log, (), report)
+    row = _EMPTY_ROW.copy()
+    _walk(operation_log, _TREE, "", row, report)
     row["raw_json"] = raw_json(operation_log)
     row["ingested_at"] = ingested_at
     row["source_message_id"] = source_message_id
     return row, report
 
 
-def _lookup(record: dict[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = record
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-        if value is None:
-            return None
-    return value
-
-
-def _note_unknown_fields(
-    obj: dict[str, Any], parent: tuple[str, ...], report: FlattenReport
+def _walk(
+    obj: dict[str, Any],
+    tree: dict[str, _Leaf | _Branch],
+    prefix: str,
+    row: dict[str, Any],
+    report: FlattenReport,
 ) -> None:
-    """Record keys the schema does not know, and objects that arrived as something else."""
+    """Fill the row from one object; note unknown keys and objects of the wrong kind."""
     for key, value in obj.items():
-        path = (*parent, key)
-        if path not in _KNOWN:
-            report.drift.append(".".join(path))
-        elif path not in _LEAVES and value is not None:
-            if isinstance(value, dict):
-                _note_unknown_fields(value, path, report)
+        node = tree.get(key)
+        if node is None:
+            report.drift.append(prefix + key)
+        elif value is None:
+            continue
+        elif type(node) is _Leaf:
+            if node.plain_text and type(value) is str and value.isascii():
+                row[node.name] = value  # the common case, without a call
             else:
-                report.nulled.append(".".join(path))
+                row[node.name] = node.convert(value, node.path, report)
+        elif type(value) is dict:
+            _walk(value, node.children, node.path + ".", row, report)
+        else:
+            report.nulled.append(node.path)

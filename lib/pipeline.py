@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,7 @@ from lib.transport import build_session
 
 REPLAY_PROJECT = "replay"  # stands in the URL when replaying offline without a project
 ID_MISMATCH = "id_mismatch"
+LATE_GRACE_S = 0.5  # past the work deadline, still inside the safety margin
 
 
 @dataclass(frozen=True)
@@ -146,10 +147,14 @@ class Pipeline:
         if not keys:
             return {}
         ordered = sorted(keys)
-        workers = min(self.concurrency, len(ordered))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cbr") as pool:
-            results = pool.map(lambda key: self._fetch_one(key, deadline, stats), ordered)
-            return dict(zip(ordered, results, strict=True))
+        pool = ThreadPoolExecutor(min(self.concurrency, len(ordered)), thread_name_prefix="cbr")
+        futures = {pool.submit(self._fetch_one, key, deadline, stats): key for key in ordered}
+        # Requests end by the deadline on their own; a server that drips headers byte by byte
+        # can still hold one, so stop waiting for it and let the write and response go ahead.
+        wait(futures, timeout=deadline.remaining() + LATE_GRACE_S)
+        pool.shutdown(wait=False, cancel_futures=True)
+        late = RetriableError("no answer before the time budget ran out")
+        return {key: f.result() if f.done() else late for f, key in futures.items()}
 
     def _fetch_one(self, key: FetchKey, deadline: Deadline, stats: FetchStats) -> Outcome:
         operation_log_id, project = key

@@ -15,8 +15,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pyarrow.dataset as ds
-
 from lib.dataset import LakeNotFound, open_table
 from lib.html_report import ReportResult
 from lib.schema import DATA_TABLE, PARTITION_KEY
@@ -161,22 +159,24 @@ def _connect(lake: str, window: Window | None) -> Any:
         raise ReportError(f"the lake at {lake} has no operation_logs files yet")
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
-    connection.register(DATA_TABLE, _pruned(dataset, window))
+    # DuckDB pushes both the dt filter (partition pruning) and the column list of each report
+    # down into the pyarrow dataset scan, so a report reads only the files and columns it needs.
+    connection.register("lake_operation_logs", dataset)
+    connection.execute(
+        f"CREATE VIEW {DATA_TABLE} AS SELECT * FROM lake_operation_logs WHERE {_dt_range(window)}"
+    )
     connection.execute(f"CREATE VIEW latest AS {latest_view_sql()}")
     return connection
 
 
-def _pruned(dataset: ds.Dataset, window: Window | None) -> Any:
+def _dt_range(window: Window | None) -> str:
     """Only the dt partitions a window can touch (dt is the UTC date of created_at)."""
-    if window is None:
-        return dataset
-    condition = None
-    if window.since is not None:
-        condition = ds.field(PARTITION_KEY) >= _day(window.since)
-    if window.until is not None:
-        upper = ds.field(PARTITION_KEY) <= _day(window.until)
-        condition = upper if condition is None else condition & upper
-    return dataset if condition is None else dataset.scanner(filter=condition)
+    bounds = ["TRUE"]
+    if window is not None and window.since is not None:
+        bounds.append(f"{PARTITION_KEY} >= '{_day(window.since)}'")
+    if window is not None and window.until is not None:
+        bounds.append(f"{PARTITION_KEY} <= '{_day(window.until)}'")
+    return " AND ".join(bounds)
 
 
 def _day(moment: datetime) -> str:

@@ -111,12 +111,3 @@ ERRORS_SCHEMA = pa.schema(
 DATA_TABLE = "operation_logs"
 ERRORS_TABLE = "operation_log_errors"
 PARTITION_KEY = "dt"
-
-
-def known_paths() -> frozenset[tuple[str, ...]]:
-    """Every object path the schema knows, leaves and the objects that hold them."""
-    paths: set[tuple[str, ...]] = set()
-    for column in SOURCE_COLUMNS:
-        for depth in range(1, len(column.path) + 1):
-            paths.add(column.path[:depth])
-    return frozenset(paths)

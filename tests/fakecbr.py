@@ -45,6 +45,11 @@ API_NOT_FOUND = {
     "error_code": "APIGW.0101",
     "error_msg": "The API does not exist or has not been published in the environment",
 }
+THROTTLED = {
+    "error_code": "APIGW.0308",
+    "error_msg": "The throttling threshold has been reached: policy user over ratelimit,"
+    "limit:200,time:1 second",
+}
 LOG_NOT_FOUND = {"error_code": "BackupService.6500", "error_msg": "Operation log does not exist."}
 AUTH_PREFIX = "Incorrect IAM authentication information: "
 TOKEN_EXPIRED = "token expires"
@@ -155,6 +160,9 @@ class FakeCBR:
     ) -> None:
         self.access_keys: dict[str, str] = dict(access_keys or {})  # AK -> SK accepted
         self.max_clock_skew_s = 15 * 60
+        self.rate_cap: float | None = None  # CBR GETs per second, like the API gateway's limit
+        self.throttled = 0  # GETs answered 429 because of rate_cap
+        self._window = (0, 0)  # (second, requests counted in it)
         self.latency = latency
         self.static_token = static_token
         self.require_auth = require_auth
@@ -266,6 +274,8 @@ class FakeCBR:
         if request.method == "POST" and path == TOKENS_PATH:
             return self._answer_token_request(request.body)
         match = OPERATION_LOG_PATH.fullmatch(path)
+        if request.method == "GET" and match and self._over_rate_cap():
+            return Reply(429, THROTTLED, {"Retry-After": "1"})
         if request.method == "GET" and match:
             if request.headers.get("authorization", "").startswith(SIGNING_ALGORITHM):
                 if reason := self._signature_failure(request):
@@ -274,6 +284,20 @@ class FakeCBR:
             token = request.headers.get("x-auth-token")
             return self._answer_log_request(match["project_id"], match["log_id"], token)
         return Reply(404, API_NOT_FOUND)
+
+    def _over_rate_cap(self) -> bool:
+        """Count this request in its one-second window; True when the window is already full."""
+        if self.rate_cap is None:
+            return False
+        with self._lock:
+            second = int(time.monotonic())
+            start, count = self._window
+            count = count + 1 if start == second else 1
+            self._window = (second, count)
+            if count > self.rate_cap:
+                self.throttled += 1
+                return True
+        return False
 
     def _answer_log_request(
         self, project_id: str, log_id: str, token: str | None, signed: bool = False
