@@ -1,9 +1,11 @@
-"""Fetch-stage benchmark: N IDs through the real pipeline vs the latency-ideal time.
+"""Fetch-stage benchmark against a fake CBR server in its own process on loopback.
 
-    python bench/fetch.py [--ids 2000] [--latency 0.02] [--concurrency 16] [--runs 3]
+    python bench/fetch.py [--ids 2000] [--runs 3]
 
-The fake CBR server runs in its own process. The baseline is a bare thread pool of requests GETs
-with the same concurrency (no parsing, no writing), measured in the same run.
+1. Uncapped (20 ms latency): N IDs through the real pipeline (fetch + flatten + write) vs a bare
+   thread pool of requests GETs with the same concurrency (no parsing, no writing), same run.
+2. Rate cap (server answers 429 beyond 200 requests/s, 50 ms latency): the pipeline with
+   CBR_MAX_RPS set just under the cap; sustained rate, share of 429s, every ID written.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -26,31 +30,64 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from serve import task_id  # noqa: E402
 
-from lib.pipeline import Message, build_pipeline  # noqa: E402
+from lib.pipeline import BatchResult, Message, build_pipeline  # noqa: E402
 from lib.runtime import Deadline  # noqa: E402
 from lib.settings import Settings  # noqa: E402
 
 PROJECT = "04f1829c788037ac2fb8c01eb2b04b95"
 
 
-def pipeline_seconds(base_url: str, ids: list[str], concurrency: int) -> float:
+class FakeServer:
+    """bench/serve.py in a child process."""
+
+    def __init__(self, process: subprocess.Popen[str], base_url: str) -> None:
+        self.process, self.base_url = process, base_url
+
+    def throttled(self) -> int:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write("\n")
+        self.process.stdin.flush()
+        return int(self.process.stdout.readline())
+
+
+@contextmanager
+def fake_server(ids: int, latency: float, rate_cap: float | None = None) -> Iterator[FakeServer]:
+    command = [sys.executable, str(ROOT / "bench" / "serve.py"), "--ids", str(ids)]
+    command += ["--latency", str(latency)]
+    if rate_cap:
+        command += ["--rate-cap", str(rate_cap)]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout
+        yield FakeServer(process, process.stdout.readline().strip())
+    finally:
+        if process.stdin:
+            process.stdin.close()
+        process.wait(timeout=30)
+
+
+def run_pipeline(
+    base_url: str, ids: list[str], concurrency: int, max_rps: float | None = None
+) -> tuple[float, BatchResult]:
     with tempfile.TemporaryDirectory() as lake:
         settings = Settings(
-            cbr_endpoint=base_url, project_id=PROJECT, lake_uri=lake, fetch_concurrency=concurrency
+            cbr_endpoint=base_url,
+            project_id=PROJECT,
+            lake_uri=lake,
+            fetch_concurrency=concurrency,
+            max_rps=max_rps,
+            max_attempts=10,
         )
         pipeline = build_pipeline(settings)
         messages = [Message(f"m{i}", json.dumps(ids[i : i + 10])) for i in range(0, len(ids), 10)]
         started = time.perf_counter()
         result = pipeline.process(messages, Deadline.after(600))
-        elapsed = time.perf_counter() - started
-        assert not result.failed and result.data_rows == len(ids), result.summary()
-        return elapsed
+        return time.perf_counter() - started, result
 
 
-def bare_get_seconds(base_url: str, ids: list[str], concurrency: int) -> float:
+def bare_gets(base_url: str, ids: list[str], concurrency: int) -> float:
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_maxsize=concurrency)
-    session.mount("http://", adapter)
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=concurrency))
 
     def get(log_id: str) -> int:
         url = f"{base_url}/v3/{PROJECT}/operation-logs/{log_id}"
@@ -62,45 +99,57 @@ def bare_get_seconds(base_url: str, ids: list[str], concurrency: int) -> float:
     return time.perf_counter() - started
 
 
+def uncapped(ids: int, runs: int, latency: float = 0.02, concurrency: int = 16) -> dict:
+    names = [task_id(n) for n in range(ids)]
+    with fake_server(ids, latency) as server:
+        bare = [bare_gets(server.base_url, names, concurrency) for _ in range(runs)]
+        full = []
+        for _ in range(runs):
+            elapsed, result = run_pipeline(server.base_url, names, concurrency)
+            assert not result.failed and result.data_rows == ids, result.summary()
+            full.append(elapsed)
+    ideal = ids * latency / concurrency
+    bare_s, full_s = statistics.median(bare), statistics.median(full)
+    return {
+        "ids": ids,
+        "latency_ms": latency * 1000,
+        "concurrency": concurrency,
+        "ideal_s": ideal,
+        "bare_s": bare_s,
+        "pipeline_s": full_s,
+        "pipeline_vs_bare": full_s / bare_s,
+        "pipeline_vs_ideal": full_s / ideal,
+    }
+
+
+def capped(ids: int, cap: float = 200, latency: float = 0.05, client_rps: float = 196) -> dict:
+    names = [task_id(n) for n in range(ids)]
+    with fake_server(ids, latency, rate_cap=cap) as server:
+        elapsed, result = run_pipeline(server.base_url, names, 16, max_rps=client_rps)
+        throttled = server.throttled()
+    requests_sent = result.stats.requests
+    return {
+        "ids": ids,
+        "cap_rps": cap,
+        "client_max_rps": client_rps,
+        "sustained_rps": ids / elapsed,
+        "share_of_cap": ids / elapsed / cap,
+        "requests": requests_sent,
+        "throttled": throttled,
+        "throttled_share": throttled / max(1, requests_sent),
+        "all_written": result.data_rows == ids and not result.failed,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ids", type=int, default=2000)
-    parser.add_argument("--latency", type=float, default=0.02)
-    parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "serve.py"),
-            "--ids",
-            str(args.ids),
-            "--latency",
-            str(args.latency),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        base_url = server.stdout.readline().strip()
-        ids = [task_id(n) for n in range(args.ids)]
-        ideal = args.ids * args.latency / args.concurrency
-        bare = [bare_get_seconds(base_url, ids, args.concurrency) for _ in range(args.runs)]
-        full = [pipeline_seconds(base_url, ids, args.concurrency) for _ in range(args.runs)]
-    finally:
-        server.stdin.close()
-        server.wait(timeout=30)
-    bare_s, full_s = statistics.median(bare), statistics.median(full)
     print(
-        f"fetch: {args.ids} IDs, {args.latency * 1000:.0f} ms latency,"
-        f" concurrency {args.concurrency}"
-    )
-    print(f"  ideal (N x latency / concurrency)   {ideal:7.2f} s")
-    print(f"  bare requests thread pool (median)  {bare_s:7.2f} s  = {bare_s / ideal:.2f}x ideal")
-    print(
-        f"  pipeline fetch+flatten+write (med.) {full_s:7.2f} s  = {full_s / ideal:.2f}x ideal, "
-        f"{full_s / bare_s:.2f}x bare"
+        json.dumps(
+            {"uncapped": uncapped(args.ids, args.runs), "capped": capped(args.ids)}, indent=2
+        )
     )
 
 

@@ -18,11 +18,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ids", type=int, required=True)
     parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--rate-cap", type=float, default=None, help="GETs per second, else 429")
     args = parser.parse_args()
     with FakeCBR(latency=args.latency) as server:
+        server.rate_cap = args.rate_cap
         for n in range(args.ids):
             server.add_log(sample_log(n))
         print(server.base_url, flush=True)
+        sys.stdin.readline()  # a line asks for the count of throttled requests; EOF ends
+        print(server.throttled, flush=True)
         sys.stdin.read()
 
 

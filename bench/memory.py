@@ -1,0 +1,156 @@
+"""Peak memory of one invocation (a 10,000-ID SQS batch) and of a scheduled drain (100,000 IDs).
+
+Each scenario runs in a fresh child process and reports its own peak RSS (ru_maxrss). The drain
+uses moto's SQS server and the fake CBR server on loopback.
+
+    python bench/memory.py [--batch 10000] [--drain 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+PROJECT = "04f1829c788037ac2fb8c01eb2b04b95"
+IDS_PER_MESSAGE = 10
+# moto's ReceiveMessage takes about 250 ms a call, so the drain's messages carry more IDs each:
+# the drain still writes every DRAIN_BATCH_IDS (1,000) IDs, which is what bounds its memory.
+IDS_PER_DRAIN_MESSAGE = 100
+
+
+def batch_event(ids: int, per_message: int = IDS_PER_MESSAGE) -> dict:
+    from serve import task_id
+
+    bodies = [
+        json.dumps([task_id(n) for n in range(start, min(ids, start + per_message))])
+        for start in range(0, ids, per_message)
+    ]
+    return {
+        "Records": [
+            {"messageId": f"m{i}", "body": body, "eventSource": "aws:sqs"}
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
+def child_invocation(base_url: str, ids: int) -> dict:
+    from lib.app import App
+    from lib.runtime import LocalContext
+    from lib.settings import Settings
+
+    with tempfile.TemporaryDirectory() as lake:
+        app = App.from_settings(
+            Settings(cbr_endpoint=base_url, project_id=PROJECT, lake_uri=lake, log_level="ERROR")
+        )
+        response = app.handle(batch_event(ids), LocalContext())
+    assert response == {"batchItemFailures": []}, response
+    return {"ids": ids}
+
+
+def moto_process() -> tuple[subprocess.Popen[bytes], str]:
+    """moto's server in its own process, so it does not share the drain's interpreter."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return process, endpoint
+
+
+def child_drain(base_url: str, ids: int) -> dict:
+    import boto3
+
+    from lib.app import App
+    from lib.runtime import LocalContext
+    from lib.settings import Settings
+
+    server, endpoint = moto_process()
+    os.environ["AWS_ENDPOINT_URL_SQS"] = endpoint
+    os.environ.update(AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
+    os.environ["AWS_DEFAULT_REGION"] = "ap-southeast-1"
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="tasks", Attributes={"VisibilityTimeout": "900"})["QueueUrl"]
+    records = batch_event(ids, IDS_PER_DRAIN_MESSAGE)["Records"]
+    for start in range(0, len(records), 10):
+        entries = [
+            {"Id": str(i), "MessageBody": r["body"]}
+            for i, r in enumerate(records[start : start + 10])
+        ]
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    with tempfile.TemporaryDirectory() as lake:
+        settings = Settings(
+            cbr_endpoint=base_url,
+            project_id=PROJECT,
+            lake_uri=lake,
+            queue_url=url,
+            log_level="ERROR",
+            drain_wait_s=1,
+            drain_max_messages=10_000_000,
+        )
+        summary = App.from_settings(settings).handle(
+            {"detail-type": "Scheduled Event"}, LocalContext()
+        )
+    server.terminate()
+    server.wait(timeout=30)
+    assert summary["deleted"] == len(records) and summary["written"] == ids, summary
+    return {"ids": ids, "batches": summary["batches"]}
+
+
+def run_child(kind: str, base_url: str, ids: int) -> dict:
+    """The scenario in a fresh process; returns its result with its peak RSS."""
+    paths = [str(ROOT), str(ROOT / "bench")]
+    code = (
+        f"import json, resource, sys; sys.path[:0] = {paths!r}; import memory; "
+        f"r = memory.child_{kind}({base_url!r}, {ids}); "
+        "r['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; "
+        "print(json.dumps(r))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(batch: int, drain: int) -> dict:
+    from fetch import fake_server
+
+    with fake_server(max(batch, drain), latency=0.0) as server:
+        invocation = run_child("invocation", server.base_url, batch)
+        drained = run_child("drain", server.base_url, drain)
+    return {
+        "invocation": invocation,
+        "drain": drained,
+        "drain_vs_invocation": drained["peak_rss_mb"] / invocation["peak_rss_mb"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--drain", type=int, default=100_000)
+    args = parser.parse_args()
+    print(json.dumps(measure(args.batch, args.drain), indent=2))
+    _ = resource
+
+
+if __name__ == "__main__":
+    main()
