@@ -81,7 +81,8 @@ def _to_string(value: Any, path: str, report: FlattenReport) -> str | None:
         report.nulled.append(path)
         return None
     report.coerced.append(path)
-    return compact_json(value)  # true -> "true", 5 -> "5", 5.0 -> "5.0", {} -> "{}"
+    text = compact_json(value)  # true -> "true", 5 -> "5", 5.0 -> "5.0", {} -> "{}"
+    return text if text.isascii() or _encodable(text) else text.encode("utf-8", "replace").decode()
 
 
 def _int_converter(bits: int) -> Converter:
@@ -94,7 +95,7 @@ def _int_converter(bits: int) -> Converter:
         elif isinstance(value, int):
             number = value
         elif (isinstance(value, float) and value.is_integer()) or (
-            isinstance(value, str) and _INTEGER_TEXT.fullmatch(value)
+            isinstance(value, str) and len(value) <= 20 and _INTEGER_TEXT.fullmatch(value)
         ):
             number = int(value)
         if number is None or not -bound <= number < bound:
@@ -113,7 +114,7 @@ def _to_timestamp(value: Any, path: str, report: FlattenReport) -> datetime | No
             return None  # the API sends "" for a time that has not happened yet
         try:
             return parse_timestamp(value)
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: beyond year 9999 once in UTC
             pass
     report.nulled.append(path)
     return None

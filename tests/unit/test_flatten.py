@@ -202,3 +202,35 @@ def test_raw_json_keeps_non_ascii_and_is_compact() -> None:
         row["raw_json"]
         == '{"id":"a1","vault_name":"生产备份库","extra_info":{"common":{"progress":1}}}'
     )
+
+
+@pytest.mark.parametrize(
+    ("log", "path"),
+    [
+        (
+            {"id": "a1", "created_at": "0001-01-01T00:00:00+01:00"},
+            "created_at",
+        ),  # before year 1 in UTC
+        ({"id": "a1", "updated_at": "9999-12-31T23:30:00-01:00"}, "updated_at"),  # after 9999
+        (
+            {"id": "a1", "extra_info": {"common": {"progress": "1" * 5000}}},
+            "extra_info.common.progress",
+        ),
+    ],
+)
+def test_values_no_column_can_hold_are_nulled_not_fatal(log: dict[str, Any], path: str) -> None:
+    row, report = run(log)
+    assert report.nulled == [path]
+    pa.Table.from_pylist([row], schema=OPERATION_LOGS_SCHEMA)
+
+
+def test_an_object_with_a_lone_surrogate_in_a_string_column_becomes_valid_text() -> None:
+    log = json.loads(
+        '{"id": "a1", "status": {"a": "\\ud800"}, "extra_info": {"resource": '
+        '{"extra_info": {"exclude_volumes": [["\\udfff"]]}}}}'
+    )
+    row, report = run(log)
+    table = pa.Table.from_pylist([row], schema=OPERATION_LOGS_SCHEMA)
+    assert table["status"][0].as_py() == '{"a":"?"}'
+    assert table["extra_info__resource__extra_info__exclude_volumes"][0].as_py() == ['["?"]']
+    assert "status" in report.coerced
