@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench fuzz clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,15 @@ lint: install  ## ruff (lint + format check) and cfn-lint on the SAM template
 	$(BIN)/ruff format --check .
 	$(BIN)/cfn-lint template.yaml
 
-bench: install  ## fetch-stage throughput against a fake CBR server in its own process
-	$(BIN)/python bench/fetch.py
+$(BIN)/.bench-installed: $(BIN)/.installed requirements-bench.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
+bench: $(BIN)/.bench-installed  ## every benchmark with its baseline; writes bench/results.json
+	$(BIN)/python bench/run.py
+
+fuzz: install  ## hypothesis at high example counts over message parsing and flatten
+	$(BIN)/python tests/fuzz/fuzz_parse.py --examples 20000
 
 format: install
 	$(BIN)/ruff format .

@@ -117,11 +117,26 @@ def child_drain(base_url: str, ids: int) -> dict:
     return {"ids": ids, "batches": summary["batches"]}
 
 
+class _NoPandas:
+    """An import hook that makes pandas unavailable, as it is in the deployed function."""
+
+    def find_spec(self, name: str, path: object, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("pandas is not part of the deployment")
+
+
+def block_pandas() -> None:
+    sys.meta_path.insert(0, _NoPandas())
+
+
 def run_child(kind: str, base_url: str, ids: int) -> dict:
     """The scenario in a fresh process; returns its result with its peak RSS."""
     paths = [str(ROOT), str(ROOT / "bench")]
+    # pandas is installed for the CPU baseline only; pyarrow would import it on its first
+    # conversion, which the deployed function (without pandas) never does.
     code = (
         f"import json, resource, sys; sys.path[:0] = {paths!r}; import memory; "
+        "memory.block_pandas(); "
         f"r = memory.child_{kind}({base_url!r}, {ids}); "
         "r['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; "
         "print(json.dumps(r))"
