@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test lint format bench fuzz clean
+.PHONY: install demo test lint format bench fuzz soak clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench: $(BIN)/.bench-installed  ## every benchmark with its baseline; writes ben
 
 fuzz: install  ## hypothesis at high example counts over message parsing and flatten
 	$(BIN)/python tests/fuzz/fuzz_parse.py --examples 20000
+
+soak: install  ## 50,000 IDs through warm invocations with 1% 5xx and 1% 429 (loopback only)
+	$(BIN)/python bench/soak.py --ids 50000
 
 format: install
 	$(BIN)/ruff format .

@@ -51,9 +51,11 @@ class FakeServer:
 
 
 @contextmanager
-def fake_server(ids: int, latency: float, rate_cap: float | None = None) -> Iterator[FakeServer]:
+def fake_server(
+    ids: int, latency: float, rate_cap: float | None = None, *extra: str
+) -> Iterator[FakeServer]:
     command = [sys.executable, str(ROOT / "bench" / "serve.py"), "--ids", str(ids)]
-    command += ["--latency", str(latency)]
+    command += ["--latency", str(latency), *extra]
     if rate_cap:
         command += ["--rate-cap", str(rate_cap)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -6,12 +6,13 @@ Prints the base URL on stdout, then serves until stdin closes.
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from fakecbr import FakeCBR
+from fakecbr import FakeCBR, Reply
 
 
 def main() -> None:
@@ -19,11 +20,19 @@ def main() -> None:
     parser.add_argument("--ids", type=int, required=True)
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--rate-cap", type=float, default=None, help="GETs per second, else 429")
+    parser.add_argument("--faults", type=float, default=0.0, help="share of IDs answered 500 once")
+    parser.add_argument("--throttles", type=float, default=0.0, help="share answered 429 once")
     args = parser.parse_args()
+    rng = random.Random(11)
     with FakeCBR(latency=args.latency) as server:
         server.rate_cap = args.rate_cap
         for n in range(args.ids):
             server.add_log(sample_log(n))
+            draw = rng.random()
+            if draw < args.faults:
+                server.script(task_id(n), Reply(500, {"error_code": "BackupService.9910"}))
+            elif draw < args.faults + args.throttles:
+                server.script(task_id(n), Reply(429, headers={"Retry-After": "0"}))
         print(server.base_url, flush=True)
         sys.stdin.readline()  # a line asks for the count of throttled requests; EOF ends
         print(server.throttled, flush=True)
