@@ -117,6 +117,15 @@ def child_drain(base_url: str, ids: int) -> dict:
     return {"ids": ids, "batches": summary["batches"]}
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork and
+    exec, so a child would report its parent's peak if that was higher."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 class _NoPandas:
     """An import hook that makes pandas unavailable, as it is in the deployed function."""
 
@@ -138,7 +147,7 @@ def run_child(kind: str, base_url: str, ids: int) -> dict:
         f"import json, resource, sys; sys.path[:0] = {paths!r}; import memory; "
         "memory.block_pandas(); "
         f"r = memory.child_{kind}({base_url!r}, {ids}); "
-        "r['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; "
+        "r['peak_rss_mb'] = memory.peak_rss_mb(); "
         "print(json.dumps(r))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
