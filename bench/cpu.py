@@ -24,12 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from generate import make_logs  # noqa: E402
-
 from lib.cbr import classify  # noqa: E402
 from lib.flatten import flatten  # noqa: E402
 from lib.lake import Lake  # noqa: E402
 from lib.storage import LocalStore  # noqa: E402
+
+from generate import make_logs  # noqa: E402
 
 
 def oplog_lake(bodies: list[bytes]) -> float:

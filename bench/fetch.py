@@ -28,11 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from serve import task_id  # noqa: E402
-
 from lib.pipeline import BatchResult, Message, build_pipeline  # noqa: E402
 from lib.runtime import Deadline  # noqa: E402
 from lib.settings import Settings  # noqa: E402
+
+from serve import task_id  # noqa: E402
 
 PROJECT = "04f1829c788037ac2fb8c01eb2b04b95"
 

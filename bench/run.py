@@ -22,9 +22,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import cpu  # noqa: E402
 import fetch  # noqa: E402
-import memory  # noqa: E402
-
 import lake  # noqa: E402
+import memory  # noqa: E402
 
 MEMORY_MB = 512  # the function's configured memory (template.yaml)
 PRICE_GB_S = 0.0000133334  # Lambda arm64, USD per GB-second

@@ -19,13 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from fetch import fake_server  # noqa: E402
-from serve import task_id  # noqa: E402
-
 from lib.app import App  # noqa: E402
 from lib.dataset import open_table  # noqa: E402
 from lib.schema import DATA_TABLE  # noqa: E402
 from lib.settings import Settings  # noqa: E402
+
+from fetch import fake_server  # noqa: E402
+from serve import task_id  # noqa: E402
 
 PROJECT = "04f1829c788037ac2fb8c01eb2b04b95"
 MAX_ROUNDS = 5  # redeliveries of a message before the soak calls it lost

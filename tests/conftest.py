@@ -12,13 +12,14 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from fakecbr import FakeCBR
 
 from lib.app import App
 from lib.dataset import open_table
 from lib.runtime import REDACTOR, JsonFormatter, logger
 from lib.schema import DATA_TABLE, ERRORS_TABLE
 from lib.settings import Settings
+
+from fakecbr import FakeCBR
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

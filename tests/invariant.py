@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from conftest import read_errors, read_rows
 
 from lib.messages import parse_body
 from lib.schema import ERRORS_SCHEMA, OPERATION_LOGS_SCHEMA
+
+from conftest import read_errors, read_rows
 
 
 def assert_lake_files_are_whole(lake: Path) -> None:

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+
 from fakecbr import FakeCBR, Reply
 
 PROJECT = "proj-1"

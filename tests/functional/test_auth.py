@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, Context, failed_ids, fixture_logs, make_app, read_rows, sqs_event
-from fakecbr import FakeCBR, Reply
 
 from lib.settings import IamPassword, Settings
+
+from conftest import PROJECT, Context, failed_ids, fixture_logs, make_app, read_rows, sqs_event
+from fakecbr import FakeCBR, Reply
 
 USER, PASSWORD, DOMAIN = "auditor", "s3cret-Passw0rd!", "acme"
 STATIC = "MIIstatic-token-value-123"

@@ -16,6 +16,12 @@ from typing import Any
 import boto3
 import pyarrow.parquet as pq
 import pytest
+
+from lib.errors import ConfigError, SinkError
+from lib.s3 import S3Store
+from lib.schema import DATA_TABLE, ERRORS_TABLE
+from lib.settings import Settings
+
 from conftest import (
     PROJECT,
     Context,
@@ -27,11 +33,6 @@ from conftest import (
     sqs_event,
 )
 from fakecbr import FakeCBR, Reply
-
-from lib.errors import ConfigError, SinkError
-from lib.s3 import S3Store
-from lib.schema import DATA_TABLE, ERRORS_TABLE
-from lib.settings import Settings
 
 BUCKET = "audit-lake"
 SEED_ID = "4827f2da-b008-4507-ab7d-42d0df5ed912"

@@ -28,6 +28,11 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 import requests
+
+from lib.app import App
+from lib.errors import ConfigError
+from lib.settings import IamPassword, Settings
+
 from conftest import (
     PROJECT,
     Context,
@@ -42,10 +47,6 @@ from conftest import (
 )
 from fakecbr import LOG_NOT_FOUND, FakeCBR, Reply, auth_error
 from invariant import assert_invariant, assert_lake_files_are_whole
-
-from lib.app import App
-from lib.errors import ConfigError
-from lib.settings import IamPassword, Settings
 
 Event = dict[str, Any]
 Response = dict[str, Any]

@@ -11,6 +11,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+
+from lib.errors import ConfigError
+from lib.schema import ERRORS_SCHEMA, OPERATION_LOGS_SCHEMA
+from lib.settings import Settings
+
 from conftest import (
     PROJECT,
     ROOT,
@@ -26,10 +31,6 @@ from conftest import (
 )
 from expected import expected_columns, utc
 from fakecbr import FakeCBR, Reply
-
-from lib.errors import ConfigError
-from lib.schema import ERRORS_SCHEMA, OPERATION_LOGS_SCHEMA
-from lib.settings import Settings
 
 SEED_ID = "4827f2da-b008-4507-ab7d-42d0df5ed912"
 MISSING_ID = "d0b562d5-a5ce-441c-ae44-162b9e80438b"

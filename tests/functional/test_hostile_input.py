@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from lib.settings import Settings
+
 from conftest import (
     PROJECT,
     Context,
@@ -26,8 +29,6 @@ from conftest import (
     sqs_event,
 )
 from fakecbr import FakeCBR
-
-from lib.settings import Settings
 
 VALID_ID = "4827f2da-b008-4507-ab7d-42d0df5ed912"  # served by the fake
 ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"

@@ -9,12 +9,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Context, fixture_logs, make_app, sqs_event
-from fakecbr import FakeCBR, Reply
 
 from lib.errors import OplogLakeError
 from lib.settings import AccessKey, IamPassword, Settings
 from lib.transport import build_session
+
+from conftest import ROOT, Context, fixture_logs, make_app, sqs_event
+from fakecbr import FakeCBR, Reply
 
 PASSWORD = "Pa55-secret-0f-the-IAM-user"
 STATIC = "MIIstatic-secret-token-material"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import ROOT
-
 from lib.cli import schema_markdown
 from lib.schema import DATA_TABLE, ERRORS_TABLE
+
+from conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

@@ -9,11 +9,12 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from conftest import fixture_logs
-from expected import expected_columns
 
 from lib.flatten import flatten
 from lib.schema import OPERATION_LOGS_SCHEMA, SOURCE_COLUMNS
+
+from conftest import fixture_logs
+from expected import expected_columns
 
 INGESTED = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 SEED_ID = "4827f2da-b008-4507-ab7d-42d0df5ed912"

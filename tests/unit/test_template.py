@@ -6,9 +6,10 @@ import re
 from typing import Any
 
 import yaml
-from conftest import ROOT
 
 from lib import settings as settings_module
+
+from conftest import ROOT
 
 
 class _Loader(yaml.SafeLoader):
