@@ -57,6 +57,8 @@ class BatchResult:
     error_reasons: Counter[str] = field(default_factory=Counter)
     failure_reasons: Counter[str] = field(default_factory=Counter)
     drift: int = 0
+    drift_paths: Counter[str] = field(default_factory=Counter)
+    nulled_paths: Counter[str] = field(default_factory=Counter)
     nulled: int = 0
     files: list[str] = field(default_factory=list)
     stats: FetchStats = field(default_factory=FetchStats)
@@ -127,6 +129,7 @@ class Pipeline:
                 continue
             self._rows(plan, outcomes, now, data_rows, error_rows, result)
         self._write(data_rows, error_rows, plans, result)
+        _log_drift(result)
         return result
 
     def _plan(self, message: Message) -> _Plan:
@@ -226,14 +229,8 @@ class Pipeline:
             data_rows.append(row)
             result.drift += len(report.drift)
             result.nulled += len(report.nulled)
-            if report.drift or report.nulled:
-                log_event(
-                    logging.WARNING,
-                    "schema drift",
-                    operation_log_id=log_id,
-                    unknown_fields=report.drift[:20],
-                    nulled_fields=report.nulled[:20],
-                )
+            result.drift_paths.update(report.drift)
+            result.nulled_paths.update(report.nulled)
             if row["id"] != log_id:
                 error_row(
                     ID_MISMATCH,
@@ -259,6 +256,19 @@ class Pipeline:
             return
         result.data_rows, result.error_rows = report.data_rows, report.error_rows
         result.files = report.keys
+
+
+def _log_drift(result: BatchResult) -> None:
+    """One line per batch, not per record: a new API field would otherwise log every row."""
+    if not result.drift_paths and not result.nulled_paths:
+        return
+    log_event(
+        logging.WARNING,
+        "schema drift",
+        unknown_fields=sorted(result.drift_paths)[:50],
+        nulled_fields=sorted(result.nulled_paths)[:50],
+        counts=dict((result.drift_paths + result.nulled_paths).most_common(50)),
+    )
 
 
 def _failure(plan: _Plan, outcomes: dict[FetchKey, Outcome]) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +27,19 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 FIXTURE_LOGS = EVENTS / "operation-logs"
 PROJECT = "04f1829c788037ac2fb8c01eb2b04b95"
+
+
+def run_handler_script(event_file: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python handler.py EVENT` as an operator runs it, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "handler.py", event_file],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def load_event(name: str) -> dict[str, Any]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,7 +16,6 @@ from lib.settings import Settings
 
 from conftest import (
     PROJECT,
-    ROOT,
     Context,
     failed_ids,
     fixture_logs,
@@ -27,6 +24,7 @@ from conftest import (
     make_app,
     read_errors,
     read_rows,
+    run_handler_script,
     sqs_event,
 )
 from expected import expected_columns, utc
@@ -310,14 +308,7 @@ def test_bad_settings_fail_the_invocation_before_any_request(fake: FakeCBR, tmp_
         "FETCH_CONCURRENCY": "lots",
         "LAKE_URI": str(tmp_path / "lake"),
     }
-    run = subprocess.run(
-        [sys.executable, "handler.py", "events/sqs-single.json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_handler_script("events/sqs-single.json", env)
     assert run.returncode != 0
     assert "FETCH_CONCURRENCY must be a number" in run.stderr
     assert fake.requests == []
@@ -327,14 +318,7 @@ def test_bad_settings_fail_the_invocation_before_any_request(fake: FakeCBR, tmp_
 def test_local_invocation_replays_the_sample_logs(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CBR_", "IAM_"))}
     env["LAKE_URI"] = str(tmp_path / "lake")
-    run = subprocess.run(
-        [sys.executable, "handler.py", "events/sqs-batch.json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = run_handler_script("events/sqs-batch.json", env)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout[: run.stdout.rindex("}") + 1]) == {"batchItemFailures": []}
     assert "10 messages, 0 to redeliver" in run.stdout

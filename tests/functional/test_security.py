@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import traceback
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +12,7 @@ from lib.errors import OplogLakeError
 from lib.settings import AccessKey, IamPassword, Settings
 from lib.transport import build_session
 
-from conftest import ROOT, Context, fixture_logs, make_app, sqs_event
+from conftest import ROOT, Context, fixture_logs, make_app, run_handler_script, sqs_event
 from fakecbr import FakeCBR, Reply
 
 PASSWORD = "Pa55-secret-0f-the-IAM-user"
@@ -80,15 +78,7 @@ def test_a_configuration_error_names_the_variable_but_not_its_secret(tmp_path: P
         "CBR_SECRET_KEY": SECRET_KEY,
         "LAKE_URI": str(tmp_path / "lake"),
     }
-    run = subprocess.run(
-        [sys.executable, "handler.py", "events/sqs-single.json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    run = run_handler_script("events/sqs-single.json", env)
     assert run.returncode != 0
     assert "Set only one way to authenticate" in run.stderr
     assert STATIC not in run.stderr + run.stdout and SECRET_KEY not in run.stderr + run.stdout
