@@ -87,10 +87,16 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
 
 
-def classify(status: int, body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
-    """The operation_log of a good answer; anything else raised as the FetchError it means."""
+def classify(
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    parse: Callable[[bytes], Any] | None = None,
+) -> Any:
+    """A good answer parsed (by default: its operation_log); anything else raised as the
+    FetchError it means."""
     if status == 200:
-        return _operation_log(body)
+        return (parse or _operation_log)(body)
     code, message = _api_error(body)
     answer = ApiAnswer(status, code, message)
     if status == 401:
@@ -132,16 +138,37 @@ def _finite(text: str) -> float:
 
 
 def _operation_log(body: bytes) -> dict[str, Any]:
+    log = _json_document(body).get("operation_log")
+    if not isinstance(log, dict):
+        raise RetriableError("CBR answered 200 without an operation_log object", ApiAnswer(200))
+    return log
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """One page of ListOpLogs: the logs on it and the total the API counts for the query."""
+
+    logs: list[dict[str, Any]]
+    count: int | None
+
+
+def _log_page(body: bytes) -> LogPage:
+    document = _json_document(body)
+    logs = document.get("operation_logs")
+    if not isinstance(logs, list) or not all(isinstance(log, dict) for log in logs):
+        raise RetriableError("CBR answered 200 without an operation_logs list", ApiAnswer(200))
+    count = document.get("count")
+    return LogPage(logs, count if isinstance(count, int) and not isinstance(count, bool) else None)
+
+
+def _json_document(body: bytes) -> dict[str, Any]:
     try:
         document = decode_json(body)
     except (ValueError, RecursionError):
         raise RetriableError(
             "CBR answered 200 with a body that is not JSON", ApiAnswer(200)
         ) from None
-    log = document.get("operation_log") if isinstance(document, dict) else None
-    if not isinstance(log, dict):
-        raise RetriableError("CBR answered 200 without an operation_log object", ApiAnswer(200))
-    return log
+    return document if isinstance(document, dict) else {}
 
 
 def _no_constant(name: str) -> Any:
@@ -222,20 +249,42 @@ class CbrClient:
         self._sleep = sleep
 
     def url(self, ref: TaskRef, project_id: str) -> str:
-        # Both IDs were validated against ID_PATTERN; quote anyway so a URL can never be bent.
-        for value in (ref.operation_log_id, project_id):
-            if not ID_PATTERN.fullmatch(value):
-                raise ValueError(f"refusing to put {value!r} in a URL")
-        return (
-            f"{self._endpoint}/v3/{quote(project_id, safe='')}"
-            f"/operation-logs/{quote(ref.operation_log_id, safe='')}"
-        )
+        return f"{self.list_url(project_id)}/{_url_id(ref.operation_log_id)}"
+
+    def list_url(self, project_id: str) -> str:
+        return f"{self._endpoint}/v3/{_url_id(project_id)}/operation-logs"
 
     def fetch(
         self, ref: TaskRef, project_id: str, deadline: Deadline, stats: FetchStats
     ) -> dict[str, Any]:
         """The operation_log object, or the FetchError that ended the attempts."""
-        url = self.url(ref, project_id)
+        log: dict[str, Any] = self._call(
+            self.url(ref, project_id), None, project_id, deadline, stats, _operation_log
+        )
+        return log
+
+    def list_page(
+        self,
+        project_id: str,
+        query: Mapping[str, str | int],
+        deadline: Deadline,
+        stats: FetchStats,
+    ) -> LogPage:
+        """One page of `GET /v3/{project_id}/operation-logs?...` (ListOpLogs), same retries."""
+        page: LogPage = self._call(
+            self.list_url(project_id), dict(query), project_id, deadline, stats, _log_page
+        )
+        return page
+
+    def _call(
+        self,
+        url: str,
+        params: dict[str, str | int] | None,
+        project_id: str,
+        deadline: Deadline,
+        stats: FetchStats,
+        parse: Callable[[bytes], Any],
+    ) -> Any:
         refreshed = False
         failures = 0
         last: FetchError | None = None
@@ -251,7 +300,7 @@ class CbrClient:
             if attempt > 1:
                 stats.add(retries=1)
             try:
-                return self._attempt(url, project_id, timeout, deadline, stats)
+                return self._attempt(url, params, project_id, timeout, deadline, stats, parse)
             except TokenExpired as exc:
                 if refreshed or not self._auth.can_refresh:
                     after = " even after a token refresh" if refreshed else ""
@@ -276,13 +325,20 @@ class CbrClient:
         raise RetriableError("the time budget ran out before an answer arrived")
 
     def _attempt(
-        self, url: str, project_id: str, timeout: float, deadline: Deadline, stats: FetchStats
-    ) -> dict[str, Any]:
+        self,
+        url: str,
+        params: dict[str, str | int] | None,
+        project_id: str,
+        timeout: float,
+        deadline: Deadline,
+        stats: FetchStats,
+        parse: Callable[[bytes], Any],
+    ) -> Any:
         auth = self._auth.for_project(project_id, timeout)
         started = time.monotonic()
         try:
             with self._session.get(
-                url, auth=auth, timeout=timeout, stream=True, allow_redirects=False
+                url, params=params, auth=auth, timeout=timeout, stream=True, allow_redirects=False
             ) as response:
                 body = _read_body(response, deadline)
                 status, headers = response.status_code, response.headers
@@ -295,10 +351,18 @@ class CbrClient:
         finally:
             stats.add(requests=1, latency_s=time.monotonic() - started)
         try:
-            return classify(status, body, headers)
+            return classify(status, body, headers, parse)
         except TokenExpired as exc:
             exc.stale = auth
             raise
+
+
+def _url_id(value: str) -> str:
+    """An ID as a path segment. Every ID was validated against ID_PATTERN already; check and
+    quote again so a URL can never be bent."""
+    if not ID_PATTERN.fullmatch(value):
+        raise ValueError(f"refusing to put {value!r} in a URL")
+    return quote(value, safe="")
 
 
 def _read_body(response: requests.Response, deadline: Deadline) -> bytes:

@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lib.dataset import SCHEMAS, LakeNotFound, open_table
+from lib.errors import ConfigError
 from lib.schema import DATA_TABLE, ERRORS_TABLE, PARTITION_KEY
 from lib.settings import LAKE_URI
 
@@ -34,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
-    except (LakeNotFound, ValueError) as exc:  # ReportError is a ValueError
+    except (LakeNotFound, ValueError, ConfigError) as exc:  # ReportError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -67,10 +68,36 @@ def _parser() -> argparse.ArgumentParser:
     template.add_argument("--write", action="store_true", help="update template.yaml in place")
     template.add_argument("--path", default="template.yaml", help=argparse.SUPPRESS)
     template.set_defaults(run=template_command)
+    _backfill_parser(commands)
     schema = commands.add_parser("schema", help="print the lake's columns (README table)")
     schema.add_argument("--table", choices=sorted(SHOW_COLUMNS), default=DATA_TABLE)
     schema.set_defaults(run=print_schema)
     return parser
+
+
+def _backfill_parser(commands: Any) -> None:
+    backfill = commands.add_parser(
+        "backfill",
+        help="list past tasks (or read a file of IDs) into the lake or onto the queue",
+        description="List tasks through the CBR list API (--since/--until) or read IDs from a "
+        "file (--ids-file), and write them into the lake or send them to a queue (--enqueue). "
+        "Interrupted runs resume from their checkpoint; rows the lake holds are not added again.",
+    )
+    source = backfill.add_mutually_exclusive_group(required=True)
+    source.add_argument("--since", help="window start: ISO 8601 date or UTC datetime")
+    source.add_argument("--ids-file", help="one message body per line: ID, object or array")
+    backfill.add_argument("--until", help="window end: date (inclusive) or datetime; default now")
+    _lake_option(backfill)
+    backfill.add_argument("--project", help="project ID (default $CBR_PROJECT_ID)")
+    backfill.add_argument("--operation-type", help="list only this type (backup, restore, ...)")
+    backfill.add_argument("--status", help="list only this status (success, failed, ...)")
+    backfill.add_argument("--vault-id", help="list only this vault's tasks")
+    backfill.add_argument("--enqueue", metavar="QUEUE_URL", help="send IDs to this queue instead")
+    backfill.add_argument("--page-size", type=int, default=1000, help="tasks per list request")
+    backfill.add_argument("--slice-hours", type=float, default=24.0, help="window slice length")
+    backfill.add_argument("--flush-rows", type=int, default=10_000, help="rows per lake write")
+    backfill.add_argument("--checkpoint", help="resume file (default .oplog-lake/backfill-*.json)")
+    backfill.set_defaults(run=backfill_command)
 
 
 def _lake_option(parser: argparse.ArgumentParser) -> None:
@@ -168,6 +195,43 @@ def _plain(value: Any) -> Any:
 
 def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
     return {k: _plain(v) for k, v in row.items()}
+
+
+def backfill_command(args: argparse.Namespace) -> int:
+    from lib import backfill
+    from lib.reports import parse_moment
+
+    options = backfill.Options(
+        lake_uri=args.lake,
+        ids_file=args.ids_file,
+        since=parse_moment(args.since) if args.since else None,
+        until=parse_moment(args.until, end_of_day=True) if args.until else None,
+        project_id=args.project,
+        filters={
+            name: value
+            for name, value in (
+                ("operation_type", args.operation_type),
+                ("status", args.status),
+                ("vault_id", args.vault_id),
+            )
+            if value
+        },
+        queue_url=args.enqueue,
+        page_size=args.page_size,
+        slice_width=timedelta(hours=args.slice_hours),
+        flush_rows=args.flush_rows,
+        checkpoint=args.checkpoint,
+    )
+    try:
+        summary = backfill.run(options, os.environ)
+    except backfill.BackfillError as exc:
+        print(f"error: {exc}; run the same command again to resume", file=sys.stderr)
+        return 1
+    print(json.dumps(summary))
+    for label in ("failed_lines", "invalid_lines"):
+        if summary[label]:
+            print(f"{summary[label]} lines {label.split('_')[0]}: see the log", file=sys.stderr)
+    return 1 if summary["failed_lines"] or summary["invalid_lines"] else 0
 
 
 def template_command(args: argparse.Namespace) -> int:

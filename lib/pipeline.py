@@ -39,10 +39,19 @@ LATE_GRACE_S = 0.5  # past the work deadline, still inside the safety margin
 
 @dataclass(frozen=True)
 class Message:
-    """One queue message: its ID (SQS messageId) and its body."""
+    """One queue message: its ID (SQS messageId) and its body.
+
+    Inputs that did not come from the queue (a backfill's file of IDs) still need an ID to report
+    failures by, but their rows carry no `source_message_id`.
+    """
 
     message_id: str
     body: str
+    from_queue: bool = True
+
+    @property
+    def source_message_id(self) -> str | None:
+        return self.message_id if self.from_queue else None
 
 
 @dataclass
@@ -197,7 +206,7 @@ class Pipeline:
                 {
                     "operation_log_id": log_id,
                     "project_id": project,
-                    "source_message_id": message.message_id,
+                    "source_message_id": message.source_message_id,
                     "reason": reason,
                     "raw_message": raw,
                     "observed_at": now,
@@ -225,7 +234,9 @@ class Pipeline:
                 )
                 continue
             assert isinstance(outcome, dict)
-            row, report = flatten(outcome, ingested_at=now, source_message_id=message.message_id)
+            row, report = flatten(
+                outcome, ingested_at=now, source_message_id=message.source_message_id
+            )
             data_rows.append(row)
             result.drift += len(report.drift)
             result.nulled += len(report.nulled)

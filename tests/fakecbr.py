@@ -1,7 +1,9 @@
 """A fake Huawei Cloud CBR ShowOpLog API and IAM password-token endpoint, served over real HTTP.
 
-Only ``GET /v3/{project_id}/operation-logs/{id}`` and ``POST /v3/auth/tokens`` exist; every other
-path or method answers like the API gateway does for an unknown API (404 APIGW.0101).
+Only ``GET /v3/{project_id}/operation-logs/{id}`` (ShowOpLog),
+``GET /v3/{project_id}/operation-logs`` (ListOpLogs: time window, filters, limit/offset paging,
+newest first) and ``POST /v3/auth/tokens`` exist; every other path or method answers like the API
+gateway does for an unknown API (404 APIGW.0101).
 Response shapes follow the public CBR and IAM API documentation.
 """
 
@@ -20,7 +22,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +40,11 @@ AUTHORIZATION = re.compile(
     r"Signature=(?P<signature>[0-9a-f]{64})"
 )
 OPERATION_LOG_PATH = re.compile(r"/v3/(?P<project_id>[^/]+)/operation-logs/(?P<log_id>[^/]+)")
+LIST_PATH = re.compile(r"/v3/(?P<project_id>[^/]+)/operation-logs")
+LIST_SCRIPT = "(list)"  # script() key for ListOpLogs answers
+LIST_FILTERS = ("operation_type", "status", "provider_id", "vault_id", "vault_name")
+LIST_MAX_LIMIT = 1000
+QUERY_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 PROJECT_NAME = "ap-southeast-1"
 JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 
@@ -51,6 +58,7 @@ THROTTLED = {
     "limit:200,time:1 second",
 }
 LOG_NOT_FOUND = {"error_code": "BackupService.6500", "error_msg": "Operation log does not exist."}
+BAD_PARAMETER = "BackupService.9900"
 AUTH_PREFIX = "Incorrect IAM authentication information: "
 TOKEN_EXPIRED = "token expires"
 TOKEN_MISSING = "x-auth-token not found"
@@ -175,6 +183,8 @@ class FakeCBR:
         self._lock = threading.Lock()
         self._stored: dict[str, bytes] = {}
         self._scripts: dict[str, deque[Reply]] = {}
+        self.on_list: Callable[[int], None] | None = None  # called with the list request count
+        self._list_requests = 0
         self._tokens: dict[str, IssuedToken] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -256,6 +266,13 @@ class FakeCBR:
             and operation_log_id in (None, match["log_id"])
         ]
 
+    def list_requests(self) -> list[RecordedRequest]:
+        return [
+            request
+            for request in list(self.requests)
+            if request.method == "GET" and LIST_PATH.fullmatch(path_only(request.path))
+        ]
+
     def token_requests(self) -> list[RecordedRequest]:
         return [
             request
@@ -274,16 +291,20 @@ class FakeCBR:
         if request.method == "POST" and path == TOKENS_PATH:
             return self._answer_token_request(request.body)
         match = OPERATION_LOG_PATH.fullmatch(path)
-        if request.method == "GET" and match and self._over_rate_cap():
+        listing = LIST_PATH.fullmatch(path)
+        if request.method != "GET" or not (match or listing):
+            return Reply(404, API_NOT_FOUND)
+        if self._over_rate_cap():
             return Reply(429, THROTTLED, {"Retry-After": "1"})
-        if request.method == "GET" and match:
-            if request.headers.get("authorization", "").startswith(SIGNING_ALGORITHM):
-                if reason := self._signature_failure(request):
-                    return auth_error(reason)
-                return self._answer_log_request(match["project_id"], match["log_id"], None, True)
-            token = request.headers.get("x-auth-token")
-            return self._answer_log_request(match["project_id"], match["log_id"], token)
-        return Reply(404, API_NOT_FOUND)
+        project_id = (match or listing)["project_id"]  # type: ignore[index]
+        if request.headers.get("authorization", "").startswith(SIGNING_ALGORITHM):
+            if reason := self._signature_failure(request):
+                return auth_error(reason)
+        elif reason := self._auth_failure(request.headers.get("x-auth-token"), project_id):
+            return auth_error(reason)
+        if listing:
+            return self._answer_list_request(project_id, request.path.partition("?")[2])
+        return self._answer_log_request(match["log_id"])  # type: ignore[index]
 
     def _over_rate_cap(self) -> bool:
         """Count this request in its one-second window; True when the window is already full."""
@@ -299,17 +320,63 @@ class FakeCBR:
                 return True
         return False
 
-    def _answer_log_request(
-        self, project_id: str, log_id: str, token: str | None, signed: bool = False
-    ) -> Reply:
-        if not signed and (reason := self._auth_failure(token, project_id)):
-            return auth_error(reason)
+    def _answer_log_request(self, log_id: str) -> Reply:
         with self._lock:
             queued = self._scripts.get(log_id)
             scripted = queued.popleft() if queued else None
             stored = self._stored.get(log_id)
         unscripted = Reply(200, stored) if stored is not None else Reply(404, LOG_NOT_FOUND)
         return self._apply_script(scripted, unscripted)
+
+    def _answer_list_request(self, project_id: str, query: str) -> Reply:
+        """ListOpLogs: logs of the project created in [start_time, end_time] (both inclusive),
+        filtered, newest first, then `offset`/`limit` (default 1000, at most 1000)."""
+        with self._lock:
+            self._list_requests += 1
+            number = self._list_requests
+            queued = self._scripts.get(LIST_SCRIPT)
+            scripted = queued.popleft() if queued else None
+        if self.on_list is not None:
+            self.on_list(number)
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        try:
+            limit = int(params.get("limit", LIST_MAX_LIMIT))
+            offset = int(params.get("offset", 0))
+            since, until = (_query_time(params.get(name)) for name in ("start_time", "end_time"))
+        except ValueError as exc:
+            return Reply(400, {"error_code": BAD_PARAMETER, "error_msg": str(exc)})
+        if not 1 <= limit <= LIST_MAX_LIMIT or offset < 0:
+            return Reply(400, {"error_code": BAD_PARAMETER, "error_msg": "limit or offset invalid"})
+        selected = [
+            log
+            for log in self._stored_logs()
+            if log.get("project_id") in (None, project_id)
+            and _created_within(log, since, until)
+            and all(log.get(name) == params[name] for name in LIST_FILTERS if name in params)
+        ]
+        selected.sort(
+            key=lambda log: (str(log.get("created_at")), str(log.get("id"))), reverse=True
+        )
+        body = {
+            "operation_logs": selected[offset : offset + limit],
+            "count": len(selected),
+            "limit": limit,
+            "offset": offset,
+        }
+        return self._apply_script(scripted, Reply(200, body))
+
+    def _stored_logs(self) -> list[dict[str, Any]]:
+        with self._lock:
+            bodies = list(self._stored.values())
+        logs = []
+        for body in bodies:
+            try:
+                document = json.loads(body)
+            except ValueError:
+                continue
+            if isinstance(document, dict) and isinstance(document.get("operation_log"), dict):
+                logs.append(document["operation_log"])
+        return logs
 
     def _auth_failure(self, token: str | None, project_id: str) -> str | None:
         """Why the token is refused, or None.
@@ -419,6 +486,22 @@ class FakeCBR:
         if scripted.passthrough:
             return replace(unscripted, delay=scripted.delay)
         return scripted
+
+
+def _query_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.strptime(value, QUERY_TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def _created_within(log: dict[str, Any], since: datetime | None, until: datetime | None) -> bool:
+    try:
+        created = datetime.fromisoformat(str(log.get("created_at")).replace("Z", "+00:00"))
+    except ValueError:
+        return since is None and until is None
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return (since is None or created >= since) and (until is None or created <= until)
 
 
 class _Server(ThreadingHTTPServer):

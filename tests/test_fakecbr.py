@@ -57,7 +57,7 @@ def test_not_found_and_unknown_api(fake: FakeCBR) -> None:
     response = get_log(fake, "missing")
     assert response.status_code == 404
     assert response.json()["error_code"] == "BackupService.6500"
-    for method, path in [("GET", "/v3/p/operation-logs"), ("DELETE", "/v3/p/operation-logs/x")]:
+    for method, path in [("GET", "/v3/p/operation-log"), ("DELETE", "/v3/p/operation-logs/x")]:
         response = requests.request(method, fake.base_url + path, timeout=5)
         assert (response.status_code, response.json()["error_code"]) == (404, "APIGW.0101")
 
@@ -129,3 +129,22 @@ def test_many_concurrent_clients_with_latency_and_prompt_stop() -> None:
     fake.stop()
     assert time.monotonic() - started < 1
     session.close()
+
+
+def test_list_filters_pages_newest_first_and_refuses_bad_parameters(fake: FakeCBR) -> None:
+    for n, day in enumerate(
+        ["2026-01-01T10:00:00Z", "2026-01-02T10:00:00Z", "2026-01-03T10:00:00Z"]
+    ):
+        fake.add_log({"id": f"op-{n}", "created_at": day, "status": "success" if n else "failed"})
+    url = f"{fake.base_url}/v3/{PROJECT}/operation-logs"
+    window = {"start_time": "2026-01-01T00:00:00Z", "end_time": "2026-01-02T23:59:59Z"}
+    page = requests.get(url, params={**window, "limit": 1, "offset": 0}, timeout=5).json()
+    assert ([log["id"] for log in page["operation_logs"]], page["count"]) == (["op-1"], 2)
+    page = requests.get(url, params={**window, "limit": 1, "offset": 1}, timeout=5).json()
+    assert [log["id"] for log in page["operation_logs"]] == ["op-0"]
+    page = requests.get(url, params={"status": "success"}, timeout=5).json()
+    assert [log["id"] for log in page["operation_logs"]] == ["op-2", "op-1"]
+    for bad in ({"limit": 1001}, {"offset": -1}, {"start_time": "2026-01-01"}):
+        response = requests.get(url, params=bad, timeout=5)
+        assert (response.status_code, response.json()["error_code"]) == (400, "BackupService.9900")
+    assert len(fake.list_requests()) == 6

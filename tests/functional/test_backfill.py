@@ -1,0 +1,318 @@
+"""`python -m lib backfill` against the fake CBR list API: paging, filters, throttling, tasks that
+arrive while paging, interruption and resumption, a second run, a file of IDs, a queue, S3."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from lib import backfill
+from lib.backfill import BackfillError, Options
+
+from conftest import PROJECT, ROOT, fixture_logs, read_errors, read_rows
+from fakecbr import LIST_SCRIPT, THROTTLED, FakeCBR, Reply
+
+SINCE = datetime(2026, 1, 1, tzinfo=UTC)
+UNTIL = datetime(2026, 1, 4, tzinfo=UTC)
+TYPES = ("backup", "restore", "replication")
+
+
+def make_log(n: int, created: datetime, **fields: Any) -> dict[str, Any]:
+    """A realistic operation log (the first sample's shape) with its own id and times."""
+    template = next(iter(fixture_logs().values()))
+    stamp = created.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        **template,
+        "id": f"task-{n:04d}",
+        "project_id": PROJECT,
+        "operation_type": TYPES[n % 3],
+        "status": "success" if n % 4 else "failed",
+        "created_at": stamp,
+        "started_at": stamp,
+        "updated_at": (created + timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
+        **fields,
+    }
+
+
+@pytest.fixture
+def tasks(fake: FakeCBR) -> dict[str, dict[str, Any]]:
+    """25 tasks over three days of the window, and two outside it."""
+    logs = {}
+    for n in range(25):
+        log = make_log(n, SINCE + timedelta(days=n % 3, hours=n // 3, minutes=n))  # 9, 8, 8
+        logs[log["id"]] = log
+    for n, created in ((90, SINCE - timedelta(hours=1)), (91, UNTIL + timedelta(hours=1))):
+        fake.add_log(make_log(n, created))
+    for log in logs.values():
+        fake.add_log(log)
+    return logs
+
+
+@pytest.fixture
+def env(fake: FakeCBR) -> dict[str, str]:
+    return {"CBR_ENDPOINT": fake.base_url, "CBR_PROJECT_ID": PROJECT, "LOG_LEVEL": "WARNING"}
+
+
+def options(lake: Path, tmp_path: Path, **changes: Any) -> Options:
+    defaults: dict[str, Any] = {
+        "lake_uri": str(lake),
+        "since": SINCE,
+        "until": UNTIL,
+        "page_size": 4,
+        "flush_rows": 4,
+        "checkpoint": str(tmp_path / "checkpoint.json"),
+    }
+    return Options(**{**defaults, **changes})
+
+
+def lake_ids(lake: Path | str) -> list[str]:
+    return sorted(row["id"] for row in read_rows(lake))
+
+
+def list_offsets(fake: FakeCBR) -> list[tuple[str, int, int]]:
+    """(start_time, offset, limit) of every list request, in order."""
+    from urllib.parse import parse_qs
+
+    seen = []
+    for request in fake.list_requests():
+        query = parse_qs(request.path.partition("?")[2])
+        seen.append((query["start_time"][0], int(query["offset"][0]), int(query["limit"][0])))
+    return seen
+
+
+def test_a_window_is_listed_page_by_page_and_written_as_listed(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    summary = backfill.run(options(lake, tmp_path), env)
+
+    rows = read_rows(lake)
+    assert [row["id"] for row in rows] == sorted(tasks)
+    for row in rows:
+        source = tasks[row["id"]]
+        assert json.loads(row["raw_json"]) == source
+        assert (row["status"], row["operation_type"]) == (
+            source["status"],
+            source["operation_type"],
+        )
+        assert row["source_message_id"] is None
+        assert row["dt"] == source["created_at"][:10]
+    assert fake.cbr_requests() == []  # the list carries whole logs: nothing fetched again
+    offsets = list_offsets(fake)
+    assert offsets[0] == ("2026-01-01T00:00:00Z", 0, 1)  # a count probe per slice
+    first_day = [o for o in offsets if o[0] == "2026-01-01T00:00:00Z" and o[2] == 4]
+    assert [o[1] for o in first_day] == [0, 4, 8, 9]  # 9 tasks that day; an empty page ends it
+    assert summary["written"] == summary["listed"] == 25
+    assert not Path(tmp_path / "checkpoint.json").exists()
+
+
+def test_filters_reach_the_api_and_limit_what_is_written(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    wanted = {"operation_type": "restore", "status": "success"}
+    backfill.run(options(lake, tmp_path, filters=wanted), env)
+    expected = sorted(i for i, t in tasks.items() if all(t[k] == v for k, v in wanted.items()))
+    assert lake_ids(lake) == expected and expected
+    assert all("operation_type=restore" in r.path for r in fake.list_requests())
+
+
+def test_a_throttled_page_is_retried(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    fake.script(LIST_SCRIPT, Reply(passthrough=True), Reply(429, THROTTLED, {"Retry-After": "0"}))
+    summary = backfill.run(options(lake, tmp_path), env)
+    assert lake_ids(lake) == sorted(tasks)
+    assert summary["throttled"] == 1 and summary["retries"] == 1
+
+
+def test_tasks_arriving_while_paging_are_neither_lost_nor_duplicated(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    late = [make_log(100 + n, SINCE + timedelta(hours=23, minutes=n)) for n in range(3)]
+
+    def arrive(request_number: int) -> None:
+        if request_number == 6:  # the first day's second page: everything shifts by three
+            for log in late:
+                fake.add_log(log)
+
+    fake.on_list = arrive
+    summary = backfill.run(options(lake, tmp_path), env)
+    ids = [row["id"] for row in read_rows(lake)]
+    assert sorted(ids) == sorted([*tasks, *(log["id"] for log in late)])
+    assert len(ids) == len(set(ids))
+    assert summary["duplicates"] > 0 and summary["extra_passes"] == 1
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    # Requests 1-3 probe the three days; 4-5 are the first day's first pages; then 500s.
+    fake.script(LIST_SCRIPT, *[Reply(passthrough=True)] * 5, Reply(500), Reply(500))
+    env = {**env, "MAX_ATTEMPTS": "2"}
+    with pytest.raises(BackfillError, match="offset 8 failed"):
+        backfill.run(options(lake, tmp_path), env)
+    checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert checkpoint["position"] == {"slice": 0, "offset": 8}
+    assert len(lake_ids(lake)) == 8
+
+    fake.requests.clear()
+    summary = backfill.run(options(lake, tmp_path), env)
+    assert summary["resumed"] is True
+    assert list_offsets(fake)[3][1:] == (8, 4)  # the first day resumes at offset 8
+    ids = [row["id"] for row in read_rows(lake)]
+    assert sorted(ids) == sorted(tasks) and len(ids) == len(set(ids))
+    assert not (tmp_path / "checkpoint.json").exists()
+
+
+def test_a_second_run_over_the_same_window_adds_nothing(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    backfill.run(options(lake, tmp_path), env)
+    files = sorted(lake.rglob("*.parquet"))
+    summary = backfill.run(options(lake, tmp_path, page_size=7), env)  # other page boundaries
+    assert sorted(lake.rglob("*.parquet")) == files
+    assert (summary["written"], summary["known"]) == (0, 25)
+    assert len(read_rows(lake)) == 25
+
+
+def test_a_changed_task_is_written_again_with_its_new_state(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    backfill.run(options(lake, tmp_path), env)
+    changed = {**tasks["task-0000"], "status": "success", "updated_at": "2026-01-02T00:00:00Z"}
+    fake.add_log(changed)
+    summary = backfill.run(options(lake, tmp_path), env)
+    assert summary["written"] == 1
+    statuses = [row["status"] for row in read_rows(lake) if row["id"] == "task-0000"]
+    assert sorted(statuses) == ["failed", "success"]
+
+
+def test_ids_from_a_file_are_fetched_into_the_lake_once(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    ids_file = tmp_path / "ids.txt"
+    lines = [
+        "task-0001",
+        json.dumps({"operation_log_id": "task-0002", "project_id": PROJECT}),
+        json.dumps(["task-0003", "task-0004"]),
+        "",
+        "no/such id",
+        "task-9999",
+    ]
+    ids_file.write_text("\n".join(lines) + "\n")
+    run = options(lake, tmp_path, ids_file=str(ids_file), since=None, until=None)
+    summary = backfill.run(run, env)
+    assert lake_ids(lake) == ["task-0001", "task-0002", "task-0003", "task-0004"]
+    errors = {row["reason"]: row for row in read_errors(lake)}
+    assert errors["not_found"]["operation_log_id"] == "task-9999"
+    assert errors["invalid_id"]["raw_message"] == "no/such id"
+    assert all(row["source_message_id"] is None for row in read_errors(lake))
+    assert summary["failed_lines"] == 0
+
+    backfill.run(run, env)
+    assert len(read_rows(lake)) == 4 and len(read_errors(lake)) == 2
+
+
+def test_lines_that_keep_failing_are_reported_not_lost(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text("task-0001\ntask-0002\n")
+    fake.script("task-0002", *[Reply(503)] * 10)
+    env = {**env, "MAX_ATTEMPTS": "2"}
+    summary = backfill.run(options(lake, tmp_path, ids_file=str(ids_file)), env)
+    assert summary["failed_lines"] == 1
+    assert lake_ids(lake) == ["task-0001"]
+
+    result = subprocess.run(
+        [sys.executable, "-m", "lib", "backfill", "--ids-file", str(ids_file), "--lake", str(lake)],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "INFO"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "1 lines failed" in result.stderr
+    assert json.loads(result.stdout)["failed_lines"] == 1
+
+
+def test_the_cli_prints_progress_lines_and_a_summary(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    command = [
+        sys.executable, "-m", "lib", "backfill", "--since", "2026-01-01", "--until", "2026-01-03",
+        "--lake", str(lake), "--page-size", "5",
+    ]  # fmt: skip
+    result = subprocess.run(
+        command,
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "INFO"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["written"] == len(lake_ids(lake)) == 25  # --until 2026-01-03 takes that day
+    finished = [json.loads(line) for line in result.stderr.splitlines() if "finished" in line]
+    assert finished[0]["done"] == finished[0]["total"] == 25
+    assert not list((tmp_path / ".oplog-lake").glob("*.json"))
+
+
+def test_bad_options_are_one_clear_error(env: dict[str, str], lake: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="earlier"):
+        backfill.run(options(lake, tmp_path, until=SINCE), env)
+    with pytest.raises(ValueError, match="set CBR_ENDPOINT"):
+        backfill.run(options(lake, tmp_path), {"CBR_PROJECT_ID": PROJECT})
+    with pytest.raises(ValueError, match="page size"):
+        backfill.run(options(lake, tmp_path, page_size=1001), env)
+
+
+# On the queue and on S3 (moto server on loopback)
+
+
+def test_enqueue_sends_each_listed_id_once_in_batches_of_ten(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path,
+    tmp_path: Path, aws: str,
+) -> None:  # fmt: skip
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="backfill")["QueueUrl"]
+    summary = backfill.run(options(lake, tmp_path, queue_url=queue_url, flush_rows=1000), env)
+    bodies = []
+    while answer := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+        bodies += [json.loads(m["Body"]) for m in answer]
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(answer)
+            ],
+        )
+    assert sorted(b["operation_log_id"] for b in bodies) == sorted(tasks)
+    assert {b["project_id"] for b in bodies} == {PROJECT}
+    assert summary["written"] == 25
+    assert not lake.exists()  # nothing written to the lake in this mode
+
+
+def test_a_backfill_into_an_s3_lake_adds_nothing_the_second_time(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], tmp_path: Path, aws: str
+) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(
+        Bucket="lake", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"}
+    )
+    uri = "s3://lake/audit"
+    backfill.run(options(Path(uri), tmp_path, lake_uri=uri), env)
+    first = s3.list_objects_v2(Bucket="lake")["KeyCount"]
+    summary = backfill.run(options(Path(uri), tmp_path, lake_uri=uri), env)
+    assert summary["written"] == 0
+    assert s3.list_objects_v2(Bucket="lake")["KeyCount"] == first
+    assert lake_ids(uri) == sorted(tasks)
