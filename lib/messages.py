@@ -1,8 +1,9 @@
 """Pure: a queue message body -> the task references it names, or why it names none.
 
-Accepted bodies (see the README): a bare ID; `{"operation_log_id": ..., "project_id": ...}` with
-`project_id` optional; or a JSON array of either. Nothing is trimmed: an ID either matches
-`ID_PATTERN` in full or is rejected.
+Accepted bodies (see the README): a bare ID; `{"operation_log_id": ..., "project_id": ...,
+"attempt": ...}` with `project_id` and `attempt` optional; or a JSON array of either. `attempt`
+counts the times an unfinished task was sent back to the queue to be looked at again. Nothing is
+trimmed: an ID either matches `ID_PATTERN` in full or is rejected.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 MAX_IDS_PER_MESSAGE = 1000
+MAX_ATTEMPT = 1000
 RAW_MESSAGE_LIMIT = 64 * 1024  # bytes of the body kept in an error row
 
 INVALID_MESSAGE = "invalid_message"
@@ -26,6 +28,7 @@ class TaskRef:
 
     operation_log_id: str
     project_id: str | None = None
+    attempt: int = 0  # follow-ups of an unfinished task already made
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def parse_body(body: str) -> ParsedBody:
         return ParsedBody(rejects=(Reject(INVALID_MESSAGE, str(exc)),))
     refs: dict[TaskRef, None] = {}
     rejects: list[Reject] = []
-    for operation_log_id, project_id in items:
+    for operation_log_id, project_id, attempt in items:
         bad = [
             label
             for label, value in (("operation_log_id", operation_log_id), ("project_id", project_id))
@@ -66,17 +69,20 @@ def parse_body(body: str) -> ParsedBody:
             detail = f"{' and '.join(bad)} must be 1-64 letters, digits, '_' or '-'"
             rejects.append(Reject(INVALID_ID, detail, _clip(operation_log_id), _clip(project_id)))
         else:
-            refs.setdefault(TaskRef(operation_log_id, project_id))
+            refs.setdefault(TaskRef(operation_log_id, project_id, attempt))
     return ParsedBody(tuple(refs), tuple(rejects))
 
 
-def _items(body: str) -> list[tuple[str, str | None]]:
+Item = tuple[str, str | None, int]  # operation_log_id, project_id, attempt
+
+
+def _items(body: str) -> list[Item]:
     if ID_PATTERN.fullmatch(body):
-        return [(body, None)]
+        return [(body, None, 0)]
     if not body.strip():
         raise _Malformed("the message body is empty")
     if body.lstrip()[:1] not in ("{", "[", '"'):
-        return [(body, None)]  # a bare ID that fails the pattern
+        return [(body, None, 0)]  # a bare ID that fails the pattern
     try:
         document = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
@@ -92,9 +98,9 @@ def _items(body: str) -> list[tuple[str, str | None]]:
     raise _Malformed("the message body must be an ID, an object or a list")
 
 
-def _item(element: Any) -> tuple[str, str | None]:
+def _item(element: Any) -> Item:
     if isinstance(element, str):
-        return element, None
+        return element, None, 0
     if not isinstance(element, dict):
         raise _Malformed("a list element must be an ID or an object")
     operation_log_id = element.get("operation_log_id")
@@ -103,7 +109,10 @@ def _item(element: Any) -> tuple[str, str | None]:
         raise _Malformed("an object must have a string operation_log_id")
     if project_id is not None and not isinstance(project_id, str):
         raise _Malformed("project_id must be a string when given")
-    return operation_log_id, project_id
+    attempt = element.get("attempt", 0)
+    if type(attempt) is not int or not 0 <= attempt <= MAX_ATTEMPT:
+        raise _Malformed(f"attempt must be an integer from 0 to {MAX_ATTEMPT} when given")
+    return operation_log_id, project_id, attempt
 
 
 def _reject_constant(name: str) -> Any:

@@ -25,6 +25,8 @@ INVOCATION_METRICS = {
     "requests": ("Requests", "Count"),
     "throttled": ("Throttled", "Count"),
     "token_refreshes": ("TokenRefreshes", "Count"),
+    "followed": ("FollowUpsSent", "Count"),
+    "follow_exhausted": ("FollowUpsExhausted", "Count"),
     "drift": ("SchemaDrift", "Count"),
     "nulled": ("ValuesNulled", "Count"),
     "fetch_latency_ms": ("FetchLatency", "Milliseconds"),

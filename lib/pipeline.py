@@ -25,6 +25,7 @@ from lib.errors import (
     SinkError,
 )
 from lib.flatten import flatten
+from lib.follow import UNFINISHED, FollowUp, QueueFollower
 from lib.lake import Lake, Row
 from lib.messages import Reject, TaskRef, clip_raw_message, parse_body
 from lib.runtime import Deadline, log_event
@@ -65,6 +66,8 @@ class BatchResult:
     error_rows: int = 0
     error_reasons: Counter[str] = field(default_factory=Counter)
     failure_reasons: Counter[str] = field(default_factory=Counter)
+    followed: int = 0
+    follow_exhausted: int = 0
     drift: int = 0
     drift_paths: Counter[str] = field(default_factory=Counter)
     nulled_paths: Counter[str] = field(default_factory=Counter)
@@ -84,6 +87,8 @@ class BatchResult:
             "throttled": self.stats.throttled,
             "token_refreshes": self.stats.token_refreshes,
             "fetch_latency_ms": round(1000 * self.stats.latency_s / max(1, self.stats.requests), 1),
+            "followed": self.followed,
+            "follow_exhausted": self.follow_exhausted,
             "drift": self.drift,
             "nulled": self.nulled,
             "error_reasons": dict(self.error_reasons),
@@ -101,7 +106,7 @@ class _Plan:
     """One message, parsed: what to fetch for it and what it already rejected."""
 
     message: Message
-    keys: list[FetchKey]
+    keys: dict[FetchKey, int]  # -> follow-up attempt the message carries
     rejects: tuple[Reject, ...]
     missing_project: bool = False
 
@@ -114,8 +119,10 @@ class Pipeline:
         *,
         concurrency: int,
         default_project: str | None,
+        follower: QueueFollower | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self.follower = follower
         self.client = client
         self.lake = lake
         self.concurrency = concurrency
@@ -137,21 +144,51 @@ class Pipeline:
                 result.failure_reasons[failure] += 1
                 continue
             self._rows(plan, outcomes, now, data_rows, error_rows, result)
-        self._write(data_rows, error_rows, plans, result)
+        if self._write(data_rows, error_rows, plans, result) and self.follower is not None:
+            self._follow(plans, outcomes, result, self.follower)
         _log_drift(result)
         return result
 
     def _plan(self, message: Message) -> _Plan:
         parsed = parse_body(message.body)
-        keys: list[FetchKey] = []
+        keys: dict[FetchKey, int] = {}
         missing = False
         for ref in parsed.refs:
             project = ref.project_id or self.default_project
             if project is None:
                 missing = True
             else:
-                keys.append((ref.operation_log_id, project))
+                key = (ref.operation_log_id, project)
+                keys[key] = max(ref.attempt, keys.get(key, 0))
         return _Plan(message, keys, parsed.rejects, missing)
+
+    def _follow(
+        self,
+        plans: list[_Plan],
+        outcomes: dict[FetchKey, Outcome],
+        result: BatchResult,
+        follower: QueueFollower,
+    ) -> None:
+        """Send unfinished tasks of the acknowledged messages back to the queue, for later."""
+        acked = [p for p in plans if p.message.message_id not in set(result.failed)]
+        follow_ups: list[FollowUp] = []
+        exhausted: list[FollowUp] = []
+        for plan in acked:
+            for (log_id, project), attempt in plan.keys.items():
+                outcome = outcomes[(log_id, project)]
+                if not isinstance(outcome, dict) or outcome.get("id") != log_id:
+                    continue
+                if outcome.get("status") in UNFINISHED:
+                    item = FollowUp(log_id, project, attempt + 1, plan.message.message_id)
+                    (follow_ups if attempt < follower.max_attempts else exhausted).append(item)
+        if not follow_ups and not exhausted:
+            return
+        report = follower.send(follow_ups, exhausted)
+        result.followed += report.sent
+        result.follow_exhausted += report.exhausted
+        for message_id in sorted(report.failed_messages):
+            result.failed.append(message_id)  # redelivered: fetched, written and followed again
+            result.failure_reasons["follow_send"] += 1
 
     def _fetch_all(
         self, keys: set[FetchKey], deadline: Deadline, stats: FetchStats
@@ -253,9 +290,10 @@ class Pipeline:
 
     def _write(
         self, data_rows: list[Row], error_rows: list[Row], plans: list[_Plan], result: BatchResult
-    ) -> None:
+    ) -> bool:
+        """Write the rows; False when the write failed and every message is to be redelivered."""
         if not data_rows and not error_rows:
-            return
+            return True
         try:
             report = self.lake.write(data_rows, error_rows)
         except SinkError as exc:
@@ -264,9 +302,10 @@ class Pipeline:
             result.failure_reasons = Counter({"lake_write": len(plans)})
             result.data_rows = result.error_rows = 0
             result.error_reasons.clear()
-            return
+            return False
         result.data_rows, result.error_rows = report.data_rows, report.error_rows
         result.files = report.keys
+        return True
 
 
 def _log_drift(result: BatchResult) -> None:
@@ -333,6 +372,16 @@ def build_pipeline(settings: Settings) -> Pipeline:
         pacer=RatePacer(settings.max_rps),
     )
     default_project = settings.project_id or (REPLAY_PROJECT if settings.replay_dir else None)
+    follower = None
+    if settings.follow_unfinished and settings.queue_url is not None:
+        import boto3  # only a deployment that follows tasks (or drains) needs it
+
+        follower = QueueFollower(
+            boto3.client("sqs"),  # honours AWS_ENDPOINT_URL_SQS
+            settings.queue_url,
+            max_attempts=settings.follow_max_attempts,
+            base_delay_s=settings.follow_delay_s,
+        )
     return Pipeline(
         client,
         Lake(
@@ -340,4 +389,5 @@ def build_pipeline(settings: Settings) -> Pipeline:
         ),
         concurrency=settings.fetch_concurrency,
         default_project=default_project,
+        follower=follower,
     )

@@ -40,6 +40,9 @@ CBR_MAX_RPS = "CBR_MAX_RPS"
 CBR_API_RPS = "CBR_API_RPS"
 CBR_CALLERS = "CBR_CALLERS"
 LOG_LEVEL = "LOG_LEVEL"
+FOLLOW_UNFINISHED = "FOLLOW_UNFINISHED"
+FOLLOW_MAX_ATTEMPTS = "FOLLOW_MAX_ATTEMPTS"
+FOLLOW_DELAY_S = "FOLLOW_DELAY_S"
 LAMBDA_MARKER = "AWS_LAMBDA_FUNCTION_NAME"
 
 Num = TypeVar("Num", int, float)
@@ -101,6 +104,11 @@ class Settings:
     max_attempts: int = 5
     max_rps: float | None = None
     """Requests per second this process may send to CBR (None: no cap)."""
+    follow_unfinished: bool = False
+    """Send tasks still running or waiting back to QUEUE_URL, delayed, to record their end."""
+    follow_max_attempts: int = 20
+    follow_delay_s: int = 60
+    """Delay of the first follow-up; it doubles per attempt, up to 15 minutes."""
     log_level: str = "INFO"
     in_lambda: bool = False
     backoff_base_s: float = 0.5
@@ -137,10 +145,15 @@ class Settings:
             http_timeout_s=_number(env, HTTP_TIMEOUT_S, 10.0, float, 0.1, 900.0),
             max_attempts=_number(env, MAX_ATTEMPTS, 5, int, 1, 20),
             max_rps=_rate(env),
+            follow_unfinished=_flag(env, FOLLOW_UNFINISHED),
+            follow_max_attempts=_number(env, FOLLOW_MAX_ATTEMPTS, 20, int, 1, 1000),
+            follow_delay_s=_number(env, FOLLOW_DELAY_S, 60, int, 0, 900),
             log_level=_log_level(env),
             in_lambda=in_lambda,
         )
         _check_auth(settings)
+        if settings.follow_unfinished and settings.queue_url is None:
+            raise ConfigError(f"{FOLLOW_UNFINISHED}=true needs {QUEUE_URL}: the queue to send to.")
         return settings
 
 
@@ -279,6 +292,17 @@ def _lake_uri(env: Mapping[str, str]) -> str:
     if "://" in uri and not (uri.startswith("s3://") and urlsplit(uri).netloc):
         raise ConfigError(f"{LAKE_URI} must be s3://bucket/prefix or a folder, got {uri!r}.")
     return uri
+
+
+TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off")
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = (_optional(env, name) or "false").lower()
+    if value not in TRUE_WORDS + FALSE_WORDS:
+        raise ConfigError(f"{name} must be true or false, got {value!r}.")
+    return value in TRUE_WORDS
 
 
 def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:

@@ -110,3 +110,13 @@ def test_raw_message_is_cut_at_64_kib_on_a_character_boundary() -> None:
     assert len(clipped.encode()) <= RAW_MESSAGE_LIMIT
     assert clipped == "é" * (RAW_MESSAGE_LIMIT // 2)
     assert clip_raw_message("short") == "short"
+
+
+def test_a_follow_up_carries_its_attempt_counter() -> None:
+    body = json.dumps({"operation_log_id": "t1", "project_id": "p1", "attempt": 3})
+    assert parse_body(body).refs == (TaskRef("t1", "p1", 3),)
+    assert parse_body("t1").refs == (TaskRef("t1", None, 0),)
+    for attempt in (-1, 1001, "2", True, 1.5, None):
+        body = json.dumps({"operation_log_id": "t1", "attempt": attempt})
+        [reject] = parse_body(body).rejects
+        assert reject.reason == "invalid_message" and "attempt" in reject.detail
