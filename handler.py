@@ -22,8 +22,11 @@ def main(argv: list[str]) -> int:
         event = json.load(handle)
     response = lambda_handler(event, LocalContext())
     print(json.dumps(response, indent=2))
-    failures = len(response.get("batchItemFailures", []))
-    print(f"{argv[0]}: {len(event.get('Records', []))} messages, {failures} to redeliver")
+    if "Records" in event:
+        failures = len(response.get("batchItemFailures", []))
+        print(f"{argv[0]}: {len(event['Records'])} messages, {failures} to redeliver")
+    else:
+        print(f"{argv[0]}: done")
     return 0
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lib.errors import ConfigError
-from lib.events import event_kind, partial_batch_response, sqs_messages
+from lib.events import compact_request, event_kind, partial_batch_response, sqs_messages
 from lib.metrics import emf_lines
 from lib.pipeline import Pipeline, build_pipeline
 from lib.runtime import REDACTOR, Deadline, LambdaContextLike, configure_logging, log_event
@@ -38,7 +38,11 @@ class App:
     def handle(self, event: Mapping[str, Any], context: LambdaContextLike) -> dict[str, Any]:
         started = time.monotonic()
         deadline = Deadline.for_budget(context.get_remaining_time_in_millis() / 1000)
-        if event_kind(event) == "scheduled":
+        kind = event_kind(event)
+        if kind == "compact":
+            response = self._compact(event, deadline)
+            summary = {"event": "compact", **response}
+        elif kind == "scheduled":
             if self.drain is None:
                 raise ConfigError(f"{QUEUE_URL} must be set to drain the queue on a schedule.")
             response = self.drain.run(deadline).as_dict()
@@ -57,6 +61,15 @@ class App:
         if self.settings.in_lambda:
             _emit_metrics(summary)
         return response
+
+    def _compact(self, event: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
+        from lib.compact import Compactor, Selection
+
+        days, target_mb, keep_history = compact_request(event)
+        compactor = Compactor(
+            self.pipeline.lake.store, target_mb=target_mb, keep_history=keep_history
+        )
+        return compactor.run(Selection(older_than_days=days), deadline).as_dict()
 
 
 def _emit_metrics(summary: Mapping[str, Any]) -> None:

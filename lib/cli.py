@@ -69,6 +69,24 @@ def _parser() -> argparse.ArgumentParser:
     template.add_argument("--path", default="template.yaml", help=argparse.SUPPRESS)
     template.set_defaults(run=template_command)
     _backfill_parser(commands)
+    compact = commands.add_parser(
+        "compact",
+        help="merge each partition's small files, keeping the latest row per task",
+        description="Rewrite the chosen partitions' files as a few files of about --target-mb, "
+        "dropping duplicates (one row per task id: the greatest updated_at, then ingested_at). "
+        "Safe beside running writers: only the files read are removed, after the new ones exist.",
+    )
+    _lake_option(compact)
+    chosen = compact.add_mutually_exclusive_group()
+    chosen.add_argument("--dt", help="compact this partition (YYYY-MM-DD)")
+    chosen.add_argument(
+        "--older-than-days", type=int, help="compact days at least N days old (default 1)"
+    )
+    compact.add_argument("--target-mb", type=float, default=128.0, help="file size to aim for")
+    compact.add_argument(
+        "--keep-history", action="store_true", help="keep every distinct snapshot of a task"
+    )
+    compact.set_defaults(run=compact_command)
     schema = commands.add_parser("schema", help="print the lake's columns (README table)")
     schema.add_argument("--table", choices=sorted(SHOW_COLUMNS), default=DATA_TABLE)
     schema.set_defaults(run=print_schema)
@@ -232,6 +250,24 @@ def backfill_command(args: argparse.Namespace) -> int:
         if summary[label]:
             print(f"{summary[label]} lines {label.split('_')[0]}: see the log", file=sys.stderr)
     return 1 if summary["failed_lines"] or summary["invalid_lines"] else 0
+
+
+def compact_command(args: argparse.Namespace) -> int:
+    from lib.compact import Compactor, selection_from
+    from lib.runtime import configure_logging
+    from lib.storage import open_store
+
+    configure_logging(os.environ.get("LOG_LEVEL", "WARNING").upper())
+    selection = selection_from(args.dt, args.older_than_days)
+    compactor = Compactor(
+        open_store(args.lake), target_mb=args.target_mb, keep_history=args.keep_history
+    )
+    summary = compactor.run(selection)
+    rows = [p.as_dict() for p in summary.partitions]
+    if rows:
+        print(format_rows(list(rows[0]), rows), file=sys.stderr)
+    print(json.dumps(summary.as_dict()))
+    return 1 if summary.as_dict()["failed"] else 0
 
 
 def template_command(args: argparse.Namespace) -> int:

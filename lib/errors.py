@@ -28,6 +28,10 @@ class SinkError(OplogLakeError):
     """Writing to the lake failed; nothing in the batch may be acknowledged."""
 
 
+class ObjectMissing(SinkError):
+    """A lake file asked for is not there (any more)."""
+
+
 @dataclass(frozen=True)
 class ApiAnswer:
     """What the API said, kept for error rows and logs."""

@@ -7,7 +7,8 @@ from typing import Any, Literal, TypedDict
 
 from lib.pipeline import Message
 
-EventKind = Literal["sqs", "scheduled"]
+EventKind = Literal["sqs", "scheduled", "compact"]
+COMPACT_ACTION = "compact"
 
 
 class ItemFailure(TypedDict):
@@ -30,11 +31,28 @@ def event_kind(event: Mapping[str, Any]) -> EventKind:
         and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
     ):
         return "sqs"
+    if event.get("action") == COMPACT_ACTION:
+        return "compact"
     if event.get("detail-type") == "Scheduled Event":
         return "scheduled"
     raise UnsupportedEvent(
-        "expected an SQS event (Records[].eventSource == 'aws:sqs') or a scheduled event"
+        "expected an SQS event (Records[].eventSource == 'aws:sqs'), a scheduled event or "
+        '{"action": "compact"}'
     )
+
+
+def compact_request(event: Mapping[str, Any]) -> tuple[int, float, bool]:
+    """(older_than_days, target_mb, keep_history) of a compaction event, with defaults."""
+    days = event.get("older_than_days", 1)
+    target = event.get("target_mb", 128)
+    keep = event.get("keep_history", False)
+    if type(days) is not int or days < 0:
+        raise UnsupportedEvent("older_than_days must be an integer of 0 or more")
+    if type(target) not in (int, float) or target <= 0:
+        raise UnsupportedEvent("target_mb must be a positive number")
+    if type(keep) is not bool:
+        raise UnsupportedEvent("keep_history must be true or false")
+    return days, float(target), keep
 
 
 def sqs_messages(event: Mapping[str, Any]) -> list[Message]:

@@ -96,14 +96,19 @@ def _encode(table: _Table, rows: Iterable[Row]) -> list[tuple[str, bytes]]:
     files = []
     for day, members in sorted(partitions.items()):
         members.sort(key=table.identity)
-        digest = hashlib.sha256("\n".join(map(table.identity, members)).encode()).hexdigest()
-        key = f"{table.name}/{PARTITION_KEY}={day}/part-{digest[:32]}.parquet"
+        key = file_key(table.name, day, map(table.identity, members))
         try:
             payload = to_parquet(pa.Table.from_pylist(members, schema=table.schema))
         except (pa.ArrowException, ValueError, TypeError) as exc:
             raise SinkError(f"cannot encode {len(members)} rows for {key}: {exc}") from exc
         files.append((key, payload))
     return files
+
+
+def file_key(table: str, day: str, identities: Iterable[str]) -> str:
+    """The name of a file holding rows of these identities: the same rows, the same name."""
+    digest = hashlib.sha256("\n".join(identities).encode()).hexdigest()
+    return f"{table}/{PARTITION_KEY}={day}/part-{digest[:32]}.parquet"
 
 
 def to_parquet(table: pa.Table) -> bytes:

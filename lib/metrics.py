@@ -36,6 +36,8 @@ INVOCATION_METRICS = {
     "received": ("DrainReceived", "Count"),
     "deleted": ("DrainDeleted", "Count"),
     "delete_failed": ("DrainDeleteFailed", "Count"),
+    "compacted": ("PartitionsCompacted", "Count"),
+    "rows_dropped": ("CompactionRowsDropped", "Count"),
 }
 
 

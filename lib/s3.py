@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from lib.errors import ConfigError, SinkError
+from lib.errors import ConfigError, ObjectMissing, SinkError
 from lib.settings import LAKE_URI
 
 if TYPE_CHECKING:
@@ -148,6 +148,8 @@ class _TranslateErrors:
         if error is None or isinstance(error, SinkError):
             return
         if isinstance(error, ClientError):
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise ObjectMissing(f"{self.key} is not in {LAKE_URI}={self.store.uri}") from error
             raise SinkError(self._client_error(error)) from error
         if isinstance(error, EndpointConnectionError):
             endpoint = os.environ.get(ENDPOINT_VARIABLE, "the AWS S3 endpoint")

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Protocol
 
-from lib.errors import ConfigError, SinkError
+from lib.errors import ConfigError, ObjectMissing, SinkError
 from lib.settings import LAKE_URI
 
 
@@ -55,7 +55,14 @@ class LocalStore:
             ) from exc
 
     def get(self, key: str) -> bytes:
-        return self._path(key).read_bytes()
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise ObjectMissing(f"{key} is not in {LAKE_URI}={self.uri}") from exc
+        except OSError as exc:
+            raise SinkError(
+                f"cannot read {key} under {LAKE_URI}={self.uri}: {exc.strerror}"
+            ) from exc
 
     def list(self, prefix: str) -> list[str]:
         base = self._path(prefix)
@@ -68,7 +75,15 @@ class LocalStore:
         )
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise SinkError(
+                f"cannot delete {key} under {LAKE_URI}={self.uri}: {exc.strerror}"
+            ) from exc
+
+    def _error(self, action: str, key: str, exc: OSError) -> SinkError:
+        return SinkError(f"cannot {action} {key} under {LAKE_URI}={self.uri}: {exc.strerror}")
 
     def _path(self, key: str) -> Path:
         if key.startswith("/") or ".." in key.split("/"):
