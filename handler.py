@@ -6,12 +6,12 @@ import json
 import sys
 from typing import Any
 
-from lib.app import application
+from lib.app import handle
 from lib.runtime import LocalContext
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return application().handle(event, context)
+    return handle(event, context)
 
 
 def main(argv: list[str]) -> int:

@@ -24,6 +24,7 @@ import cpu  # noqa: E402
 import fetch  # noqa: E402
 import lake  # noqa: E402
 import memory  # noqa: E402
+import ops  # noqa: E402
 
 MEMORY_MB = 512  # the function's configured memory (template.yaml)
 PRICE_GB_S = 0.0000133334  # Lambda arm64, USD per GB-second
@@ -111,6 +112,10 @@ def main() -> None:
         "size": lake.size_ratio(2000 if quick else 20_000),
         "daily": lake.daily_query(100_000 if quick else 1_000_000),
     }
+    results["ops"] = {
+        "backfill": ops.backfill_ratio(1000 if quick else 10_000),
+        "compaction": ops.compaction(10_000 if quick else 100_000),
+    }
     results["cost"] = cost(results["fetch"])
     if not args.skip_package:
         results["package"] = package_size()
@@ -181,6 +186,29 @@ def table(r: dict) -> str:
             f"lake: daily report over {lk['daily']['rows']:,} rows (DuckDB)",
             f"{lk['daily']['query_s']:.2f} s",
             "",
+            "",
+        ),
+        (
+            f"backfill {r['ops']['backfill']['tasks']:,} tasks: list API vs one GET per ID",
+            f"{r['ops']['backfill']['list_s']:.2f} s ({r['ops']['backfill']['list_requests']} req)"
+            f" vs {r['ops']['backfill']['per_id_s']:.2f} s",
+            f"{r['ops']['backfill']['speedup']:.1f}x faster",
+            "",
+        ),
+        (
+            f"compaction: {r['ops']['compaction']['files_before']} files, "
+            f"{r['ops']['compaction']['rows_written']:,} rows -> "
+            f"{r['ops']['compaction']['files_after']}",
+            f"{r['ops']['compaction']['compact_s']:.1f} s, "
+            f"{r['ops']['compaction']['peak_rss_mb']:.0f} MB peak RSS",
+            "",
+            "",
+        ),
+        (
+            "compaction: daily report before vs after",
+            f"{r['ops']['compaction']['daily_before_s']:.2f} s vs "
+            f"{r['ops']['compaction']['daily_after_s']:.2f} s",
+            f"{r['ops']['compaction']['daily_speedup']:.1f}x faster",
             "",
         ),
         (

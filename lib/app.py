@@ -38,11 +38,7 @@ class App:
     def handle(self, event: Mapping[str, Any], context: LambdaContextLike) -> dict[str, Any]:
         started = time.monotonic()
         deadline = Deadline.for_budget(context.get_remaining_time_in_millis() / 1000)
-        kind = event_kind(event)
-        if kind == "compact":
-            response = self._compact(event, deadline)
-            summary = {"event": "compact", **response}
-        elif kind == "scheduled":
+        if event_kind(event) == "scheduled":
             if self.drain is None:
                 raise ConfigError(f"{QUEUE_URL} must be set to drain the queue on a schedule.")
             response = self.drain.run(deadline).as_dict()
@@ -61,15 +57,6 @@ class App:
         if self.settings.in_lambda:
             _emit_metrics(summary)
         return response
-
-    def _compact(self, event: Mapping[str, Any], deadline: Deadline) -> dict[str, Any]:
-        from lib.compact import Compactor, Selection
-
-        days, target_mb, keep_history = compact_request(event)
-        compactor = Compactor(
-            self.pipeline.lake.store, target_mb=target_mb, keep_history=keep_history
-        )
-        return compactor.run(Selection(older_than_days=days), deadline).as_dict()
 
 
 def _emit_metrics(summary: Mapping[str, Any]) -> None:
@@ -102,6 +89,41 @@ def _secrets(settings: Settings) -> list[str]:
     if settings.access_key is not None:
         values.append(settings.access_key.secret_key)
     return [v for v in values if v]
+
+
+def handle(event: Mapping[str, Any], context: LambdaContextLike) -> dict[str, Any]:
+    """The Lambda entry: compaction events need only the lake, everything else the App."""
+    if event_kind(event) == "compact":
+        return compact_lake(event, context, os.environ)
+    return application().handle(event, context)
+
+
+def compact_lake(
+    event: Mapping[str, Any], context: LambdaContextLike, env: Mapping[str, str]
+) -> dict[str, Any]:
+    """A scheduled compaction: reads only the lake's settings, never CBR credentials."""
+    from lib.compact import Compactor, Selection
+    from lib.storage import open_store
+
+    started = time.monotonic()
+    settings = Settings.for_lake(env)
+    configure_logging(settings.log_level)
+    deadline = Deadline.for_budget(context.get_remaining_time_in_millis() / 1000)
+    days, target_mb, keep_history = compact_request(event)
+    store = open_store(settings.lake_uri, sse=settings.lake_sse, kms_key_id=settings.sse_kms_key_id)
+    compactor = Compactor(store, target_mb=target_mb, keep_history=keep_history)
+    response = compactor.run(Selection(older_than_days=days), deadline).as_dict()
+    summary = {"event": "compact", **response}
+    log_event(
+        logging.INFO,
+        "invocation done",
+        request_id=context.aws_request_id,
+        elapsed_s=round(time.monotonic() - started, 3),
+        **summary,
+    )
+    if settings.in_lambda:
+        _emit_metrics(summary)
+    return response
 
 
 _app: App | None = None

@@ -12,10 +12,12 @@ run finds nothing to do.
 
 from __future__ import annotations
 
+import bisect
+import io
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -25,13 +27,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lib.errors import ObjectMissing, SinkError
-from lib.lake import Row, data_identity, error_identity, file_key, to_parquet
+from lib.lake import ZSTD_LEVEL, Row, data_identity, error_identity, file_key
 from lib.runtime import Deadline, log_event
 from lib.schema import DATA_TABLE, ERRORS_SCHEMA, ERRORS_TABLE, OPERATION_LOGS_SCHEMA, PARTITION_KEY
 from lib.storage import ObjectStore
 
 MIB = 1024 * 1024
 DEFAULT_TARGET_MB = 128
+ROW_GROUP_ROWS = 32_768  # rows buffered per row group written: bounds the memory
 MIN_PARTITION_S = 5.0  # do not start a partition with less time than this left
 
 
@@ -142,8 +145,10 @@ class Compactor:
         *,
         target_mb: float = DEFAULT_TARGET_MB,
         keep_history: bool = False,
+        row_group_rows: int = ROW_GROUP_ROWS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self.row_group_rows = row_group_rows
         if target_mb <= 0:
             raise ValueError("the target file size must be positive")
         self.store = store
@@ -182,74 +187,143 @@ class Compactor:
         return dict(found)
 
     def compact(self, rule: Rule, dt: str, keys: list[str]) -> PartitionResult:
-        """Rewrite one partition; never raises for a partition that cannot be done now."""
+        """Rewrite one partition; never raises for a partition that cannot be done now.
+
+        Two passes bound the memory: the key columns of every file first (to choose the rows to
+        keep), then one file at a time into the output, in row groups."""
         result = PartitionResult(rule.table, dt, len(keys))
         try:
-            tables = []
-            for key in keys:
-                table, size = self._read(key, rule.schema)
-                tables.append(table)
-                result.bytes_in += size
-        except ObjectMissing as exc:
-            # Another compaction removed it after we listed: its rows are in that one's output.
-            log_event(logging.WARNING, f"partition changed while being read: {exc}", dt=dt)
-            result.outcome = "changed_meanwhile"
-            return result
-        except (SinkError, pa.ArrowException, ValueError) as exc:
-            log_event(logging.ERROR, f"cannot read partition {rule.table}/{dt}: {exc}")
-            result.outcome = "failed"
-            return result
-        everything = pa.concat_tables(tables)
-        kept = keep_rows(everything, rule)
-        result.rows_in, result.rows_out = everything.num_rows, kept.num_rows
-        if kept.num_rows == everything.num_rows and len(keys) == 1:
-            result.outcome = "already_compact"
-            return result
-        files = self._encode(rule, dt, kept)
-        if kept.num_rows == everything.num_rows and len(keys) <= len(files):
-            result.outcome = "already_compact"
-            return result
-        try:
-            for key, payload in files:
-                self.store.put(key, payload)
-                result.files_out += 1
-                result.bytes_out += len(payload)
-            written = {key for key, _ in files}
+            index, sizes = self._read_keys(rule, keys)
+            result.bytes_in = sum(sizes)
+            kept = kept_positions(index, rule)
+            result.rows_in, result.rows_out = index.num_rows, len(kept)
+            if result.rows_out == result.rows_in and len(keys) <= self._expected_files(result):
+                result.outcome = "already_compact"
+                return result
+            identities = [
+                rule.identity(row)
+                for row in index.select(list(rule.identity_columns)).take(kept).to_pylist()
+            ]
+            written = self._rewrite(rule, dt, keys, sizes, kept, identities, result)
             for key in keys:
                 if key not in written:
                     self.store.delete(key)
-        except SinkError as exc:
+        except ObjectMissing as exc:
+            # Another compaction removed it after we listed: its rows are in that one's output.
+            log_event(logging.WARNING, f"partition changed while being compacted: {exc}", dt=dt)
+            result.outcome = "changed_meanwhile"
+        except (SinkError, pa.ArrowException, ValueError) as exc:
             # Outputs already written hold every row; leftovers are duplicates readers dedupe.
             log_event(logging.ERROR, f"compaction of {rule.table}/{dt} stopped: {exc}")
             result.outcome = "failed"
         return result
 
-    def _read(self, key: str, schema: pa.Schema) -> tuple[pa.Table, int]:
-        data = self.store.get(key)
-        return conform(pq.read_table(pa.BufferReader(data)), schema), len(data)
+    def _read_keys(self, rule: Rule, keys: list[str]) -> tuple[pa.Table, list[int]]:
+        columns = list(
+            dict.fromkeys([*rule.keys, *(n for n, _ in rule.order), *rule.identity_columns])
+        )
+        schema = pa.schema([rule.schema.field(name) for name in columns])
+        tables, sizes = [], []
+        for key in keys:
+            data = self.store.get(key)
+            tables.append(conform(pq.read_table(pa.BufferReader(data), columns=columns), schema))
+            sizes.append(len(data))
+        return pa.concat_tables(tables), sizes
 
-    def _encode(self, rule: Rule, dt: str, kept: pa.Table) -> list[tuple[str, bytes]]:
-        """The kept rows as files of about the target size, named by their rows.
+    def _read(self, key: str, schema: pa.Schema) -> pa.Table:
+        return conform(pq.read_table(pa.BufferReader(self.store.get(key))), schema)
 
-        Encoding everything once measures the real size (many small files carry far more
-        overhead than their rows would take together); only a partition over the target is
-        encoded again, in nearly equal slices."""
-        whole = to_parquet(kept)
-        parts = max(1, math.ceil(len(whole) / self.target_bytes))
-        chunks = [kept] if parts == 1 else list(split(kept, parts))
-        files = []
-        for chunk in chunks:
-            identities = map(rule.identity, chunk.select(list(rule.identity_columns)).to_pylist())
-            payload = whole if parts == 1 else to_parquet(chunk)
-            files.append((file_key(rule.table, dt, identities), payload))
-        return files
+    def _expected_files(self, result: PartitionResult) -> int:
+        expected = result.bytes_in * result.rows_out / max(1, result.rows_in)
+        return max(1, math.ceil(expected / self.target_bytes))
+
+    def _rewrite(
+        self,
+        rule: Rule,
+        dt: str,
+        keys: list[str],
+        sizes: list[int],
+        kept: list[int],
+        identities: list[str],
+        result: PartitionResult,
+    ) -> set[str]:
+        output = _Output(self.store, rule, dt, self.target_bytes, self.row_group_rows)
+        start = taken = 0
+        for key in keys:
+            table = self._read(key, rule.schema)
+            end = start + table.num_rows
+            stop = bisect.bisect_left(kept, end, lo=taken)
+            rows = [position - start for position in kept[taken:stop]]
+            if rows:
+                output.add(table.take(rows), identities[taken:stop])
+            start, taken = end, stop
+        output.finish()
+        result.files_out = len(output.written)
+        result.bytes_out = output.bytes
+        return set(output.written)
 
 
-def keep_rows(table: pa.Table, rule: Rule) -> pa.Table:
-    """The rows the rule keeps, in the rule's order: the first of each group of duplicates."""
-    if table.num_rows < 2:
-        return table
-    ordered = table.sort_by(list(rule.order))
+class _Output:
+    """Rows into files of about the target size, one row group at a time, each file named by
+    its rows once it is complete."""
+
+    def __init__(
+        self, store: ObjectStore, rule: Rule, dt: str, target_bytes: int, group_rows: int
+    ) -> None:
+        self.store, self.rule, self.dt = store, rule, dt
+        self.target_bytes, self.group_rows = target_bytes, group_rows
+        self.written: list[str] = []
+        self.bytes = 0
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._identities: list[str] = []
+        self._sink: io.BytesIO | None = None
+        self._writer: pq.ParquetWriter | None = None
+
+    def add(self, rows: pa.Table, identities: list[str]) -> None:
+        self._pending.append(rows)
+        self._pending_rows += rows.num_rows
+        self._identities += identities
+        if self._pending_rows >= self.group_rows:
+            self._write_group()
+
+    def finish(self) -> None:
+        self._write_group()
+        self._close_file()
+
+    def _write_group(self) -> None:
+        if not self._pending:
+            return
+        if self._writer is None:
+            self._sink = io.BytesIO()
+            self._writer = pq.ParquetWriter(
+                self._sink, self.rule.schema, compression="zstd", compression_level=ZSTD_LEVEL
+            )
+        self._writer.write_table(pa.concat_tables(self._pending))
+        self._pending, self._pending_rows = [], 0
+        assert self._sink is not None
+        if self._sink.tell() >= self.target_bytes:
+            self._close_file()
+
+    def _close_file(self) -> None:
+        if self._writer is None or self._sink is None:
+            return
+        self._writer.close()
+        payload = self._sink.getvalue()
+        key = file_key(self.rule.table, self.dt, self._identities)
+        self.store.put(key, payload)
+        self.written.append(key)
+        self.bytes += len(payload)
+        self._writer, self._sink, self._identities = None, None, []
+
+
+def kept_positions(index: pa.Table, rule: Rule) -> list[int]:
+    """Row numbers (ascending) of the rows the rule keeps: the first of each group of
+    duplicates in the rule's order. Only the key columns are sorted."""
+    if index.num_rows < 2:
+        return list(range(index.num_rows))
+    order = pc.sort_indices(index, sort_keys=list(rule.order))
+    ordered = index.take(order)
     same: Any = None
     for name in rule.keys:
         column = ordered[name]
@@ -259,7 +333,7 @@ def keep_rows(table: pa.Table, rule: Rule) -> pa.Table:
             equal = pc.or_(equal, pc.and_(pc.is_null(later), pc.is_null(earlier)))
         same = equal if same is None else pc.and_(same, equal)
     first = pa.chunked_array([pa.array([True]), *pc.invert(same).chunks])
-    return ordered.filter(first)
+    return sorted(order.filter(first).to_pylist())
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -269,13 +343,6 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
         for f in schema
     ]
     return pa.Table.from_arrays(columns, schema=schema)
-
-
-def split(table: pa.Table, parts: int) -> Iterator[pa.Table]:
-    """`parts` slices of nearly equal row counts, in order."""
-    size = math.ceil(table.num_rows / max(1, parts)) if table.num_rows else 0
-    for start in range(0, table.num_rows, max(1, size)):
-        yield table.slice(start, size)
 
 
 def parse_day(text: str) -> date:

@@ -122,6 +122,18 @@ class Settings:
         return None
 
     @classmethod
+    def for_lake(cls, env: Mapping[str, str]) -> Settings:
+        """Only what lake maintenance needs (where the lake is, how to encrypt): no CBR."""
+        kms_key = _optional(env, SSE_KMS_KEY_ID)
+        return cls(
+            lake_uri=_lake_uri(env),
+            lake_sse=_choice(env, LAKE_SSE, "aws:kms" if kms_key else "AES256", SSE_CHOICES),
+            sse_kms_key_id=kms_key,
+            log_level=_log_level(env),
+            in_lambda=bool(env.get(LAMBDA_MARKER)),
+        )
+
+    @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         in_lambda = bool(env.get(LAMBDA_MARKER))
         endpoint = _endpoint(env, in_lambda)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import yaml
 
 from lib import settings as settings_module
+from lib.events import compact_request
 
 from conftest import ROOT
 
@@ -31,8 +33,8 @@ def template() -> dict[str, Any]:
     return yaml.load((ROOT / "template.yaml").read_text(), Loader=_Loader)
 
 
-def function() -> dict[str, Any]:
-    return template()["Resources"]["IngestFunction"]["Properties"]
+def function(name: str = "IngestFunction") -> dict[str, Any]:
+    return template()["Resources"][name]["Properties"]
 
 
 def test_handler_path_and_runtime_match_the_code() -> None:
@@ -45,6 +47,7 @@ def test_handler_path_and_runtime_match_the_code() -> None:
 def test_environment_variables_are_ones_the_settings_read() -> None:
     known = {v for k, v in vars(settings_module).items() if k.isupper() and isinstance(v, str)}
     assert set(function()["Environment"]["Variables"]) <= known
+    assert set(function("CompactFunction")["Environment"]["Variables"]) <= known
 
 
 def test_partial_batch_responses_and_a_dead_letter_queue_are_wired() -> None:
@@ -56,23 +59,56 @@ def test_partial_batch_responses_and_a_dead_letter_queue_are_wired() -> None:
     assert queue["VisibilityTimeout"] >= 6 * timeout
 
 
-def statements() -> list[dict[str, Any]]:
+def statements(name: str = "IngestFunction") -> list[dict[str, Any]]:
     """The function's policy statements, with conditional ones (`!If`) unwrapped."""
     found = []
-    for statement in function()["Policies"][0]["Statement"]:
+    for statement in function(name)["Policies"][0]["Statement"]:
         found.append(statement["If"][1] if "If" in statement else statement)
     return found
 
 
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
 def test_no_wildcard_actions_or_resources_on_the_functions_role() -> None:
-    for statement in statements():
-        actions = (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-        assert not any(a == "*" or a.endswith(":*") for a in actions), statement["Sid"]
-        assert statement["Resource"] != "*", statement["Sid"]
+    for name in ("IngestFunction", "CompactFunction"):
+        for statement in statements(name):
+            assert not any(a == "*" or a.endswith(":*") for a in actions_of(statement))
+            assert statement["Resource"] != "*", statement["Sid"]
     sids = {s["Sid"] for s in statements()}
-    assert sids == {"WriteLake", "ReadCredentials", "DrainQueue", "EncryptLake"}
+    assert sids == {
+        "WriteLake",
+        "ReadCredentials",
+        "DrainQueue",
+        "FollowUnfinishedTasks",
+        "EncryptLake",
+    }
+    follow = function()["Policies"][0]["Statement"][3]["If"]
+    assert follow[0] == "FollowTasks"  # SendMessage only when following is switched on
+
+
+def test_compaction_reads_and_rewrites_only_the_lake_and_is_off_by_default() -> None:
+    granted = {a for s in statements("CompactFunction") for a in actions_of(s)}
+    assert granted == {
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:AbortMultipartUpload",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+    }
+    schedule = function("CompactFunction")["Events"]["Compact"]["Properties"]
+    assert schedule["State"] == {"If": ["CompactOnSchedule", "ENABLED", "DISABLED"]}
+    assert template()["Parameters"]["CompactionEnabled"]["Default"] == "false"
+    event = json.loads(
+        schedule["Input"]["Sub"]
+        .replace("${CompactionOlderThanDays}", "1")
+        .replace("${CompactionTargetMb}", "128")
+    )
+    assert compact_request(event) == (1, 128.0, False)
 
 
 def test_buckets_are_encrypted_private_and_refuse_plain_http() -> None:

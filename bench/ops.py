@@ -1,0 +1,167 @@
+"""Lake-operations benchmarks: backfill through the list API, and compaction.
+
+    python bench/ops.py [--tasks 10000] [--rows 100000]
+
+1. Backfill of T tasks from the fake CBR in its own process (20 ms latency): listing the day in
+   pages of 1,000 vs the same T IDs fetched one by one through the pipeline (16 at a time).
+2. Compaction of one day of R rows written as SQS batches do (files of 100 rows, a fifth of them
+   redelivered twice): time and peak RSS of a process compacting it (against the same process
+   only importing), and a DuckDB `daily` report over the day before vs after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from lib import backfill  # noqa: E402
+from lib.flatten import flatten  # noqa: E402
+from lib.lake import Lake  # noqa: E402
+from lib.reports import Window, run_report  # noqa: E402
+from lib.storage import LocalStore  # noqa: E402
+
+from fetch import PROJECT, fake_server  # noqa: E402
+from generate import make_logs  # noqa: E402
+from serve import task_id  # noqa: E402
+
+DAY = datetime(2026, 11, 20, tzinfo=UTC)  # the day bench/serve.py's logs were created
+
+
+def backfill_ratio(tasks: int) -> dict:
+    env = {"CBR_ENDPOINT": "", "CBR_PROJECT_ID": PROJECT, "LOG_LEVEL": "WARNING"}
+    with fake_server(tasks, latency=0.02) as server, tempfile.TemporaryDirectory() as work:
+        env["CBR_ENDPOINT"] = server.base_url
+        work_dir = Path(work)
+        started = time.perf_counter()
+        listed = backfill.run(
+            backfill.Options(
+                lake_uri=str(work_dir / "listed"),
+                since=DAY,
+                until=DAY + timedelta(days=1),
+                checkpoint=str(work_dir / "a.json"),
+            ),
+            env,
+        )
+        list_s = time.perf_counter() - started
+        ids_file = work_dir / "ids.txt"
+        ids_file.write_text("".join(f"{task_id(n)}\n" for n in range(tasks)))
+        started = time.perf_counter()
+        fetched = backfill.run(
+            backfill.Options(
+                lake_uri=str(work_dir / "fetched"),
+                ids_file=str(ids_file),
+                checkpoint=str(work_dir / "b.json"),
+            ),
+            {**env, "FETCH_CONCURRENCY": "16"},
+        )
+        fetch_s = time.perf_counter() - started
+    assert listed["written"] == tasks and fetched["written"] == tasks, (listed, fetched)
+    return {
+        "tasks": tasks,
+        "list_s": list_s,
+        "list_requests": listed["requests"],
+        "per_id_s": fetch_s,
+        "per_id_requests": fetched["requests"],
+        "speedup": fetch_s / list_s,
+    }
+
+
+def build_partition(folder: Path, rows: int) -> int:
+    """One day of `rows` tasks in files of 100 rows; a fifth of the batches written twice."""
+    logs = make_logs(rows, days=1)
+    lake = Lake(LocalStore(folder))
+    now = datetime.now(UTC)
+    written = 0
+    for start in range(0, rows, 100):
+        batch = logs[start : start + 100]
+        for attempt in range(2 if (start // 100) % 5 == 0 else 1):
+            lake.write(
+                [
+                    flatten(log, ingested_at=now, source_message_id=f"m{start}-{attempt}-{n}")[0]
+                    for n, log in enumerate(batch)
+                ],
+                [],
+            )
+            written += len(batch)
+    return written
+
+
+def child(code: str) -> dict:
+    paths = [str(ROOT), str(ROOT / "bench")]
+    program = (
+        f"import json, sys, time; sys.path[:0] = {paths!r}; import memory; "
+        "import lib.compact, lib.storage; "
+        f"{code}; "
+        "r['peak_rss_mb'] = memory.peak_rss_mb(); print(json.dumps(r))"
+    )
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def daily_s(lake: str, runs: int = 5) -> float:
+    window = Window(now=datetime.now(UTC), since=datetime(2026, 9, 1, tzinfo=UTC))
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run_report("daily", lake, window)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def compaction(rows: int) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        written = build_partition(Path(folder), rows)
+        files_before = sum(1 for _ in Path(folder).rglob("*.parquet"))
+        bytes_before = sum(p.stat().st_size for p in Path(folder).rglob("*.parquet"))
+        before_s = daily_s(folder)
+        idle = child("r = {}")
+        result = child(
+            "started = time.perf_counter(); "
+            f"s = lib.compact.Compactor(lib.storage.LocalStore({folder!r}))"
+            ".run(lib.compact.Selection(older_than_days=0)).as_dict(); "
+            "r = {'seconds': time.perf_counter() - started, **s}"
+        )
+        files_after = sum(1 for _ in Path(folder).rglob("*.parquet"))
+        bytes_after = sum(p.stat().st_size for p in Path(folder).rglob("*.parquet"))
+        after_s = daily_s(folder)
+    extra_mb = result["peak_rss_mb"] - idle["peak_rss_mb"]
+    return {
+        "rows_written": written,
+        "rows_kept": rows,
+        "files_before": files_before,
+        "files_after": files_after,
+        "mb_before": bytes_before / 2**20,
+        "mb_after": bytes_after / 2**20,
+        "compact_s": result["seconds"],
+        "peak_rss_mb": result["peak_rss_mb"],
+        "import_only_rss_mb": idle["peak_rss_mb"],
+        "rss_per_partition_mb": extra_mb / (bytes_before / 2**20),
+        "daily_before_s": before_s,
+        "daily_after_s": after_s,
+        "daily_speedup": before_s / after_s,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--rows", type=int, default=100_000)
+    args = parser.parse_args()
+    print(json.dumps({"backfill": backfill_ratio(args.tasks), "compaction": compaction(args.rows)}))
+
+
+if __name__ == "__main__":
+    main()
