@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test lint format bench fuzz soak clean
+.PHONY: install demo test lint format bench fuzz soak audit clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,9 +40,20 @@ fuzz: install  ## hypothesis at high example counts over message parsing and fla
 soak: install  ## 50,000 IDs through warm invocations with 1% 5xx and 1% 429 (loopback only)
 	$(BIN)/python bench/soak.py --ids 50000
 
+AUDIT_VENV ?= .venv-audit
+
+$(AUDIT_VENV)/.installed: requirements-audit.txt
+	test -x $(AUDIT_VENV)/bin/python || $(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-audit.txt
+	touch $@
+
+audit: $(AUDIT_VENV)/.installed  ## pip-audit over every pinned requirement; needs pypi.org's JSON API
+	$(AUDIT_VENV)/bin/pip-audit --strict --progress-spinner off \
+		-r requirements.txt -r requirements-dev.txt -r requirements-bench.txt
+
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) lake .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(AUDIT_VENV) lake .pytest_cache .ruff_cache .oplog-lake
