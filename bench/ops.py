@@ -4,9 +4,9 @@
 
 1. Backfill of T tasks from the fake CBR in its own process (20 ms latency): listing the day in
    pages of 1,000 vs the same T IDs fetched one by one through the pipeline (16 at a time).
-2. Compaction of one day of R rows written as SQS batches do (files of 100 rows, a fifth of them
-   redelivered twice): time and peak RSS of a process compacting it (against the same process
-   only importing), and a DuckDB `daily` report over the day before vs after.
+2. Compaction of one day of R tasks written as SQS batches do (files of 100 rows; every fifth
+   batch redelivered mixed with other messages): time and peak RSS of a process compacting it
+   (against the same process only importing), and a DuckDB `daily` report before vs after.
 """
 
 from __future__ import annotations
@@ -78,14 +78,17 @@ def backfill_ratio(tasks: int) -> dict:
 
 
 def build_partition(folder: Path, rows: int) -> int:
-    """One day of `rows` tasks in files of 100 rows; a fifth of the batches written twice."""
+    """One day of `rows` tasks in files of 100 rows, as SQS batches write them; every fifth batch
+    is redelivered mixed with other messages (another file, 100 duplicate rows)."""
     logs = make_logs(rows, days=1)
     lake = Lake(LocalStore(folder))
     now = datetime.now(UTC)
     written = 0
     for start in range(0, rows, 100):
-        batch = logs[start : start + 100]
-        for attempt in range(2 if (start // 100) % 5 == 0 else 1):
+        batches = [logs[start : start + 100]]
+        if (start // 100) % 5 == 0:
+            batches.append(logs[start + 50 : start + 150])
+        for attempt, batch in enumerate(batches):
             lake.write(
                 [
                     flatten(log, ingested_at=now, source_message_id=f"m{start}-{attempt}-{n}")[0]
@@ -138,8 +141,10 @@ def compaction(rows: int) -> dict:
         bytes_after = sum(p.stat().st_size for p in Path(folder).rglob("*.parquet"))
         after_s = daily_s(folder)
     extra_mb = result["peak_rss_mb"] - idle["peak_rss_mb"]
+    assert result["rows_dropped"] == written - rows, result
     return {
         "rows_written": written,
+        "rows_dropped": result["rows_dropped"],
         "rows_kept": rows,
         "files_before": files_before,
         "files_after": files_after,
