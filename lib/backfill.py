@@ -41,6 +41,7 @@ from lib.pipeline import Message, Pipeline
 from lib.progress import Progress
 from lib.runtime import Deadline, log_event
 from lib.schema import DATA_TABLE, PARTITION_KEY
+from lib.sqs import send_batches
 
 QUERY_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # what ListOpLogs accepts for start_time/end_time
 MAX_PAGE_SIZE = 1000  # the API's maximum `limit`
@@ -48,7 +49,6 @@ LIST_FILTERS = ("operation_type", "status", "vault_id")
 FLUSH_ROWS = 10_000  # rows buffered before a lake write (and a checkpoint)
 CALL_BUDGET_S = 300.0  # one page (or chunk of IDs) with all its retries
 EXTRA_PASSES = 1  # re-page a slice whose distinct IDs fell short of the API's count
-SQS_BATCH = 10  # SendMessageBatch's limit
 SEND_ATTEMPTS = 3
 CHECKPOINT_DIR = ".oplog-lake"
 
@@ -174,6 +174,7 @@ class Sink(Protocol):
     """Where backfilled tasks go; nothing is durable before `flush` returns."""
 
     pending: int
+    totals: SinkTotals
 
     def add_logs(self, logs: Sequence[dict[str, Any]], project_id: str) -> int: ...
 
@@ -312,25 +313,23 @@ class QueueSink:
         self._bodies.append(json.dumps(body))
 
     def flush(self) -> None:
-        for start in range(0, len(self._bodies), SQS_BATCH):
-            self._send(self._bodies[start : start + SQS_BATCH])
+        """Send what is buffered; entries the queue turned away for a while are sent again."""
+        entries = [{"MessageBody": body} for body in self._bodies]
+        for _ in range(SEND_ATTEMPTS):
+            not_sent = send_batches(self.sqs, self.queue_url, entries)
+            if not not_sent:
+                break
+            refused = [n for n in not_sent if n.sender_fault]
+            if refused:
+                raise BackfillError(f"the queue refused a message: {refused[0].detail}")
+            entries = [entries[n.index] for n in not_sent]
+        else:
+            raise BackfillError(
+                f"{len(entries)} messages not sent to {self.queue_url} after {SEND_ATTEMPTS} "
+                f"tries: {not_sent[0].detail}"
+            )
         self.totals.written += len(self._bodies)
         self._bodies = []
-
-    def _send(self, bodies: list[str]) -> None:
-        entries = {str(i): body for i, body in enumerate(bodies)}
-        for _ in range(SEND_ATTEMPTS):
-            answer = self.sqs.send_message_batch(
-                QueueUrl=self.queue_url,
-                Entries=[{"Id": k, "MessageBody": v} for k, v in entries.items()],
-            )
-            failed = answer.get("Failed", [])
-            if not failed:
-                return
-            if any(f.get("SenderFault") for f in failed):
-                raise BackfillError(f"the queue refused a message: {failed[0].get('Message')}")
-            entries = {f["Id"]: entries[f["Id"]] for f in failed}
-        raise BackfillError(f"{len(entries)} messages not sent after {SEND_ATTEMPTS} tries")
 
 
 # Listing
@@ -395,7 +394,7 @@ class ListBackfill:
             self._flush(index + 1, 0)
         self.checkpoint.clear()
         self._copy_stats()
-        self.progress.close(written=self._written(), pages=self.summary.pages)
+        self.progress.close(written=self.sink.totals.written, pages=self.summary.pages)
         return self.summary
 
     def _count(self, piece: tuple[datetime, datetime]) -> int:
@@ -416,7 +415,7 @@ class ListBackfill:
                 count = page.count if page.count is not None else count
                 distinct.update(str(log.get("id")) for log in page.logs)
                 fresh = self.sink.add_logs(page.logs, self.job.project_id)
-                self.progress.update(fresh, written=self._written())
+                self.progress.update(fresh, written=self.sink.totals.written)
                 offset += len(page.logs)
                 if self.sink.pending >= self.flush_rows:
                     self._flush(index, offset)
@@ -455,9 +454,6 @@ class ListBackfill:
     def _flush(self, slice_index: int, offset: int) -> None:
         self.sink.flush()
         self.checkpoint.save(slice=slice_index, offset=offset)
-
-    def _written(self) -> int:
-        return getattr(self.sink, "totals", SinkTotals()).written
 
     def _copy_stats(self) -> None:
         self.summary.requests = self.stats.requests

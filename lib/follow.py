@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from lib.runtime import log_event
+from lib.sqs import send_batches
 
 UNFINISHED = frozenset({"running", "waiting"})
 MAX_DELAY_S = 900  # SQS's longest DelaySeconds
-SQS_BATCH = 10
 
 
 @dataclass(frozen=True)
@@ -72,37 +72,19 @@ class QueueFollower:
                 operation_log_id=item.operation_log_id,
                 project_id=item.project_id,
             )
-        failed: set[str] = set()
-        for start in range(0, len(follow_ups), SQS_BATCH):
-            group = follow_ups[start : start + SQS_BATCH]
-            not_sent = self._send_batch(group)
-            failed.update(item.message_id for item in not_sent)
-            report.sent += len(group) - len(not_sent)
-        report.failed_messages = frozenset(failed)
-        return report
-
-    def _send_batch(self, group: list[FollowUp]) -> list[FollowUp]:
-        from botocore.exceptions import BotoCoreError, ClientError  # loaded only when following
-
         entries = [
-            {
-                "Id": str(i),
-                "MessageBody": item.body(),
-                "DelaySeconds": delay_s(item.attempt, self.base_delay_s),
-            }
-            for i, item in enumerate(group)
+            {"MessageBody": item.body(), "DelaySeconds": delay_s(item.attempt, self.base_delay_s)}
+            for item in follow_ups
         ]
-        try:
-            answer = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
-        except (ClientError, BotoCoreError) as exc:
-            log_event(logging.ERROR, f"sending follow-ups to the queue failed: {exc}")
-            return group
-        failed = [group[int(entry["Id"])] for entry in answer.get("Failed", [])]
-        for entry in answer.get("Failed", []):
+        not_sent = send_batches(self.sqs, self.queue_url, entries)
+        for problem in not_sent[:10]:  # a queue that is gone would otherwise log every one
             log_event(
                 logging.ERROR,
-                "the queue refused a follow-up",
-                code=entry.get("Code"),
-                detail=entry.get("Message"),
+                "a follow-up could not be sent; its message is redelivered",
+                operation_log_id=follow_ups[problem.index].operation_log_id,
+                code=problem.code,
+                detail=problem.detail,
             )
-        return failed
+        report.sent = len(follow_ups) - len(not_sent)
+        report.failed_messages = frozenset(follow_ups[n.index].message_id for n in not_sent)
+        return report

@@ -170,7 +170,8 @@ class Pipeline:
         follower: QueueFollower,
     ) -> None:
         """Send unfinished tasks of the acknowledged messages back to the queue, for later."""
-        acked = [p for p in plans if p.message.message_id not in set(result.failed)]
+        failed = set(result.failed)
+        acked = [p for p in plans if p.message.message_id not in failed]
         follow_ups: list[FollowUp] = []
         exhausted: list[FollowUp] = []
         for plan in acked:

@@ -10,7 +10,7 @@ import ipaddress
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 from urllib.parse import urlsplit
 
 from lib.errors import ConfigError
@@ -124,21 +124,13 @@ class Settings:
     @classmethod
     def for_lake(cls, env: Mapping[str, str]) -> Settings:
         """Only what lake maintenance needs (where the lake is, how to encrypt): no CBR."""
-        kms_key = _optional(env, SSE_KMS_KEY_ID)
-        return cls(
-            lake_uri=_lake_uri(env),
-            lake_sse=_choice(env, LAKE_SSE, "aws:kms" if kms_key else "AES256", SSE_CHOICES),
-            sse_kms_key_id=kms_key,
-            log_level=_log_level(env),
-            in_lambda=bool(env.get(LAMBDA_MARKER)),
-        )
+        return cls(**_lake(env), log_level=_log_level(env), in_lambda=bool(env.get(LAMBDA_MARKER)))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         in_lambda = bool(env.get(LAMBDA_MARKER))
         endpoint = _endpoint(env, in_lambda)
         iam_endpoint = _iam_endpoint(env)
-        kms_key = _optional(env, SSE_KMS_KEY_ID)
         settings = cls(
             cbr_endpoint=endpoint,
             project_id=_optional_id(env, CBR_PROJECT_ID),
@@ -147,9 +139,7 @@ class Settings:
             access_key=_access_key(env),
             credentials_secret_id=_optional(env, CBR_CREDENTIALS_SECRET_ID),
             iam_endpoint=iam_endpoint,
-            lake_uri=_lake_uri(env),
-            lake_sse=_choice(env, LAKE_SSE, "aws:kms" if kms_key else "AES256", SSE_CHOICES),
-            sse_kms_key_id=kms_key,
+            **_lake(env),
             queue_url=_optional(env, QUEUE_URL),
             drain_max_messages=_number(env, DRAIN_MAX_MESSAGES, 100_000, int, 1, 10_000_000),
             drain_batch_ids=_number(env, DRAIN_BATCH_IDS, 1000, int, 10, 10_000),
@@ -297,6 +287,22 @@ def _rate(env: Mapping[str, str]) -> float | None:
             f"the API's {CBR_API_RPS}={api_cap:g} requests per second."
         )
     return rate
+
+
+class _LakeFields(TypedDict):
+    lake_uri: str
+    lake_sse: str
+    sse_kms_key_id: str | None
+
+
+def _lake(env: Mapping[str, str]) -> _LakeFields:
+    """Where the lake is and how its objects are encrypted."""
+    kms_key = _optional(env, SSE_KMS_KEY_ID)
+    return {
+        "lake_uri": _lake_uri(env),
+        "lake_sse": _choice(env, LAKE_SSE, "aws:kms" if kms_key else "AES256", SSE_CHOICES),
+        "sse_kms_key_id": kms_key,
+    }
 
 
 def _lake_uri(env: Mapping[str, str]) -> str:

@@ -76,6 +76,21 @@ def lake_ids(lake: Path | str) -> list[str]:
     return sorted(row["id"] for row in read_rows(lake))
 
 
+def run_backfill_command(
+    arguments: list[str], env: dict[str, str], *, cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """`python -m lib backfill ...` as an operator runs it, in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "lib", "backfill", *arguments],
+        cwd=cwd,
+        env={**env, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "INFO"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def list_offsets(fake: FakeCBR) -> list[tuple[str, int, int]]:
     """(start_time, offset, limit) of every list request, in order."""
     from urllib.parse import parse_qs
@@ -230,14 +245,8 @@ def test_lines_that_keep_failing_are_reported_not_lost(
     assert summary["failed_lines"] == 1
     assert lake_ids(lake) == ["task-0001"]
 
-    result = subprocess.run(
-        [sys.executable, "-m", "lib", "backfill", "--ids-file", str(ids_file), "--lake", str(lake)],
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "INFO"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = run_backfill_command(
+        ["--ids-file", str(ids_file), "--lake", str(lake)], env, cwd=tmp_path
     )
     assert result.returncode == 1, result.stderr
     assert "1 lines failed" in result.stderr
@@ -247,19 +256,8 @@ def test_lines_that_keep_failing_are_reported_not_lost(
 def test_the_cli_prints_progress_lines_and_a_summary(
     fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
 ) -> None:
-    command = [
-        sys.executable, "-m", "lib", "backfill", "--since", "2026-01-01", "--until", "2026-01-03",
-        "--lake", str(lake), "--page-size", "5",
-    ]  # fmt: skip
-    result = subprocess.run(
-        command,
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(ROOT), "LOG_LEVEL": "INFO"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    arguments = ["--since", "2026-01-01", "--until", "2026-01-03", "--lake", str(lake)]
+    result = run_backfill_command([*arguments, "--page-size", "5"], env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["written"] == len(lake_ids(lake)) == 25  # --until 2026-01-03 takes that day
@@ -316,3 +314,14 @@ def test_a_backfill_into_an_s3_lake_adds_nothing_the_second_time(
     assert summary["written"] == 0
     assert s3.list_objects_v2(Bucket="lake")["KeyCount"] == first
     assert lake_ids(uri) == sorted(tasks)
+
+
+def test_enqueue_to_a_queue_that_does_not_exist_is_one_clear_error(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path,
+    tmp_path: Path, aws: str,
+) -> None:  # fmt: skip
+    sqs = boto3.client("sqs")
+    gone = sqs.create_queue(QueueName="exists")["QueueUrl"].rsplit("/", 1)[0] + "/missing"
+    with pytest.raises(BackfillError, match=r"messages not sent to .*/missing after 3 tries"):
+        backfill.run(options(lake, tmp_path, queue_url=gone), env)
+    assert not (tmp_path / "checkpoint.json").exists()  # nothing sent, so no progress kept
