@@ -6,8 +6,8 @@ import json
 import sys
 from typing import Any
 
-from lib.app import handle
-from lib.runtime import LocalContext
+from lib.aws.app import handle
+from lib.core.runtime import LocalContext
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

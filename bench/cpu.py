@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from lib.cbr import classify  # noqa: E402
-from lib.flatten import flatten  # noqa: E402
-from lib.lake import Lake  # noqa: E402
-from lib.storage import LocalStore  # noqa: E402
+from lib.cbr.client import classify  # noqa: E402
+from lib.ingest.flatten import flatten  # noqa: E402
+from lib.lake.storage import LocalStore  # noqa: E402
+from lib.lake.writer import Lake  # noqa: E402
 
 from generate import make_logs  # noqa: E402
 

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from lib.pipeline import BatchResult, Message, build_pipeline  # noqa: E402
-from lib.runtime import Deadline  # noqa: E402
-from lib.settings import Settings  # noqa: E402
+from lib.core.runtime import Deadline  # noqa: E402
+from lib.core.settings import Settings  # noqa: E402
+from lib.ingest.pipeline import BatchResult, Message, build_pipeline  # noqa: E402
 
 from serve import task_id  # noqa: E402
 

@@ -21,11 +21,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 
-from lib.flatten import flatten  # noqa: E402
-from lib.lake import Lake  # noqa: E402
-from lib.reports import Window, run_report  # noqa: E402
-from lib.schema import OPERATION_LOGS_SCHEMA  # noqa: E402
-from lib.storage import LocalStore  # noqa: E402
+from lib.core.schema import OPERATION_LOGS_SCHEMA  # noqa: E402
+from lib.ingest.flatten import flatten  # noqa: E402
+from lib.lake.storage import LocalStore  # noqa: E402
+from lib.lake.writer import Lake  # noqa: E402
+from lib.reports.catalog import Window, run_report  # noqa: E402
 
 from generate import make_logs  # noqa: E402
 

@@ -45,9 +45,9 @@ def batch_event(ids: int, per_message: int = IDS_PER_MESSAGE) -> dict:
 
 
 def child_invocation(base_url: str, ids: int) -> dict:
-    from lib.app import App
-    from lib.runtime import LocalContext
-    from lib.settings import Settings
+    from lib.aws.app import App
+    from lib.core.runtime import LocalContext
+    from lib.core.settings import Settings
 
     with tempfile.TemporaryDirectory() as lake:
         app = App.from_settings(
@@ -81,9 +81,9 @@ def moto_process() -> tuple[subprocess.Popen[bytes], str]:
 def child_drain(base_url: str, ids: int) -> dict:
     import boto3
 
-    from lib.app import App
-    from lib.runtime import LocalContext
-    from lib.settings import Settings
+    from lib.aws.app import App
+    from lib.core.runtime import LocalContext
+    from lib.core.settings import Settings
 
     server, endpoint = moto_process()
     os.environ["AWS_ENDPOINT_URL_SQS"] = endpoint

@@ -25,11 +25,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from lib import backfill  # noqa: E402
-from lib.flatten import flatten  # noqa: E402
-from lib.lake import Lake  # noqa: E402
-from lib.reports import Window, run_report  # noqa: E402
-from lib.storage import LocalStore  # noqa: E402
+from lib.ingest.flatten import flatten  # noqa: E402
+from lib.lake.storage import LocalStore  # noqa: E402
+from lib.lake.writer import Lake  # noqa: E402
+from lib.ops import backfill  # noqa: E402
+from lib.reports.catalog import Window, run_report  # noqa: E402
 
 from fetch import PROJECT, fake_server  # noqa: E402
 from generate import make_logs  # noqa: E402
@@ -104,7 +104,7 @@ def child(code: str) -> dict:
     paths = [str(ROOT), str(ROOT / "bench")]
     program = (
         f"import json, sys, time; sys.path[:0] = {paths!r}; import memory; "
-        "import lib.compact, lib.storage; "
+        "import lib.lake.compact, lib.lake.storage; "
         f"{code}; "
         "r['peak_rss_mb'] = memory.peak_rss_mb(); print(json.dumps(r))"
     )

@@ -19,10 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from lib.app import App  # noqa: E402
-from lib.dataset import open_table  # noqa: E402
-from lib.schema import DATA_TABLE  # noqa: E402
-from lib.settings import Settings  # noqa: E402
+from lib.aws.app import App  # noqa: E402
+from lib.core.schema import DATA_TABLE  # noqa: E402
+from lib.core.settings import Settings  # noqa: E402
+from lib.lake.reader import open_table  # noqa: E402
 
 from fetch import fake_server  # noqa: E402
 from serve import task_id  # noqa: E402

@@ -15,11 +15,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from lib.app import App
-from lib.dataset import open_table
-from lib.runtime import REDACTOR, JsonFormatter, logger
-from lib.schema import DATA_TABLE, ERRORS_TABLE
-from lib.settings import Settings
+from lib.aws.app import App
+from lib.core.runtime import REDACTOR, JsonFormatter, logger
+from lib.core.schema import DATA_TABLE, ERRORS_TABLE
+from lib.core.settings import Settings
+from lib.lake.reader import open_table
 
 from fakecbr import FakeCBR
 

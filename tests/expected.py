@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 from dateutil.parser import isoparse
 
-from lib.schema import SOURCE_COLUMNS
+from lib.core.schema import SOURCE_COLUMNS
 
 
 def at_path(record: dict[str, Any], path: tuple[str, ...]) -> Any:

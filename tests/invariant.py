@@ -12,8 +12,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from lib.messages import parse_body
-from lib.schema import ERRORS_SCHEMA, OPERATION_LOGS_SCHEMA
+from lib.core.schema import ERRORS_SCHEMA, OPERATION_LOGS_SCHEMA
+from lib.ingest.messages import parse_body
 
 from conftest import read_errors, read_rows
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.settings import IamPassword, Settings
+from lib.core.settings import IamPassword, Settings
 
 from conftest import PROJECT, Context, failed_ids, fixture_logs, make_app, read_rows, sqs_event
 from fakecbr import FakeCBR, Reply

@@ -13,8 +13,8 @@ from typing import Any
 import boto3
 import pytest
 
-from lib import backfill
-from lib.backfill import BackfillError, Options
+from lib.ops import backfill
+from lib.ops.backfill import BackfillError, Options
 
 from conftest import PROJECT, ROOT, fixture_logs, read_errors, read_rows
 from fakecbr import LIST_SCRIPT, THROTTLED, FakeCBR, Reply

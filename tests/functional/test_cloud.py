@@ -17,10 +17,10 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 
-from lib.errors import ConfigError, SinkError
-from lib.s3 import S3Store
-from lib.schema import DATA_TABLE, ERRORS_TABLE
-from lib.settings import Settings
+from lib.core.errors import ConfigError, SinkError
+from lib.core.schema import DATA_TABLE, ERRORS_TABLE
+from lib.core.settings import Settings
+from lib.lake.s3 import S3Store
 
 from conftest import (
     PROJECT,
@@ -303,7 +303,7 @@ def put_secret(value: dict[str, str], name: str = "cbr-creds") -> str:
 
 
 def test_ak_sk_signed_requests_are_accepted(settings: Settings, lake: Path) -> None:
-    from lib.settings import AccessKey
+    from lib.core.settings import AccessKey
 
     with FakeCBR(require_auth=True, access_keys={AK: SK}) as server:
         server.add_log(fixture_logs()[SEED_ID])
@@ -317,7 +317,7 @@ def test_ak_sk_signed_requests_are_accepted(settings: Settings, lake: Path) -> N
 
 
 def test_a_skewed_clock_is_refused_by_the_gateway(settings: Settings) -> None:
-    from lib.settings import AccessKey
+    from lib.core.settings import AccessKey
 
     with FakeCBR(require_auth=True, access_keys={AK: SK}) as server:
         server.add_log(fixture_logs()[SEED_ID])

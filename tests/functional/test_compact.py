@@ -13,15 +13,15 @@ import boto3
 import pytest
 
 from handler import lambda_handler
-from lib import cli
-from lib.compact import Compactor, Selection
-from lib.errors import ObjectMissing
-from lib.events import UnsupportedEvent
-from lib.flatten import flatten
-from lib.lake import Lake
-from lib.reports import Window, run_report
-from lib.s3 import S3Store
-from lib.storage import LocalStore, ObjectStore
+from lib.aws.events import UnsupportedEvent
+from lib.core.errors import ObjectMissing
+from lib.ingest.flatten import flatten
+from lib.lake.compact import Compactor, Selection
+from lib.lake.s3 import S3Store
+from lib.lake.storage import LocalStore, ObjectStore
+from lib.lake.writer import Lake
+from lib.ops import cli
+from lib.reports.catalog import Window, run_report
 
 from conftest import Context, fixture_logs, read_errors, read_rows
 

@@ -29,9 +29,9 @@ import boto3
 import pytest
 import requests
 
-from lib.app import App
-from lib.errors import ConfigError
-from lib.settings import IamPassword, Settings
+from lib.aws.app import App
+from lib.core.errors import ConfigError
+from lib.core.settings import IamPassword, Settings
 
 from conftest import (
     PROJECT,

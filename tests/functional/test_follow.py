@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
-from lib.follow import delay_s
-from lib.reports import Window, run_report
-from lib.settings import Settings
+from lib.core.settings import Settings
+from lib.ingest.follow import delay_s
+from lib.reports.catalog import Window, run_report
 
 from conftest import Context, fixture_logs, make_app, read_rows, sqs_event
 from fakecbr import FakeCBR, Reply
@@ -126,7 +126,7 @@ def test_a_follow_up_that_cannot_be_sent_redelivers_its_message(
 
 
 def test_following_needs_a_queue() -> None:
-    from lib.errors import ConfigError
+    from lib.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="FOLLOW_UNFINISHED=true needs QUEUE_URL"):
         Settings.from_env({"FOLLOW_UNFINISHED": "true"})

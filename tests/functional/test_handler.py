@@ -10,9 +10,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from lib.errors import ConfigError
-from lib.schema import ERRORS_SCHEMA, OPERATION_LOGS_SCHEMA
-from lib.settings import Settings
+from lib.core.errors import ConfigError
+from lib.core.schema import ERRORS_SCHEMA, OPERATION_LOGS_SCHEMA
+from lib.core.settings import Settings
 
 from conftest import (
     PROJECT,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from lib.settings import Settings
+from lib.core.settings import Settings
 
 from conftest import (
     PROJECT,

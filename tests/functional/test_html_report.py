@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.html_report import ReportResult, render_page
+from lib.reports.html import ReportResult, render_page
 
 GENERATED_AT = datetime(2026, 11, 22, 6, 0, 0, tzinfo=UTC)
 XSS = "<script>alert(1)</script>"

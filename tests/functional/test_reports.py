@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from lib.cli import main
-from lib.flatten import flatten
-from lib.lake import Lake
-from lib.storage import LocalStore
+from lib.ingest.flatten import flatten
+from lib.lake.storage import LocalStore
+from lib.lake.writer import Lake
+from lib.ops.cli import main
 
 NOW = "2026-11-22T12:00:00Z"
 INGEST_1 = datetime(2026, 11, 22, 6, tzinfo=UTC)
@@ -289,7 +289,7 @@ def test_csv_and_table_formats(lake: str, capsys, tmp_path: Path) -> None:
 def test_report_list_names_every_report(capsys) -> None:
     assert main(["report", "--list"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    from lib.reports import ORDER
+    from lib.reports.catalog import ORDER
 
     assert (
         names

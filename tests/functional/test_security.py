@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lib.errors import OplogLakeError
-from lib.settings import AccessKey, IamPassword, Settings
-from lib.transport import build_session
+from lib.cbr.transport import build_session
+from lib.core.errors import OplogLakeError
+from lib.core.settings import AccessKey, IamPassword, Settings
 
 from conftest import ROOT, Context, fixture_logs, make_app, run_handler_script, sqs_event
 from fakecbr import FakeCBR, Reply
@@ -97,7 +97,7 @@ def test_tls_verification_is_always_on_and_cannot_be_configured_off() -> None:
 
 @pytest.mark.parametrize("endpoint", ["http://cbr.example.com", "http://10.0.0.5:8080"])
 def test_plain_http_is_refused_off_loopback(endpoint: str) -> None:
-    from lib.errors import ConfigError
+    from lib.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="https"):
         Settings.from_env({"CBR_ENDPOINT": endpoint, "CBR_AUTH_TOKEN": "t"})

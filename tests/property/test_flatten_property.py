@@ -25,10 +25,10 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lib.flatten import FlattenReport, flatten
-from lib.lake import Lake
-from lib.schema import OPERATION_LOGS_SCHEMA, SOURCE_COLUMNS
-from lib.storage import LocalStore
+from lib.core.schema import OPERATION_LOGS_SCHEMA, SOURCE_COLUMNS
+from lib.ingest.flatten import FlattenReport, flatten
+from lib.lake.storage import LocalStore
+from lib.lake.writer import Lake
 
 PROPERTY_SETTINGS = settings(
     max_examples=250,

@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lib.messages import (
+from lib.ingest.messages import (
     ID_PATTERN,
     INVALID_ID,
     INVALID_MESSAGE,

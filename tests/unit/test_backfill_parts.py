@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lib.backfill import BackfillError, Checkpoint, ListJob, chunks, read_lines
-from lib.progress import Progress
-from lib.runtime import configure_logging
+from lib.core.runtime import configure_logging
+from lib.ops.backfill import BackfillError, Checkpoint, ListJob, chunks, read_lines
+from lib.ops.progress import Progress
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 

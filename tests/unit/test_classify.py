@@ -8,8 +8,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from lib.cbr import RetryPolicy, classify, parse_retry_after
-from lib.errors import AccessError, PermanentError, RetriableError, TokenExpired
+from lib.cbr.client import RetryPolicy, classify, parse_retry_after
+from lib.core.errors import AccessError, PermanentError, RetriableError, TokenExpired
 
 
 def body(code: str, msg: str = "msg") -> bytes:
@@ -91,8 +91,8 @@ def test_backoff_doubles_is_capped_and_yields_to_a_longer_retry_after() -> None:
 
 
 def test_the_pacer_spaces_requests_and_never_plans_past_the_deadline() -> None:
-    from lib.cbr import RatePacer
-    from lib.runtime import Deadline
+    from lib.cbr.client import RatePacer
+    from lib.core.runtime import Deadline
 
     now = [100.0]
     clock = lambda: now[0]  # noqa: E731
@@ -110,7 +110,7 @@ def test_the_pacer_spaces_requests_and_never_plans_past_the_deadline() -> None:
 
 
 def test_metrics_are_embedded_metric_format_lines() -> None:
-    from lib.metrics import emf_lines
+    from lib.aws.metrics import emf_lines
 
     summary = {
         "messages": 3,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lib.cli import schema_markdown
-from lib.schema import DATA_TABLE, ERRORS_TABLE
+from lib.core.schema import DATA_TABLE, ERRORS_TABLE
+from lib.ops.cli import schema_markdown
 
 from conftest import ROOT
 
@@ -19,7 +19,7 @@ def test_readme_column_tables_match_the_schema() -> None:
 
 def test_readme_names_the_two_commands_and_every_setting() -> None:
     assert "make demo" in README and "make test" in README
-    from lib import settings
+    from lib.core import settings
 
     names = {
         v for k, v in vars(settings).items() if k.isupper() and isinstance(v, str) and v.isupper()

@@ -10,8 +10,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from lib.flatten import flatten
-from lib.schema import OPERATION_LOGS_SCHEMA, SOURCE_COLUMNS
+from lib.core.schema import OPERATION_LOGS_SCHEMA, SOURCE_COLUMNS
+from lib.ingest.flatten import flatten
 
 from conftest import fixture_logs
 from expected import expected_columns

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lib.messages import (
+from lib.ingest.messages import (
     INVALID_ID,
     INVALID_MESSAGE,
     MAX_IDS_PER_MESSAGE,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lib.errors import ConfigError
-from lib.settings import LOCAL_ENDPOINT, Settings
+from lib.core.errors import ConfigError
+from lib.core.settings import LOCAL_ENDPOINT, Settings
 
 HTTPS = "https://cbr.ap-southeast-1.myhuaweicloud.com"
 

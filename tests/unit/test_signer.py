@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import requests
 
-from lib.signer import AkSkSigner, canonical_request, signature
+from lib.cbr.signer import AkSkSigner, canonical_request, signature
 
 AK, SK = "AKEXAMPLE0000000000", "SKEXAMPLE00000000000000000000000000000000"
 PROJECT = "0123456789abcdef0123456789abcdef"

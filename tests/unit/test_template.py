@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from lib import settings as settings_module
-from lib.events import compact_request
+from lib.aws.events import compact_request
+from lib.core import settings as settings_module
 
 from conftest import ROOT
 
@@ -168,7 +168,7 @@ def test_alarms_watch_the_failure_signals_and_notify_the_topic() -> None:
 
 
 def test_dashboard_and_alarms_use_metric_names_the_function_emits() -> None:
-    from lib.metrics import INVOCATION_METRICS, NAMESPACE
+    from lib.aws.metrics import INVOCATION_METRICS, NAMESPACE
 
     emitted = {name for name, _ in INVOCATION_METRICS.values()}
     body = template()["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Sub"][0]
@@ -186,7 +186,7 @@ def test_logs_are_kept_for_the_configured_retention() -> None:
 
 
 def test_generated_glue_tables_and_queries_are_up_to_date() -> None:
-    from lib.athena import generated_block, template_block
+    from lib.reports.athena import generated_block, template_block
 
     assert template_block(ROOT / "template.yaml") == generated_block(), (
         "template.yaml is stale: run `python -m lib template --write`"
@@ -194,7 +194,7 @@ def test_generated_glue_tables_and_queries_are_up_to_date() -> None:
 
 
 def test_glue_columns_match_the_arrow_schema_exactly() -> None:
-    from lib.schema import ERRORS_SCHEMA, OPERATION_LOGS_SCHEMA
+    from lib.core.schema import ERRORS_SCHEMA, OPERATION_LOGS_SCHEMA
 
     resources = template()["Resources"]
     for logical_id, schema in (
@@ -217,14 +217,14 @@ def test_glue_columns_match_the_arrow_schema_exactly() -> None:
 def test_every_report_is_a_named_query_that_parses_as_trino() -> None:
     import sqlglot
 
-    from lib.reports import catalog
+    from lib.reports.catalog import all_reports
 
     queries = {
         r["Properties"]["Name"].removeprefix("oplog-lake "): r["Properties"]["QueryString"]
         for r in template()["Resources"].values()
         if r["Type"] == "AWS::Athena::NamedQuery"
     }
-    assert set(queries) == {*catalog(), "create-latest-view"}
+    assert set(queries) == {*all_reports(), "create-latest-view"}
     for name, sql in queries.items():
         sqlglot.parse_one(sql, read="trino")  # raises on anything Athena's dialect cannot parse
         assert "{" not in sql, name  # every parameter was filled in

@@ -18,9 +18,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lib.errors import SinkError
-from lib.schema import DATA_TABLE, ERRORS_SCHEMA, ERRORS_TABLE, OPERATION_LOGS_SCHEMA, PARTITION_KEY
-from lib.storage import ObjectStore
+from lib.core.errors import SinkError
+from lib.core.schema import (
+    DATA_TABLE,
+    ERRORS_SCHEMA,
+    ERRORS_TABLE,
+    OPERATION_LOGS_SCHEMA,
+    PARTITION_KEY,
+)
+from lib.lake.storage import ObjectStore
 
 Row = dict[str, Any]
 ZSTD_LEVEL = 3

@@ -17,10 +17,10 @@ from typing import Any
 import requests
 from requests.auth import AuthBase
 
-from lib.auth import AuthProvider, provider_for
-from lib.errors import AccessError, ConfigError
-from lib.runtime import REDACTOR, log_event
-from lib.settings import CBR_CREDENTIALS_SECRET_ID, AccessKey, IamPassword
+from lib.cbr.auth import AuthProvider, provider_for
+from lib.core.errors import AccessError, ConfigError
+from lib.core.runtime import REDACTOR, log_event
+from lib.core.settings import CBR_CREDENTIALS_SECRET_ID, AccessKey, IamPassword
 
 RELOAD_AFTER_S = 30.0
 Credentials = IamPassword | AccessKey

@@ -10,15 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lib.errors import ConfigError
-from lib.events import compact_request, event_kind, partial_batch_response, sqs_messages
-from lib.metrics import emf_lines
-from lib.pipeline import Pipeline, build_pipeline
-from lib.runtime import REDACTOR, Deadline, LambdaContextLike, configure_logging, log_event
-from lib.settings import QUEUE_URL, Settings
+from lib.aws.events import compact_request, event_kind, partial_batch_response, sqs_messages
+from lib.aws.metrics import emf_lines
+from lib.core.errors import ConfigError
+from lib.core.runtime import REDACTOR, Deadline, LambdaContextLike, configure_logging, log_event
+from lib.core.settings import QUEUE_URL, Settings
+from lib.ingest.pipeline import Pipeline, build_pipeline
 
 if TYPE_CHECKING:
-    from lib.drain import QueueDrain
+    from lib.aws.drain import QueueDrain
 
 
 @dataclass
@@ -70,7 +70,7 @@ def _drain(settings: Settings, pipeline: Pipeline) -> QueueDrain | None:
         return None
     import boto3  # only a deployment with a queue to drain pays for importing boto3
 
-    from lib.drain import QueueDrain
+    from lib.aws.drain import QueueDrain
 
     return QueueDrain(
         boto3.client("sqs"),  # honours AWS_ENDPOINT_URL_SQS
@@ -102,8 +102,8 @@ def compact_lake(
     event: Mapping[str, Any], context: LambdaContextLike, env: Mapping[str, str]
 ) -> dict[str, Any]:
     """A scheduled compaction: reads only the lake's settings, never CBR credentials."""
-    from lib.compact import Compactor, Selection
-    from lib.storage import open_store
+    from lib.lake.compact import Compactor, Selection
+    from lib.lake.storage import open_store
 
     started = time.monotonic()
     settings = Settings.for_lake(env)

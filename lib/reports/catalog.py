@@ -15,9 +15,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lib.dataset import LakeNotFound, open_table
-from lib.html_report import ReportResult
-from lib.schema import DATA_TABLE, PARTITION_KEY
+from lib.core.schema import DATA_TABLE, PARTITION_KEY
+from lib.lake.reader import LakeNotFound, open_table
+from lib.reports.html import ReportResult
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 LATEST_VIEW = "latest_view"
@@ -57,7 +57,7 @@ class Report:
 
 
 @cache
-def catalog() -> dict[str, Report]:
+def all_reports() -> dict[str, Report]:
     """Every report, by its CLI name (file name with `-` for `_`), in presentation order."""
     reports = {}
     for path in SQL_DIR.glob("*.sql"):
@@ -142,9 +142,9 @@ def run_report(name: str, lake: str, window: Window) -> ReportResult:
 
 def get_report(name: str) -> Report:
     try:
-        return catalog()[name]
+        return all_reports()[name]
     except KeyError:
-        known = ", ".join(catalog())
+        known = ", ".join(all_reports())
         raise ReportError(f"unknown report {name!r}; choose one of: {known}") from None
 
 

@@ -15,8 +15,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from lib.runtime import log_event
-from lib.sqs import send_batches
+from lib.aws.sqs import send_batches
+from lib.core.runtime import log_event
 
 UNFINISHED = frozenset({"running", "waiting"})
 MAX_DELAY_S = 900  # SQS's longest DelaySeconds

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypedDict
 
-from lib.pipeline import Message
+from lib.ingest.pipeline import Message
 
 EventKind = Literal["sqs", "scheduled", "compact"]
 COMPACT_ACTION = "compact"

@@ -26,11 +26,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lib.errors import ObjectMissing, SinkError
-from lib.lake import ZSTD_LEVEL, Row, data_identity, error_identity, file_key
-from lib.runtime import Deadline, log_event
-from lib.schema import DATA_TABLE, ERRORS_SCHEMA, ERRORS_TABLE, OPERATION_LOGS_SCHEMA, PARTITION_KEY
-from lib.storage import ObjectStore
+from lib.core.errors import ObjectMissing, SinkError
+from lib.core.runtime import Deadline, log_event
+from lib.core.schema import (
+    DATA_TABLE,
+    ERRORS_SCHEMA,
+    ERRORS_TABLE,
+    OPERATION_LOGS_SCHEMA,
+    PARTITION_KEY,
+)
+from lib.lake.storage import ObjectStore
+from lib.lake.writer import ZSTD_LEVEL, Row, data_identity, error_identity, file_key
 
 MIB = 1024 * 1024
 DEFAULT_TARGET_MB = 128

@@ -26,8 +26,8 @@ from urllib3.exceptions import InvalidHeader
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
-from lib.auth import AuthProvider
-from lib.errors import (
+from lib.cbr.auth import AuthProvider
+from lib.core.errors import (
     AccessError,
     ApiAnswer,
     FetchError,
@@ -35,8 +35,8 @@ from lib.errors import (
     RetriableError,
     TokenExpired,
 )
-from lib.messages import ID_PATTERN, TaskRef
-from lib.runtime import Deadline
+from lib.core.runtime import Deadline
+from lib.ingest.messages import ID_PATTERN, TaskRef
 
 NOT_FOUND_CODES = frozenset({"BackupService.6500", "BackupService.6501"})
 MAX_BODY_BYTES = 16 * 1024 * 1024

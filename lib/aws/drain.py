@@ -14,11 +14,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lib.errors import ConfigError
-from lib.messages import parse_body
-from lib.pipeline import BatchResult, Message, Pipeline
-from lib.runtime import Deadline, log_event
-from lib.settings import QUEUE_URL
+from lib.core.errors import ConfigError
+from lib.core.runtime import Deadline, log_event
+from lib.core.settings import QUEUE_URL
+from lib.ingest.messages import parse_body
+from lib.ingest.pipeline import BatchResult, Message, Pipeline
 
 RECEIVE_MAX = 10  # SQS's limit per ReceiveMessage
 LONG_POLL_S = 20  # SQS's longest wait

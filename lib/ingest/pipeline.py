@@ -15,23 +15,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from lib.auth import AuthProvider, NoAuth, StaticToken, provider_for
-from lib.cbr import CbrClient, FetchStats, RatePacer, RetryPolicy
-from lib.errors import (
+from lib.cbr.auth import AuthProvider, NoAuth, StaticToken, provider_for
+from lib.cbr.client import CbrClient, FetchStats, RatePacer, RetryPolicy
+from lib.cbr.transport import build_session
+from lib.core.errors import (
     AccessError,
     FetchError,
     PermanentError,
     RetriableError,
     SinkError,
 )
-from lib.flatten import flatten
-from lib.follow import UNFINISHED, FollowUp, QueueFollower
-from lib.lake import Lake, Row
-from lib.messages import Reject, TaskRef, clip_raw_message, parse_body
-from lib.runtime import Deadline, log_event
-from lib.settings import CBR_PROJECT_ID, Settings
-from lib.storage import open_store
-from lib.transport import build_session
+from lib.core.runtime import Deadline, log_event
+from lib.core.settings import CBR_PROJECT_ID, Settings
+from lib.ingest.flatten import flatten
+from lib.ingest.follow import UNFINISHED, FollowUp, QueueFollower
+from lib.ingest.messages import Reject, TaskRef, clip_raw_message, parse_body
+from lib.lake.storage import open_store
+from lib.lake.writer import Lake, Row
 
 REPLAY_PROJECT = "replay"  # stands in the URL when replaying offline without a project
 ID_MISMATCH = "id_mismatch"
@@ -345,7 +345,7 @@ def build_auth(settings: Settings, session: Any) -> AuthProvider:
     if settings.credentials_secret_id is not None:
         import boto3  # only a deployment that keeps credentials in Secrets Manager needs it
 
-        from lib.credentials import SecretAuth, fetch_secret, parse_secret
+        from lib.cbr.credentials import SecretAuth, fetch_secret, parse_secret
 
         client = boto3.client("secretsmanager")  # honours AWS_ENDPOINT_URL_SECRETS_MANAGER
         secret_id, iam_endpoint = settings.credentials_secret_id, settings.iam_endpoint

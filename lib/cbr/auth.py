@@ -17,11 +17,11 @@ from typing import Protocol
 import requests
 from requests.auth import AuthBase
 
-from lib.errors import AccessError, ApiAnswer, FetchError, RetriableError
-from lib.flatten import parse_timestamp
-from lib.runtime import REDACTOR
-from lib.settings import IAM_USERNAME, AccessKey, IamPassword
-from lib.signer import AkSkSigner
+from lib.cbr.signer import AkSkSigner
+from lib.core.errors import AccessError, ApiAnswer, FetchError, RetriableError
+from lib.core.runtime import REDACTOR
+from lib.core.settings import IAM_USERNAME, AccessKey, IamPassword
+from lib.ingest.flatten import parse_timestamp
 
 REFRESH_BEFORE_S = 5 * 60  # renew this long before IAM's expires_at
 UNKNOWN_LIFETIME_S = 60 * 60  # a token without expires_at is kept this long

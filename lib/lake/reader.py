@@ -7,7 +7,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from lib.schema import DATA_TABLE, ERRORS_SCHEMA, ERRORS_TABLE, OPERATION_LOGS_SCHEMA, PARTITION_KEY
+from lib.core.schema import (
+    DATA_TABLE,
+    ERRORS_SCHEMA,
+    ERRORS_TABLE,
+    OPERATION_LOGS_SCHEMA,
+    PARTITION_KEY,
+)
 
 SCHEMAS = {DATA_TABLE: OPERATION_LOGS_SCHEMA, ERRORS_TABLE: ERRORS_SCHEMA}
 PARTITIONING = ds.partitioning(pa.schema([(PARTITION_KEY, pa.string())]), flavor="hive")
@@ -20,7 +26,7 @@ class LakeNotFound(FileNotFoundError):
 def open_table(lake_uri: str, table: str) -> ds.Dataset:
     """One lake table as a dataset, with `dt` as a string partition column."""
     if lake_uri.startswith("s3://"):
-        from lib.s3 import arrow_filesystem  # boto3/pyarrow S3 only for an S3 lake
+        from lib.lake.s3 import arrow_filesystem  # boto3/pyarrow S3 only for an S3 lake
 
         filesystem, root = arrow_filesystem(lake_uri)
         path = f"{root}/{table}"

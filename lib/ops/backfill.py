@@ -31,17 +31,17 @@ from typing import Any, Protocol
 
 import pyarrow.dataset as ds
 
-from lib.cbr import CbrClient, FetchStats, LogPage
-from lib.dataset import LakeNotFound, open_table
-from lib.errors import FetchError
-from lib.flatten import flatten
-from lib.lake import Lake, Row, WriteReport, data_identity, data_partition
-from lib.messages import ID_PATTERN, parse_body
-from lib.pipeline import Message, Pipeline
-from lib.progress import Progress
-from lib.runtime import Deadline, log_event
-from lib.schema import DATA_TABLE, PARTITION_KEY
-from lib.sqs import send_batches
+from lib.aws.sqs import send_batches
+from lib.cbr.client import CbrClient, FetchStats, LogPage
+from lib.core.errors import FetchError
+from lib.core.runtime import Deadline, log_event
+from lib.core.schema import DATA_TABLE, PARTITION_KEY
+from lib.ingest.flatten import flatten
+from lib.ingest.messages import ID_PATTERN, parse_body
+from lib.ingest.pipeline import Message, Pipeline
+from lib.lake.reader import LakeNotFound, open_table
+from lib.lake.writer import Lake, Row, WriteReport, data_identity, data_partition
+from lib.ops.progress import Progress
 
 QUERY_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # what ListOpLogs accepts for start_time/end_time
 MAX_PAGE_SIZE = 1000  # the API's maximum `limit`
@@ -604,10 +604,10 @@ class Options:
 
 def run(options: Options, env: Mapping[str, str]) -> dict[str, Any]:
     """Run a backfill with the CBR settings of `env`; the summary, or BackfillError."""
-    from lib.errors import ConfigError, SinkError
-    from lib.pipeline import build_pipeline
-    from lib.runtime import configure_logging
-    from lib.settings import CBR_ENDPOINT, CBR_PROJECT_ID, Settings
+    from lib.core.errors import ConfigError, SinkError
+    from lib.core.runtime import configure_logging
+    from lib.core.settings import CBR_ENDPOINT, CBR_PROJECT_ID, Settings
+    from lib.ingest.pipeline import build_pipeline
 
     try:
         settings = replace(Settings.from_env(env), lake_uri=options.lake_uri)

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from lib.schema import SOURCE_COLUMNS
+from lib.core.schema import SOURCE_COLUMNS
 
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 _INT_BOUNDS = {8: 2**7, 16: 2**15, 32: 2**31, 64: 2**63}

@@ -17,8 +17,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from lib.errors import ConfigError, ObjectMissing, SinkError
-from lib.settings import LAKE_URI
+from lib.core.errors import ConfigError, ObjectMissing, SinkError
+from lib.core.settings import LAKE_URI
 
 if TYPE_CHECKING:
     import pyarrow.fs

@@ -16,10 +16,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lib.dataset import SCHEMAS, LakeNotFound, open_table
-from lib.errors import ConfigError
-from lib.schema import DATA_TABLE, ERRORS_TABLE, PARTITION_KEY
-from lib.settings import LAKE_URI
+from lib.core.errors import ConfigError
+from lib.core.schema import DATA_TABLE, ERRORS_TABLE, PARTITION_KEY
+from lib.core.settings import LAKE_URI
+from lib.lake.reader import SCHEMAS, LakeNotFound, open_table
 
 SHOW_COLUMNS = {
     DATA_TABLE: ["dt", "id", "operation_type", "status", "created_at", "error_info__code"],
@@ -146,15 +146,17 @@ def show_lake(args: argparse.Namespace) -> int:
 
 
 def run_report_command(args: argparse.Namespace) -> int:
-    from lib import reports  # DuckDB is imported only when a report runs
+    from lib.reports import catalog as reports  # DuckDB is imported only when a report runs
 
     if args.list:
-        for report in reports.catalog().values():
+        for report in reports.all_reports().values():
             print(f"{report.name:<16} {report.description}")
         return 0
     if not args.name:
         raise reports.ReportError("name a report (or `all`); --list shows them")
-    names = list(reports.catalog()) if args.name == "all" else [reports.get_report(args.name).name]
+    names = (
+        list(reports.all_reports()) if args.name == "all" else [reports.get_report(args.name).name]
+    )
     if args.format == "csv" and len(names) > 1:
         raise reports.ReportError("csv holds one report: name it instead of `all`")
     window = reports.Window(
@@ -177,7 +179,7 @@ def run_report_command(args: argparse.Namespace) -> int:
 def render(results: list[Any], fmt: str, *, lake: str, now: datetime) -> str:
     """Reports in one output format; json and csv are stable, for scripts."""
     if fmt == "html":
-        from lib.html_report import render_page
+        from lib.reports.html import render_page
 
         return render_page(results, generated_at=now, lake=lake)
     if fmt == "json":
@@ -216,8 +218,8 @@ def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def backfill_command(args: argparse.Namespace) -> int:
-    from lib import backfill
-    from lib.reports import parse_moment
+    from lib.ops import backfill
+    from lib.reports.catalog import parse_moment
 
     options = backfill.Options(
         lake_uri=args.lake,
@@ -253,9 +255,9 @@ def backfill_command(args: argparse.Namespace) -> int:
 
 
 def compact_command(args: argparse.Namespace) -> int:
-    from lib.compact import Compactor, selection_from
-    from lib.runtime import configure_logging
-    from lib.storage import open_store
+    from lib.core.runtime import configure_logging
+    from lib.lake.compact import Compactor, selection_from
+    from lib.lake.storage import open_store
 
     configure_logging(os.environ.get("LOG_LEVEL", "WARNING").upper())
     selection = selection_from(args.dt, args.older_than_days)
@@ -273,7 +275,7 @@ def compact_command(args: argparse.Namespace) -> int:
 def template_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from lib import athena
+    from lib.reports.catalog import athena
 
     if not args.write:
         sys.stdout.write(athena.generated_block())

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import TypedDict, TypeVar
 from urllib.parse import urlsplit
 
-from lib.errors import ConfigError
-from lib.messages import ID_PATTERN
+from lib.core.errors import ConfigError
+from lib.ingest.messages import ID_PATTERN
 
 # Variable names, declared once.
 CBR_ENDPOINT = "CBR_ENDPOINT"

@@ -13,8 +13,8 @@ import uuid
 from pathlib import Path
 from typing import Protocol
 
-from lib.errors import ConfigError, ObjectMissing, SinkError
-from lib.settings import LAKE_URI
+from lib.core.errors import ConfigError, ObjectMissing, SinkError
+from lib.core.settings import LAKE_URI
 
 
 class ObjectStore(Protocol):
@@ -106,7 +106,7 @@ def _fsync_dir(path: Path) -> None:
 def open_store(lake_uri: str, *, sse: str = "AES256", kms_key_id: str | None = None) -> ObjectStore:
     """The store for LAKE_URI: `s3://bucket/prefix` or a local folder."""
     if lake_uri.startswith("s3://"):
-        from lib.s3 import S3Store  # boto3 is imported only for an S3 lake
+        from lib.lake.s3 import S3Store  # boto3 is imported only for an S3 lake
 
         return S3Store.from_uri(lake_uri, sse=sse, kms_key_id=kms_key_id)
     if "://" in lake_uri:

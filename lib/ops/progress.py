@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from lib.runtime import log_event
+from lib.core.runtime import log_event
 
 LOG_EVERY_S = 10.0
 

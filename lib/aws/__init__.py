@@ -1,0 +1,1 @@
+"""The AWS edge: the composition root, Lambda events, the queue drain, SQS sending, metrics."""

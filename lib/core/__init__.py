@@ -1,0 +1,1 @@
+"""Shared by every layer: errors, settings, time budgets and logging, the schema, IDs, times."""

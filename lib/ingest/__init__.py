@@ -1,0 +1,1 @@
+"""Ingestion: message bodies -> task references -> fetched logs -> rows, and who is acknowledged."""

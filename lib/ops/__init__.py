@@ -1,0 +1,1 @@
+"""Operator tools: the CLI and the long-running jobs it starts (backfill, ...)."""
