@@ -21,7 +21,7 @@ from lib.cbr.signer import AkSkSigner
 from lib.core.errors import AccessError, ApiAnswer, FetchError, RetriableError
 from lib.core.runtime import REDACTOR
 from lib.core.settings import IAM_USERNAME, AccessKey, IamPassword
-from lib.ingest.flatten import parse_timestamp
+from lib.core.times import parse_utc
 
 REFRESH_BEFORE_S = 5 * 60  # renew this long before IAM's expires_at
 UNKNOWN_LIFETIME_S = 60 * 60  # a token without expires_at is kept this long
@@ -190,7 +190,7 @@ class IamTokens:
     def _renew_at(self, response: requests.Response) -> float:
         now = self._clock()
         try:
-            expires = parse_timestamp(str(response.json()["token"]["expires_at"]))
+            expires = parse_utc(str(response.json()["token"]["expires_at"]))
         except (ValueError, KeyError, TypeError):
             return now + UNKNOWN_LIFETIME_S
         return _timestamp(expires) - REFRESH_BEFORE_S

@@ -16,7 +16,7 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from lib import __version__
-from lib.ingest.messages import ID_PATTERN
+from lib.core.ids import ID_PATTERN
 
 USER_AGENT = f"oplog-lake/{__version__}"
 _OPERATION_LOG_PATH = re.compile(r"/v3/([^/?#]+)/operation-logs/([^/?#]+)\Z")

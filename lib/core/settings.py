@@ -14,7 +14,7 @@ from typing import TypedDict, TypeVar
 from urllib.parse import urlsplit
 
 from lib.core.errors import ConfigError
-from lib.ingest.messages import ID_PATTERN
+from lib.core.ids import ID_PATTERN, ID_RULE
 
 # Variable names, declared once.
 CBR_ENDPOINT = "CBR_ENDPOINT"
@@ -167,7 +167,7 @@ def _optional(env: Mapping[str, str], name: str) -> str | None:
 def _optional_id(env: Mapping[str, str], name: str) -> str | None:
     value = _optional(env, name)
     if value is not None and not ID_PATTERN.fullmatch(value):
-        raise ConfigError(f"{name} must be 1-64 letters, digits, '_' or '-', got {value!r}.")
+        raise ConfigError(f"{name} must be {ID_RULE}, got {value!r}.")
     return value
 
 

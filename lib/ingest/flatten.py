@@ -12,13 +12,14 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 import pyarrow as pa
 
 from lib.core.schema import SOURCE_COLUMNS
+from lib.core.times import parse_utc
 
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 _INT_BOUNDS = {8: 2**7, 16: 2**15, 32: 2**31, 64: 2**63}
@@ -63,14 +64,6 @@ def raw_json(value: Any) -> str:
     return text if text.isascii() or _encodable(text) else json.dumps(value, separators=(",", ":"))
 
 
-def parse_timestamp(text: str) -> datetime:
-    """ISO 8601 as the API writes it; a value with no zone is UTC, any offset is converted."""
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
 def _to_string(value: Any, path: str, report: FlattenReport) -> str | None:
     if isinstance(value, str):
         if value.isascii() or _encodable(value):
@@ -113,8 +106,8 @@ def _to_timestamp(value: Any, path: str, report: FlattenReport) -> datetime | No
         if not value.strip():
             return None  # the API sends "" for a time that has not happened yet
         try:
-            return parse_timestamp(value)
-        except (ValueError, OverflowError):  # OverflowError: beyond year 9999 once in UTC
+            return parse_utc(value)
+        except ValueError:
             pass
     report.nulled.append(path)
     return None

@@ -9,11 +9,11 @@ trimmed: an ID either matches `ID_PATTERN` in full or is rejected.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
-ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+from lib.core.ids import ID_PATTERN, ID_RULE
+
 MAX_IDS_PER_MESSAGE = 1000
 MAX_ATTEMPT = 1000
 RAW_MESSAGE_LIMIT = 64 * 1024  # bytes of the body kept in an error row
@@ -66,7 +66,7 @@ def parse_body(body: str) -> ParsedBody:
             if value is not None and not ID_PATTERN.fullmatch(value)
         ]
         if bad:
-            detail = f"{' and '.join(bad)} must be 1-64 letters, digits, '_' or '-'"
+            detail = f"{' and '.join(bad)} must be {ID_RULE}"
             rejects.append(Reject(INVALID_ID, detail, _clip(operation_log_id), _clip(project_id)))
         else:
             refs.setdefault(TaskRef(operation_log_id, project_id, attempt))

@@ -34,16 +34,17 @@ import pyarrow.dataset as ds
 from lib.aws.sqs import send_batches
 from lib.cbr.client import CbrClient, FetchStats, LogPage
 from lib.core.errors import FetchError
+from lib.core.ids import ID_PATTERN, ID_RULE
 from lib.core.runtime import Deadline, log_event
 from lib.core.schema import DATA_TABLE, PARTITION_KEY
+from lib.core.times import format_query
 from lib.ingest.flatten import flatten
-from lib.ingest.messages import ID_PATTERN, parse_body
+from lib.ingest.messages import parse_body
 from lib.ingest.pipeline import Message, Pipeline
 from lib.lake.reader import LakeNotFound, open_table
 from lib.lake.writer import Lake, Row, WriteReport, data_identity, data_partition
 from lib.ops.progress import Progress
 
-QUERY_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # what ListOpLogs accepts for start_time/end_time
 MAX_PAGE_SIZE = 1000  # the API's maximum `limit`
 LIST_FILTERS = ("operation_type", "status", "vault_id")
 FLUSH_ROWS = 10_000  # rows buffered before a lake write (and a checkpoint)
@@ -73,7 +74,7 @@ class ListJob:
 
     def __post_init__(self) -> None:
         if not ID_PATTERN.fullmatch(self.project_id):
-            raise ValueError("the project ID must be 1-64 letters, digits, '_' or '-'")
+            raise ValueError(f"the project ID must be {ID_RULE}")
         if self.since >= self.until:
             raise ValueError("--since must be earlier than --until")
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
@@ -98,8 +99,8 @@ class ListJob:
         # end_time is sent as the slice's end itself: if the API counts it inclusively a task
         # exactly on the boundary is listed twice (and deduplicated), never missed.
         return {
-            "start_time": start.astimezone(UTC).strftime(QUERY_TIME_FORMAT),
-            "end_time": end.astimezone(UTC).strftime(QUERY_TIME_FORMAT),
+            "start_time": format_query(start),
+            "end_time": format_query(end),
             **self.filters,
         }
 

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from lib.core.errors import ConfigError
 from lib.core.schema import DATA_TABLE, ERRORS_TABLE, PARTITION_KEY
 from lib.core.settings import LAKE_URI
+from lib.core.times import format_utc, parse_day_or_moment
 from lib.lake.reader import SCHEMAS, LakeNotFound, open_table
 
 SHOW_COLUMNS = {
@@ -160,9 +161,9 @@ def run_report_command(args: argparse.Namespace) -> int:
     if args.format == "csv" and len(names) > 1:
         raise reports.ReportError("csv holds one report: name it instead of `all`")
     window = reports.Window(
-        now=reports.parse_moment(args.now) if args.now else datetime.now(UTC),
-        since=reports.parse_moment(args.since) if args.since else None,
-        until=reports.parse_moment(args.until, end_of_day=True) if args.until else None,
+        now=parse_day_or_moment(args.now) if args.now else datetime.now(UTC),
+        since=parse_day_or_moment(args.since) if args.since else None,
+        until=parse_day_or_moment(args.until, end_of_day=True) if args.until else None,
         hours=args.hours,
     )
     results = [reports.run_report(name, args.lake, window) for name in names]
@@ -203,9 +204,7 @@ def render(results: list[Any], fmt: str, *, lake: str, now: datetime) -> str:
 def _plain(value: Any) -> Any:
     """JSON/CSV form of a value: timestamps in ISO 8601 UTC with Z, decimals as numbers."""
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return format_utc(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -219,13 +218,12 @@ def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def backfill_command(args: argparse.Namespace) -> int:
     from lib.ops import backfill
-    from lib.reports.catalog import parse_moment
 
     options = backfill.Options(
         lake_uri=args.lake,
         ids_file=args.ids_file,
-        since=parse_moment(args.since) if args.since else None,
-        until=parse_moment(args.until, end_of_day=True) if args.until else None,
+        since=parse_day_or_moment(args.since) if args.since else None,
+        until=parse_day_or_moment(args.until, end_of_day=True) if args.until else None,
         project_id=args.project,
         filters={
             name: value

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -181,16 +181,3 @@ def _dt_range(window: Window | None) -> str:
 
 def _day(moment: datetime) -> str:
     return moment.astimezone(UTC).date().isoformat()
-
-
-def parse_moment(text: str, *, end_of_day: bool = False) -> datetime:
-    """An ISO 8601 date (UTC midnight, or the next midnight for an `until`) or UTC datetime."""
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            return moment + timedelta(days=1) if end_of_day else moment
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ReportError(f"not an ISO 8601 date or UTC datetime: {text!r}") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -11,9 +11,11 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from html import escape
 from typing import Any, Literal
+
+from lib.core.times import format_utc
 
 Number = int | float
 
@@ -28,13 +30,6 @@ class ReportResult:
 
 
 # --- values as text ---------------------------------------------------------------------------
-
-
-def format_timestamp(value: datetime) -> str:
-    """ISO 8601 in UTC with a Z; naive values are taken as UTC (the lake stores UTC)."""
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    spec = "seconds" if value.microsecond == 0 else "milliseconds"
-    return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
 def format_float(value: float) -> str:
@@ -52,7 +47,7 @@ def format_cell(value: Any) -> str:
     if isinstance(value, bool):  # before int: bool is an int subclass
         return "true" if value else "false"
     if isinstance(value, datetime):  # before date: datetime is a date subclass
-        return format_timestamp(value)
+        return format_utc(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):
@@ -84,7 +79,7 @@ def format_chart_value(value: Number | None) -> str:
 
 def day_label(value: Any) -> str:
     if isinstance(value, datetime):
-        return format_timestamp(value)[:10]
+        return format_utc(value)[:10]
     if isinstance(value, date):
         return value.isoformat()
     return format_cell(value)
@@ -598,7 +593,7 @@ def render_page(results: list[ReportResult], *, generated_at: datetime, lake: st
         f"<title>{escape(heading)}</title><style>{STYLE}</style></head>\n<body>"
         f"<header><h1>{escape(heading)}</h1>"
         f'<p class="meta">Lake <code>{escape(lake)}</code>, generated '
-        f"<time>{escape(format_timestamp(generated_at))}</time></p></header>"
+        f"<time>{escape(format_utc(generated_at))}</time></p></header>"
         + render_contents(results)
         + "\n".join(render_section(i, r) for i, r in enumerate(results))
         + "</body></html>\n"
