@@ -190,3 +190,10 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10).raise_for_status()
     return moto_endpoint
+
+
+@pytest.fixture
+def served(fake: FakeCBR) -> FakeCBR:
+    for log in fixture_logs().values():
+        fake.add_log(log)
+    return fake
