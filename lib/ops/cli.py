@@ -273,7 +273,7 @@ def compact_command(args: argparse.Namespace) -> int:
 def template_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from lib.reports.catalog import athena
+    from lib.reports import athena
 
     if not args.write:
         sys.stdout.write(athena.generated_block())
