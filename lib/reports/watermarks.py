@@ -1,0 +1,37 @@
+"""The discovery watermarks: how far each project's tasks are known to be in the lake.
+
+Discovery keeps one JSON object per project at `_state/discover/{project_id}.json` in the lake,
+holding at least `{"watermark": "<ISO 8601 UTC>"}`: every task created before it was listed and
+written. A lake without that folder has no watermark yet.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from lib.core.errors import OplogLakeError
+from lib.core.times import parse_utc
+from lib.lake.storage import open_store
+
+STATE_PREFIX = "_state/discover/"
+
+
+def read_watermarks(lake: str) -> tuple[list[tuple[str, datetime]], list[str]]:
+    """(project_id, watermark) pairs, and a note for each state file that could not be read."""
+    try:
+        store = open_store(lake)
+        keys = store.list(STATE_PREFIX)
+    except (OplogLakeError, OSError) as exc:
+        return [], [f"the discovery state could not be listed: {exc}"]
+    marks, notes = [], []
+    for key in sorted(keys):
+        name = key.rsplit("/", 1)[-1]
+        if not name.endswith(".json"):
+            continue
+        try:
+            state = json.loads(store.get(key))
+            marks.append((name.removesuffix(".json"), parse_utc(state["watermark"])))
+        except (OplogLakeError, OSError, ValueError, KeyError, TypeError) as exc:
+            notes.append(f"discovery state {key} is unreadable ({type(exc).__name__}): skipped")
+    return marks, notes
