@@ -62,4 +62,5 @@ LEFT JOIN tasks ON tasks.day = days.day AND tasks.project_id IS NOT DISTINCT FRO
 LEFT JOIN errors
     ON errors.day = days.day AND errors.project_id IS NOT DISTINCT FROM projects.project_id
 LEFT JOIN discover_state ON discover_state.project_id = projects.project_id
+WHERE projects.project_id IS NOT NULL OR errors.error_rows > 0  -- rows with no project: errors
 ORDER BY days.day, projects.project_id NULLS LAST
