@@ -189,10 +189,10 @@ def report_command(args: argparse.Namespace) -> int:
     request = request_from(args)
     with worded_errors():
         results = run_reports(lake_of(args), request, names, controls_from(args))
-    emit(render(results, args.format, lake_of(args)), args.out)
+    delivered = emit(render(results, args.format, lake_of(args)), args.out)
     for note in sorted({note for result in results for note in result.notes}):
         print(f"note: {note}", file=sys.stderr)
-    return 0
+    return 0 if delivered else 1
 
 
 def render(results: Sequence[Any], fmt: str, lake: str) -> str:
@@ -209,9 +209,9 @@ def render(results: Sequence[Any], fmt: str, lake: str) -> str:
     return text.render_text(results, lake)
 
 
-def emit(text: str, out: str | None) -> None:
-    """Write to the --out file, or to standard output; a reader that stops early (`| head`) is
-    not an error worth a traceback."""
+def emit(text: str, out: str | None) -> bool:
+    """Write to the --out file, or to standard output; False when the reader stopped early
+    (`| head`), which deserves an exit status but no traceback."""
     if out:
         try:
             with open(out, "w", encoding="utf-8") as handle:
@@ -219,7 +219,7 @@ def emit(text: str, out: str | None) -> None:
         except OSError as exc:
             raise UsageError(f"cannot write --out {out}: {exc.strerror}") from None
         print(f"wrote {out}", file=sys.stderr)
-        return
+        return True
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -227,6 +227,8 @@ def emit(text: str, out: str | None) -> None:
         # Python would report the pipe again when it flushes at exit: point stdout at nothing.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        return False
+    return True
 
 
 def audit_command(args: argparse.Namespace) -> int:
