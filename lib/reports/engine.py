@@ -49,7 +49,8 @@ def run_reports(
             scope = scope_of(report, request, relations)
             key = (scope.since, scope.until, report.history)
             if key not in sessions:
-                sessions[key] = Session(lake, scope, relations, history=report.history)
+                connection = _connect(lake, _dt_range(scope, report.history))
+                sessions[key] = Session(connection, lake, relations)
             results.append(sessions[key].run(report, scope))
         return results
     finally:
@@ -58,16 +59,15 @@ def run_reports(
 
 
 class Session:
-    """One DuckDB connection over the lake for one period."""
+    """One DuckDB connection holding the `latest` view for one period; the relations reports
+    read are made in it on first use."""
 
-    def __init__(
-        self, lake: str, scope: Scope, relations: dict[str, str], *, history: bool
-    ) -> None:
+    def __init__(self, connection: Any, lake: str, relations: dict[str, str]) -> None:
+        self.connection = connection
         self.lake = lake
         self.relations = relations
         self.notes: list[str] = []
         self._made: set[str] = set()
-        self.connection = _connect(lake, _dt_range(scope, history))
 
     def run(self, report: Query, scope: Scope) -> ReportResult:
         literals = scope.literals()

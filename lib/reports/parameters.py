@@ -134,8 +134,9 @@ def scope_for(
 ) -> Scope:
     """The scope of one report: its default window and parameter defaults filled in."""
     since = request.since
-    if since is None and window_days:
-        since = request.now - timedelta(days=window_days)
+    if since is None and window_days:  # whole UTC days: today so far and the N days before
+        midnight = request.now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        since = midnight - timedelta(days=window_days)
     if since is not None and request.until is not None and since >= request.until:
         raise PeriodError(since, request.until)
     at = min(request.until, request.now) if request.until else request.now

@@ -9,6 +9,6 @@ numbers without reading pixels.
     charts    a report's declared chart (catalog.ChartSpec) -> categories and series
     bars      bar charts drawn as SVG
     heatmap   the adherence grid (resource x day) drawn as SVG
-    page      the page frame, tables and report sections; `report --format html`
+    page      the page frame, tables and report sections (the html format of `report`)
     summary   the audit pack's index: executive summary first, then the evidence
 """

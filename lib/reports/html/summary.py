@@ -223,7 +223,7 @@ def render_index(results: Results, *, lake: str, title: str) -> str:
 
 
 def render_report_page(results: list[ReportResult], *, lake: str) -> str:
-    """`report ... --format html`: the reports' sections, led by the summary when the results
+    """Reports as one HTML page: their sections, led by the summary when the results
     hold everything it is made of (as `report all` does)."""
     by_name = {result.name: result for result in results}
     lead = ""
