@@ -20,6 +20,16 @@ from lib.reports.result import ReportResult
 from lib.reports.values import percent
 
 Results = Mapping[str, ReportResult]
+HEADINGS = (
+    "verdict",
+    "control",
+    "parameters",
+    "resources",
+    "compliant",
+    "non-compliant",
+    "no data",
+    "compliance",
+)
 SUMMARY_INPUTS = (
     "controls",
     "resource-compliance",
@@ -119,19 +129,7 @@ def headline(results: Results) -> str:
 
 
 def controls_table(result: ReportResult) -> str:
-    head = "".join(
-        f'<th scope="col">{h}</th>'
-        for h in (
-            "verdict",
-            "control",
-            "parameters",
-            "resources",
-            "compliant",
-            "non-compliant",
-            "no data",
-            "compliance",
-        )
-    )
+    head = "".join(f'<th scope="col">{h}</th>' for h in HEADINGS)
     body = []
     for row in result.rows:
         worst = (
@@ -149,7 +147,10 @@ def controls_table(result: ReportResult) -> str:
             ),
             rate_text(row["compliance_rate"]),
         ]
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        labelled = zip(HEADINGS, cells, strict=True)
+        body.append(
+            "<tr>" + "".join(f"<td {attrs(data_label=h)}>{c}</td>" for h, c in labelled) + "</tr>"
+        )
     return (
         f'<div class="table-wrap"><table data-report="controls-summary"><thead><tr>{head}</tr>'
         f"</thead><tbody>{''.join(body)}</tbody></table></div>"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from browser import chromium_binary, run_chromium
 
 from lib.reports.catalog import get_report
 from lib.reports.html.page import render_page
@@ -409,32 +408,6 @@ def test_page_references_no_external_resources() -> None:
 
 
 # --- a real browser -----------------------------------------------------------------------------
-
-
-def chromium_binary() -> str:
-    binary = shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    )
-    if binary is None:
-        pytest.skip("chromium not installed: apt-get install chromium")
-    return binary
-
-
-def run_chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        binary,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
 
 
 @pytest.mark.slow
