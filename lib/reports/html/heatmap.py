@@ -88,7 +88,10 @@ def render_heatmap(result: ReportResult) -> str:
         parts.append(heat_row(key, label, cells, grid.days, (left, y, cell)))
     title = f"{result.title}: {spec.title}"
     footer = svg_text(left, height - 8, "day (UTC)", class_="axis-title")
-    return svg_document(result.name, title, WIDTH, height, [*parts, footer], data_layout="heatmap")
+    svg = svg_document(
+        result.name, title, WIDTH, height, [*parts, footer], data_layout="heatmap"
+    ).replace('class="chart"', 'class="chart heatmap"', 1)
+    return f'<div class="figure-wrap">{svg}</div>'  # scrolls sideways on a phone
 
 
 def heat_row(
