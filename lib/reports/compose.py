@@ -7,9 +7,20 @@ per session, the Athena generator inlines them as common table expressions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from functools import cache
 
-from lib.reports.catalog import DATA_RELATIONS, RELATIONS, Query, referenced, static_relations
+from lib.core.schema import OPERATION_LOGS_SCHEMA
+from lib.reports.catalog import (
+    DATA_RELATIONS,
+    RELATIONS,
+    Query,
+    all_controls,
+    all_reports,
+    referenced,
+    static_relations,
+)
 from lib.reports.controls import composed_relations
 from lib.reports.parameters import Request, Scope, scope_for, tokens_in
 
@@ -45,3 +56,12 @@ def parameters_of(report: Query, relations: dict[str, str]) -> list[str]:
 def scope_of(report: Query, request: Request, relations: dict[str, str]) -> Scope:
     used = parameters_of(report, relations)
     return scope_for(request, report.window_days, used, report.defaults())
+
+
+@cache
+def columns_read() -> tuple[str, ...]:
+    """The operation_logs columns any report, control or relation names: what a session keeps
+    when it materialises `latest` (raw_json, the largest, is read by none)."""
+    queries = [*all_reports().values(), *all_controls().values(), *static_relations().values()]
+    text = "\n".join(query.sql for query in queries)
+    return tuple(c for c in OPERATION_LOGS_SCHEMA.names if re.search(rf"\b{c}\b", text))

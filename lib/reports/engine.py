@@ -14,7 +14,7 @@ from lib.core.schema import DATA_TABLE, ERRORS_SCHEMA, ERRORS_TABLE, PARTITION_K
 from lib.core.times import utc_day
 from lib.lake.reader import LakeNotFound, open_table
 from lib.reports.catalog import Query, ReportError, get_report, latest_view_sql
-from lib.reports.compose import needed, relation_sql, scope_of
+from lib.reports.compose import columns_read, needed, relation_sql, scope_of
 from lib.reports.controls import choose
 from lib.reports.parameters import TOKEN, Request, Scope, format_number, render
 from lib.reports.result import ReportResult
@@ -94,6 +94,8 @@ class Session:
     def _make(self, name: str, literals: dict[str, str]) -> None:
         if name in self._made:
             return
+        if "latest" not in self._made:
+            self._materialise_latest()
         if name == ERRORS_TABLE:
             self._register_errors()
         elif name == "discover_state":
@@ -102,6 +104,16 @@ class Session:
             body = render(self.relations[name], literals)
             self.connection.execute(f"CREATE TEMP TABLE {name} AS {body}")
         self._made.add(name)
+
+    def _materialise_latest(self) -> None:
+        """Relations read `latest` many times over (each control does): compute it once, with
+        only the columns the SQL names, instead of once per reference."""
+        columns = ", ".join(columns_read())
+        self.connection.execute("DROP VIEW latest")
+        self.connection.execute(
+            f"CREATE TEMP TABLE latest AS SELECT {columns} FROM ({latest_view_sql()}) AS ranked"
+        )
+        self._made.add("latest")
 
     def _register_errors(self) -> None:
         try:
@@ -145,6 +157,7 @@ def _connect(lake: str, dt_range: str) -> Any:
         raise ReportError(f"the lake at {lake} has no operation_logs files yet")
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
+    connection.execute("SET enable_progress_bar = false")  # output is the report, nothing else
     # DuckDB pushes both the dt filter (partition pruning) and the column list of each report
     # down into the pyarrow dataset scan, so a report reads only the files and columns it needs.
     connection.register("lake_operation_logs", dataset)

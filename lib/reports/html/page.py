@@ -47,13 +47,17 @@ def section_id(index: int, result: ReportResult) -> str:
     return f"r{index}-{slug(result.name)}"  # index keeps ids unique if names repeat
 
 
-def render_cell(column: str, value: Any) -> str:
-    classes = "num" if is_numeric(value) else ("ids" if column in ID_COLUMNS else "")
+def render_cell(column: str, value: Any, label: str | None = None) -> str:
+    """One cell; `label` is the column's data-label attribute, made once per table."""
+    label = label or attrs(data_label=column)
     text = display(column, value)
     if column == "status" and text in ("COMPLIANT", "NON_COMPLIANT", "INSUFFICIENT_DATA"):
-        return f"<td {attrs(data_label=column)}>{status_mark(text)}</td>"
-    extra = f" {attrs(class_=classes)}" if classes else ""
-    return f"<td {attrs(data_label=column)}{extra}>{escape(text)}</td>"
+        return f"<td {label}>{status_mark(text)}</td>"
+    if is_numeric(value):
+        return f'<td {label} class="num">{escape(text)}</td>'
+    if column in ID_COLUMNS:
+        return f'<td {label} class="ids">{escape(text)}</td>'
+    return f"<td {label}>{escape(text)}</td>"
 
 
 def status_mark(status: str) -> str:
@@ -67,8 +71,9 @@ def render_table(result: ReportResult, rows: Sequence[dict[str, Any]] | None = N
     if not rows:
         return '<p class="empty">No rows.</p>'
     head = "".join(f'<th scope="col">{escape(column)}</th>' for column in result.columns)
+    labels = [(column, attrs(data_label=column)) for column in result.columns]
     body = "".join(
-        "<tr>" + "".join(render_cell(c, row.get(c)) for c in result.columns) + "</tr>"
+        "<tr>" + "".join(render_cell(c, row.get(c), label) for c, label in labels) + "</tr>"
         for row in rows
     )
     wrap = "table-wrap wide" if len(result.columns) > WIDE else "table-wrap"

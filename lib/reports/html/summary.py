@@ -184,12 +184,17 @@ def failing_resources(result: ReportResult) -> str:
 
 
 def detail(result: ReportResult) -> str:
+    """A report in full; the adherence grid is drawn above and its rows are in its CSV."""
+    table = render_table(result)
+    if result.name == "adherence":
+        table = (
+            f"<p>{len(result.rows)} rows, one per resource and day: drawn in the heatmap above, "
+            f"listed with their task IDs in <code>adherence.csv</code>.</p>"
+        )
     return (
         f"<section {attrs(id='detail-' + result.name, data_report=result.name)}>"
         f"<h3>{escape(result.title)} <small>({escape(result.name)}.csv)</small></h3>"
-        f'<p class="description">{escape(result.description)}</p>'
-        + render_table(result)
-        + "</section>"
+        f'<p class="description">{escape(result.description)}</p>' + table + "</section>"
     )
 
 
