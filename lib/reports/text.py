@@ -17,6 +17,7 @@ from lib.reports.result import ReportResult
 from lib.reports.values import display, is_numeric, plain_row, scope_lines
 
 CELL_WIDTH = 40
+WIDER = {"reason": 100, "description": 100}  # sentences a reader needs whole
 
 
 def render_json(results: Sequence[ReportResult]) -> str:
@@ -50,7 +51,7 @@ def text_section(result: ReportResult, lake: str) -> str:
 
 def aligned(columns: list[str], rows: list[dict[str, Any]], width: int = CELL_WIDTH) -> str:
     """Columns padded to their widest cell, numbers to the right; long cells cut to `width`."""
-    cells = [[_cut(display(c, row.get(c)), width) for c in columns] for row in rows]
+    cells = [[_cut(display(c, row.get(c)), WIDER.get(c, width)) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     numeric = [any(is_numeric(row.get(c)) for row in rows) for c in columns]
 

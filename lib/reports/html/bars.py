@@ -158,7 +158,7 @@ def vertical_chart(chart: Chart) -> str:
             class_="axis-title",
         ),
     ]
-    return svg_document(chart.name, chart.title, WIDTH, height, parts, data_layout=chart.layout)
+    return svg_document(chart.name, chart.title, (WIDTH, height), parts, data_layout=chart.layout)
 
 
 def value_axis(chart: Chart, scale: Scale, left: float, base: float, plot_width: float) -> str:
@@ -259,7 +259,7 @@ def horizontal_chart(chart: Chart) -> str:
         class_="axis-title",
     )
     parts.append(title)
-    return svg_document(chart.name, chart.title, WIDTH, height, parts, data_layout=chart.layout)
+    return svg_document(chart.name, chart.title, (WIDTH, height), parts, data_layout=chart.layout)
 
 
 def render_chart(chart: Chart) -> str:

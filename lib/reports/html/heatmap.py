@@ -15,6 +15,7 @@ from lib.reports.result import ReportResult
 
 WIDTH = 960
 ROW = 18
+ROWS_PER_FIGURE = 40  # about a printed page
 LABEL_CHARS = 28
 # state -> (colour, what it means); drawn in this order in the legend
 STATES = {
@@ -72,11 +73,24 @@ def seen(row: dict[str, Any]) -> bool:
 
 
 def render_heatmap(result: ReportResult) -> str:
-    """The grid for a report declared with `chart: heatmap`, or "" when it has no rows."""
+    """The grid for a report declared with `chart: heatmap`, or "" when it has no rows; drawn
+    as one figure per ROWS_PER_FIGURE resources, so that each fits a printed page."""
     spec = result.chart
     if spec is None or spec.layout != "heatmap" or not result.rows:
         return ""
     grid = build_grid(result, spec)
+    chunks = [grid.rows[i : i + ROWS_PER_FIGURE] for i in range(0, len(grid.rows), ROWS_PER_FIGURE)]
+    figures = []
+    for number, rows in enumerate(chunks, start=1):
+        title = f"{result.title}: {spec.title}"
+        if len(chunks) > 1:
+            first = (number - 1) * ROWS_PER_FIGURE + 1
+            title += f" (resources {first}-{first + len(rows) - 1} of {len(grid.rows)})"
+        figures.append(heat_figure(result.name, title, Grid(grid.days, rows), number))
+    return f'<div class="figure-wrap">{"".join(figures)}</div>'  # scrolls sideways on a phone
+
+
+def heat_figure(name: str, title: str, grid: Grid, part: int) -> str:
     longest = max(len(shorten(label, LABEL_CHARS)) for _, label, _ in grid.rows)
     left, top = 12 + FONT_PX * longest, 64
     cell = min(28.0, (WIDTH - left - 8) / len(grid.days))
@@ -86,12 +100,10 @@ def render_heatmap(result: ReportResult) -> str:
         y = top + ROW * index
         parts.append(svg_text(left - 6, y + 13, shorten(label, LABEL_CHARS), text_anchor="end"))
         parts.append(heat_row(key, label, cells, grid.days, (left, y, cell)))
-    title = f"{result.title}: {spec.title}"
-    footer = svg_text(left, height - 8, "day (UTC)", class_="axis-title")
-    svg = svg_document(
-        result.name, title, WIDTH, height, [*parts, footer], data_layout="heatmap"
-    ).replace('class="chart"', 'class="chart heatmap"', 1)
-    return f'<div class="figure-wrap">{svg}</div>'  # scrolls sideways on a phone
+    parts.append(svg_text(left, height - 8, "day (UTC)", class_="axis-title"))
+    return svg_document(
+        name, title, (WIDTH, height), parts, part=part, kind="chart heatmap", data_layout="heatmap"
+    )
 
 
 def heat_row(

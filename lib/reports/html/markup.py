@@ -42,13 +42,22 @@ def slug(name: str) -> str:
 
 
 def svg_document(
-    name: str, title: str, width: float, height: float, parts: list[str], **extra: Any
+    name: str,
+    title: str,
+    size: tuple[float, float],
+    parts: list[str],
+    *,
+    part: int = 0,
+    kind: str = "chart",
+    **extra: Any,
 ) -> str:
-    """The <svg> element; no xmlns needed inline in HTML, which keeps the page URL-free."""
-    title_id = f"chart-{slug(name)}-title"
+    """The <svg> element; no xmlns needed inline in HTML, which keeps the page URL-free.
+    `part` tells apart the pieces of a figure drawn as several (their title ids differ)."""
+    width, height = size
+    title_id = f"chart-{slug(name)}-title" + (f"-{part}" if part else "")
     opening = attrs(
         data_chart=name,
-        class_="chart",
+        class_=kind,
         role="img",
         aria_labelledby=title_id,
         viewBox=f"0 0 {px(width)} {px(height)}",

@@ -433,3 +433,32 @@ def test_headless_chromium_loads_the_charts_and_renders_the_page(tmp_path: Path)
     assert screenshot.exists()
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 10_000
+
+
+def test_the_adherence_heatmap_is_split_into_figures_that_fit_a_page() -> None:
+    days = [date(2026, 11, d) for d in range(1, 8)]
+    rows = [
+        {
+            "resource_id": f"r{n:03d}",
+            "resource_name": f"vm-{n}",
+            "day": day,
+            "backups": 1 if n % 3 else 0,
+            "successes": 1 if n % 3 == 1 else 0,
+            "failures": 1 if n % 3 == 2 else 0,
+        }
+        for n in range(90)
+        for day in days
+    ]
+    result = ReportResult(
+        "adherence", "Adherence", "Grid.", list(rows[0]), rows, chart=get_report("adherence").chart
+    )
+    page = render_page([result], lake="./lake")
+    reader = read_page(page)
+    figures = [attrs for tag, attrs in reader.tags if tag == "svg"]
+    assert [f["data-layout"] for f in figures] == ["heatmap"] * 3  # 40 + 40 + 10 resources
+    titles = [attrs["id"] for tag, attrs in reader.tags if tag == "title" and "id" in attrs]
+    assert len(set(titles)) == 3
+    states = [a["data-state"] for t, a in reader.tags if t == "rect" and "data-state" in a]
+    assert len(states) == 90 * 7
+    assert states.count("success") == 30 * 7 and states.count("none") == 30 * 7
+    assert "(resources 81-90 of 90)" in page
