@@ -392,6 +392,9 @@ def test_all_reports_as_one_offline_html_page(lake: str, tmp_path: Path) -> None
     assert "http://" not in text and "https://" not in text
     for name in ("stale-resources", "stuck", "replication", "app-consistency", "latest"):
         assert f'data-report="{name}"' in text
+    # `all` leads with the audit summary, and the controls' chart and the heatmap are drawn.
+    assert text.index('data-section="summary"') < text.index('data-report="controls"')
+    assert 'data-chart="controls"' in text and 'data-layout="heatmap"' in text
 
 
 # --- hostile input and the command line (issue: hardening) -----------------------------------
