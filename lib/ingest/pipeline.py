@@ -29,7 +29,7 @@ from lib.core.runtime import Deadline, log_event
 from lib.core.settings import CBR_PROJECT_ID, Settings
 from lib.ingest.flatten import flatten
 from lib.ingest.follow import UNFINISHED, FollowUp, QueueFollower
-from lib.ingest.messages import Reject, TaskRef, clip_raw_message, parse_body
+from lib.ingest.messages import Reject, clip_raw_message, parse_body
 from lib.lake.storage import open_store
 from lib.lake.writer import Lake, Row
 
@@ -209,7 +209,7 @@ class Pipeline:
     def _fetch_one(self, key: FetchKey, deadline: Deadline, stats: FetchStats) -> Outcome:
         operation_log_id, project = key
         try:
-            return self.client.fetch(TaskRef(operation_log_id, project), project, deadline, stats)
+            return self.client.fetch(operation_log_id, project, deadline, stats)
         except FetchError as exc:
             level = logging.ERROR if isinstance(exc, AccessError) else logging.INFO
             log_event(

@@ -32,7 +32,8 @@ from typing import Any, Protocol
 import pyarrow.dataset as ds
 
 from lib.aws.sqs import send_batches
-from lib.cbr.client import CbrClient, FetchStats, LogPage
+from lib.cbr.answers import LogPage
+from lib.cbr.client import CbrClient, FetchStats
 from lib.core.errors import FetchError
 from lib.core.ids import ID_PATTERN, ID_RULE
 from lib.core.runtime import Deadline, log_event

@@ -8,7 +8,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from lib.cbr.client import RetryPolicy, classify, parse_retry_after
+from lib.cbr.answers import classify, parse_retry_after
+from lib.cbr.client import RetryPolicy
 from lib.core.errors import AccessError, PermanentError, RetriableError, TokenExpired
 
 
