@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypedDict
 
-from lib.ingest.pipeline import Message
+from lib.ingest.messages import Message
+from lib.lake.compact import DEFAULT_TARGET_MB
 
 EventKind = Literal["sqs", "scheduled", "compact"]
 COMPACT_ACTION = "compact"
@@ -44,7 +45,7 @@ def event_kind(event: Mapping[str, Any]) -> EventKind:
 def compact_request(event: Mapping[str, Any]) -> tuple[int, float, bool]:
     """(older_than_days, target_mb, keep_history) of a compaction event, with defaults."""
     days = event.get("older_than_days", 1)
-    target = event.get("target_mb", 128)
+    target = event.get("target_mb", DEFAULT_TARGET_MB)
     keep = event.get("keep_history", False)
     if type(days) is not int or days < 0:
         raise UnsupportedEvent("older_than_days must be an integer of 0 or more")

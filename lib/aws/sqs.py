@@ -1,14 +1,18 @@
 """Sending to the task queue: SendMessageBatch in groups of ten, every refused entry reported.
 
-Used by the follow-ups of unfinished tasks and by `backfill --enqueue`. botocore is imported
-when something is sent, not when the function starts.
+Used by the follow-ups of unfinished tasks (`QueueFollower`) and by `backfill --enqueue`.
+botocore is imported when something is sent, not when the function starts.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from lib.core.runtime import log_event
+from lib.ingest.follow import FollowReport, FollowUp, delay_s
 
 SQS_BATCH = 10  # SendMessageBatch's limit
 
@@ -51,3 +55,41 @@ def send_batches(sqs: Any, queue_url: str, entries: Sequence[Mapping[str, Any]])
             for failure in answer.get("Failed", [])
         ]
     return not_sent
+
+
+class QueueFollower:
+    """The Follower that sends follow-ups to the task queue, delayed per attempt."""
+
+    def __init__(self, sqs: Any, queue_url: str, *, max_attempts: int, base_delay_s: int) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.max_attempts = max_attempts
+        self.base_delay_s = base_delay_s
+
+    def send(self, follow_ups: Sequence[FollowUp], exhausted: Sequence[FollowUp]) -> FollowReport:
+        for item in exhausted:
+            log_event(
+                logging.WARNING,
+                f"task still unfinished after {self.max_attempts} follow-ups; "
+                "its last snapshot stays its latest row",
+                operation_log_id=item.operation_log_id,
+                project_id=item.project_id,
+            )
+        entries = [
+            {"MessageBody": item.body(), "DelaySeconds": delay_s(item.attempt, self.base_delay_s)}
+            for item in follow_ups
+        ]
+        not_sent = send_batches(self.sqs, self.queue_url, entries)
+        for problem in not_sent[:10]:  # a queue that is gone would otherwise log every one
+            log_event(
+                logging.ERROR,
+                "a follow-up could not be sent; its message is redelivered",
+                operation_log_id=follow_ups[problem.index].operation_log_id,
+                code=problem.code,
+                detail=problem.detail,
+            )
+        return FollowReport(
+            sent=len(follow_ups) - len(not_sent),
+            exhausted=len(exhausted),
+            failed_messages=frozenset(follow_ups[n.index].message_id for n in not_sent),
+        )

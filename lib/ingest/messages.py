@@ -23,6 +23,23 @@ INVALID_ID = "invalid_id"
 
 
 @dataclass(frozen=True)
+class Message:
+    """One input to settle: a queue message (its SQS messageId and body), or a line of a file.
+
+    Inputs that did not come from the queue (a backfill's file of IDs) still need an ID to report
+    failures by, but their rows carry no `source_message_id`.
+    """
+
+    message_id: str
+    body: str
+    from_queue: bool = True
+
+    @property
+    def source_message_id(self) -> str | None:
+        return self.message_id if self.from_queue else None
+
+
+@dataclass(frozen=True)
 class TaskRef:
     """One operation log to fetch; `project_id` None means the configured default."""
 

@@ -13,8 +13,8 @@ import uuid
 from pathlib import Path
 from typing import Protocol
 
-from lib.core.errors import ConfigError, ObjectMissing, SinkError
-from lib.core.settings import LAKE_URI
+from lib.core.errors import ObjectMissing, SinkError
+from lib.core.settings import LAKE_URI, LakeLocation
 
 
 class ObjectStore(Protocol):
@@ -50,9 +50,7 @@ class LocalStore:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temporary.unlink(missing_ok=True)
-            raise SinkError(
-                f"cannot write {key} under {LAKE_URI}={self.uri}: {exc.strerror}"
-            ) from exc
+            raise self._error("write", key, exc) from exc
 
     def get(self, key: str) -> bytes:
         try:
@@ -60,9 +58,7 @@ class LocalStore:
         except FileNotFoundError as exc:
             raise ObjectMissing(f"{key} is not in {LAKE_URI}={self.uri}") from exc
         except OSError as exc:
-            raise SinkError(
-                f"cannot read {key} under {LAKE_URI}={self.uri}: {exc.strerror}"
-            ) from exc
+            raise self._error("read", key, exc) from exc
 
     def list(self, prefix: str) -> list[str]:
         base = self._path(prefix)
@@ -78,9 +74,7 @@ class LocalStore:
         try:
             self._path(key).unlink(missing_ok=True)
         except OSError as exc:
-            raise SinkError(
-                f"cannot delete {key} under {LAKE_URI}={self.uri}: {exc.strerror}"
-            ) from exc
+            raise self._error("delete", key, exc) from exc
 
     def _error(self, action: str, key: str, exc: OSError) -> SinkError:
         return SinkError(f"cannot {action} {key} under {LAKE_URI}={self.uri}: {exc.strerror}")
@@ -103,12 +97,10 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def open_store(lake_uri: str, *, sse: str = "AES256", kms_key_id: str | None = None) -> ObjectStore:
-    """The store for LAKE_URI: `s3://bucket/prefix` or a local folder."""
-    if lake_uri.startswith("s3://"):
+def open_store(location: LakeLocation) -> ObjectStore:
+    """The store for the lake: `s3://bucket/prefix` or a local folder."""
+    if location.is_s3:
         from lib.lake.s3 import S3Store  # boto3 is imported only for an S3 lake
 
-        return S3Store.from_uri(lake_uri, sse=sse, kms_key_id=kms_key_id)
-    if "://" in lake_uri:
-        raise ConfigError(f"{LAKE_URI} must be s3://bucket/prefix or a folder, got {lake_uri!r}.")
-    return LocalStore(lake_uri)
+        return S3Store.at(location)
+    return LocalStore(location.uri)

@@ -24,24 +24,26 @@ import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow.dataset as ds
 
+from lib.aws.app import Root
 from lib.aws.sqs import send_batches
 from lib.cbr.answers import LogPage
 from lib.cbr.client import CbrClient, FetchStats
-from lib.core.errors import FetchError
+from lib.core.errors import FetchError, SinkError
 from lib.core.ids import ID_PATTERN, ID_RULE
 from lib.core.runtime import Deadline, log_event
 from lib.core.schema import DATA_TABLE, PARTITION_KEY
+from lib.core.settings import CBR_ENDPOINT, CBR_PROJECT_ID, LakeLocation
 from lib.core.times import format_query
 from lib.ingest.flatten import flatten
-from lib.ingest.messages import parse_body
-from lib.ingest.pipeline import Message, Pipeline
+from lib.ingest.messages import Message, parse_body
+from lib.ingest.pipeline import Pipeline, RowSink
 from lib.lake.reader import LakeNotFound, open_table
 from lib.lake.writer import Lake, Row, WriteReport, data_identity, data_partition
 from lib.ops.progress import Progress
@@ -186,9 +188,9 @@ class Sink(Protocol):
 class KnownRows:
     """The (id, updated_at) identities the lake already holds, read once per partition."""
 
-    def __init__(self, lake_uri: str) -> None:
+    def __init__(self, lake: LakeLocation) -> None:
         try:
-            self._dataset: ds.Dataset | None = open_table(lake_uri, DATA_TABLE)
+            self._dataset: ds.Dataset | None = open_table(lake, DATA_TABLE)
         except (LakeNotFound, FileNotFoundError):
             self._dataset = None
         self._loaded: dict[str, set[str]] = {}
@@ -233,7 +235,6 @@ class LakeSink:
         self.totals = SinkTotals()
         self._seen: set[str] = set()
         self._rows: list[Row] = []
-        self.drift: dict[str, int] = {}
 
     @property
     def pending(self) -> int:
@@ -245,9 +246,7 @@ class LakeSink:
         fresh = 0
         for log in logs:
             self.totals.received += 1
-            row, report = flatten(log, ingested_at=now, source_message_id=None)
-            for path in report.drift + report.nulled:
-                self.drift[path] = self.drift.get(path, 0) + 1
+            row, _ = flatten(log, ingested_at=now, source_message_id=None)
             identity = data_identity(row)
             if identity in self._seen:
                 self.totals.duplicates += 1
@@ -486,18 +485,17 @@ def chunks(lines: Iterable[tuple[int, str]], size: int) -> Iterator[list[tuple[i
         yield chunk
 
 
-class KnownRowsLake(Lake):
-    """A lake that leaves out data rows it already holds (same id and updated_at)."""
+@dataclass
+class KnownRowsFilter:
+    """A row sink in front of the lake that leaves out data rows it already holds (same id and
+    updated_at)."""
 
-    def __init__(self, lake: Lake, known: KnownRows) -> None:
-        super().__init__(lake.store)
-        self.known = known
-        self.skipped = 0
+    lake: RowSink
+    known: KnownRows
 
     def write(self, data_rows: list[Row], error_rows: list[Row]) -> WriteReport:
         new = [row for row in data_rows if not self.known.contains(row)]
-        self.skipped += len(data_rows) - len(new)
-        report = super().write(new, error_rows)
+        report = self.lake.write(new, error_rows)
         for row in new:
             self.known.add(row)
         return report
@@ -545,23 +543,26 @@ class FileBackfill:
         return self.summary
 
     def _fetch(self, chunk: list[tuple[int, str]], pipeline: Pipeline) -> None:
-        messages = [Message(f"line {n}", body, from_queue=False) for n, body in chunk]
-        result = pipeline.process(messages, Deadline.after(CALL_BUDGET_S))
-        failed = {int(message_id.removeprefix("line ")) for message_id in result.failed}
-        self.summary.failed_lines.extend(sorted(failed))
-        self.summary.listed += result.ids
-        self.summary.requests += result.stats.requests
-        self.summary.retries += result.stats.retries
-        self.summary.throttled += result.stats.throttled
-        self.totals.received += result.ids
-        self.totals.written += result.data_rows + result.error_rows
-        self.totals.files += len(result.files)
+        messages = {f"line-{n}": n for n, _ in chunk}
+        result = pipeline.process(
+            [Message(f"line-{n}", body, from_queue=False) for n, body in chunk],
+            Deadline.after(CALL_BUDGET_S),
+        )
+        counts = result.counts
+        self.summary.failed_lines.extend(sorted(messages[m] for m in result.failed))
+        self.summary.listed += counts.ids
+        self.summary.requests += counts.requests
+        self.summary.retries += counts.retries
+        self.summary.throttled += counts.throttled
+        self.totals.received += counts.ids
+        self.totals.written += counts.rows + counts.error_rows
+        self.totals.files += counts.files
         for message_id in result.failed:
             log_event(
                 logging.WARNING,
                 "line not written; run the backfill again to retry it",
                 line=message_id,
-                reasons=dict(result.failure_reasons),
+                reasons=dict(counts.failure_reasons),
             )
 
     def _send(self, chunk: list[tuple[int, str]]) -> None:
@@ -591,7 +592,6 @@ class FileBackfill:
 class Options:
     """`python -m lib backfill` as data."""
 
-    lake_uri: str
     ids_file: str | None = None
     since: datetime | None = None
     until: datetime | None = None
@@ -604,39 +604,17 @@ class Options:
     checkpoint: str | None = None
 
 
-def run(options: Options, env: Mapping[str, str]) -> dict[str, Any]:
-    """Run a backfill with the CBR settings of `env`; the summary, or BackfillError."""
-    from lib.core.errors import ConfigError, SinkError
-    from lib.core.runtime import configure_logging
-    from lib.core.settings import CBR_ENDPOINT, CBR_PROJECT_ID, Settings
-    from lib.ingest.pipeline import build_pipeline
-
-    try:
-        settings = replace(Settings.from_env(env), lake_uri=options.lake_uri)
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
-    configure_logging(settings.log_level)
+def run(options: Options, root: Root) -> dict[str, Any]:
+    """Run a backfill with the objects `root` builds; the summary, or BackfillError."""
+    settings = root.settings
     project = options.project_id or settings.project_id
-    pipeline = build_pipeline(settings)
-    known = KnownRows(options.lake_uri)
-    queue = _queue(options.queue_url, known)
+    known = KnownRows(settings.lake)
+    queue = (
+        QueueSink(root.aws_client("sqs"), options.queue_url, known) if options.queue_url else None
+    )
     try:
         if options.ids_file is not None:
-            path = Path(options.ids_file)
-            if not path.is_file():
-                raise ValueError(f"no such file: {path}")
-            key = _digest({"ids_file": str(path.resolve()), "queue": options.queue_url})
-            if queue is None:
-                pipeline.lake = KnownRowsLake(pipeline.lake, known)
-            runner = FileBackfill(
-                path,
-                Checkpoint.open(_checkpoint_path(options, key), key),
-                pipeline=None if queue else pipeline,
-                queue=queue,
-                default_project=project,
-                progress=Progress("backfill", unit="line"),
-            )
-            return runner.run().as_dict(runner.totals)
+            return _file_backfill(options, root, known, queue, project)
         if settings.replay_dir is not None:
             raise ValueError(f"backfill --since lists tasks from the API: set {CBR_ENDPOINT}")
         if project is None:
@@ -649,9 +627,9 @@ def run(options: Options, env: Mapping[str, str]) -> dict[str, Any]:
             page_size=options.page_size,
             slice_width=options.slice_width,
         )
-        sink: LakeSink | QueueSink = queue or LakeSink(pipeline.lake, known)
+        sink: LakeSink | QueueSink = queue or LakeSink(root.lake, known)
         lister = ListBackfill(
-            pipeline.client,
+            root.client,
             job,
             sink,
             Checkpoint.open(_checkpoint_path(options, job.key()), job.key()),
@@ -662,12 +640,24 @@ def run(options: Options, env: Mapping[str, str]) -> dict[str, Any]:
         raise BackfillError(str(exc)) from exc
 
 
-def _queue(queue_url: str | None, known: KnownRows) -> QueueSink | None:
-    if queue_url is None:
-        return None
-    import boto3  # only a backfill onto a queue needs it
-
-    return QueueSink(boto3.client("sqs"), queue_url, known)  # honours AWS_ENDPOINT_URL_SQS
+def _file_backfill(
+    options: Options, root: Root, known: KnownRows, queue: QueueSink | None, project: str | None
+) -> dict[str, Any]:
+    assert options.ids_file is not None
+    path = Path(options.ids_file)
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    key = _digest({"ids_file": str(path.resolve()), "queue": options.queue_url})
+    pipeline = None if queue else root.pipeline(KnownRowsFilter(root.lake, known), follow=False)
+    runner = FileBackfill(
+        path,
+        Checkpoint.open(_checkpoint_path(options, key), key),
+        pipeline=pipeline,
+        queue=queue,
+        default_project=project,
+        progress=Progress("backfill", unit="line"),
+    )
+    return runner.run().as_dict(runner.totals)
 
 
 def _checkpoint_path(options: Options, job_key: str) -> Path:

@@ -17,9 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lib.core.errors import ConfigError
+from lib.core.runtime import configure_logging
 from lib.core.schema import DATA_TABLE, ERRORS_TABLE, PARTITION_KEY
-from lib.core.settings import LAKE_URI
+from lib.core.settings import DEFAULT_LAKE, LAKE_URI, Settings
 from lib.core.times import format_utc, parse_day_or_moment
+from lib.lake.compact import DEFAULT_TARGET_MB
 from lib.lake.reader import SCHEMAS, LakeNotFound, open_table
 
 SHOW_COLUMNS = {
@@ -35,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        if hasattr(args, "lake"):
+            _resolve_lake(args)
         return int(args.run(args))
     except (LakeNotFound, ValueError, ConfigError) as exc:  # ReportError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
@@ -83,7 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     chosen.add_argument(
         "--older-than-days", type=int, help="compact days at least N days old (default 1)"
     )
-    compact.add_argument("--target-mb", type=float, default=128.0, help="file size to aim for")
+    compact.add_argument(
+        "--target-mb", type=float, default=DEFAULT_TARGET_MB, help="file size to aim for"
+    )
     compact.add_argument(
         "--keep-history", action="store_true", help="keep every distinct snapshot of a task"
     )
@@ -122,15 +128,22 @@ def _backfill_parser(commands: Any) -> None:
 def _lake_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lake",
-        default=os.environ.get(LAKE_URI, "./lake"),
-        help=f"lake location: a folder or s3://bucket/prefix (default ${LAKE_URI} or ./lake)",
+        help=f"a folder or s3://bucket/prefix (default ${LAKE_URI}, else {DEFAULT_LAKE})",
     )
+
+
+def _resolve_lake(args: argparse.Namespace) -> None:
+    """--lake, else LAKE_URI, else the default, checked like LAKE_URI; `args.location` also says
+    how to reach it, and the log level the settings ask for is applied."""
+    settings = Settings.for_lake(os.environ, lake_uri=args.lake)
+    configure_logging(settings.log_level)
+    args.lake, args.location = settings.lake_uri, settings.lake
 
 
 def show_lake(args: argparse.Namespace) -> int:
     for table in (DATA_TABLE, ERRORS_TABLE):
         try:
-            dataset = open_table(args.lake, table)
+            dataset = open_table(args.location, table)
         except LakeNotFound:
             print(f"{table}: no files yet\n")
             continue
@@ -217,10 +230,10 @@ def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def backfill_command(args: argparse.Namespace) -> int:
+    from lib.aws.app import Root
     from lib.ops import backfill
 
     options = backfill.Options(
-        lake_uri=args.lake,
         ids_file=args.ids_file,
         since=parse_day_or_moment(args.since) if args.since else None,
         until=parse_day_or_moment(args.until, end_of_day=True) if args.until else None,
@@ -241,7 +254,8 @@ def backfill_command(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
     )
     try:
-        summary = backfill.run(options, os.environ)
+        root = Root(Settings.from_env(os.environ, lake_uri=args.lake))
+        summary = backfill.run(options, root)
     except backfill.BackfillError as exc:
         print(f"error: {exc}; run the same command again to resume", file=sys.stderr)
         return 1
@@ -253,14 +267,12 @@ def backfill_command(args: argparse.Namespace) -> int:
 
 
 def compact_command(args: argparse.Namespace) -> int:
-    from lib.core.runtime import configure_logging
     from lib.lake.compact import Compactor, selection_from
     from lib.lake.storage import open_store
 
-    configure_logging(os.environ.get("LOG_LEVEL", "WARNING").upper())
     selection = selection_from(args.dt, args.older_than_days)
     compactor = Compactor(
-        open_store(args.lake), target_mb=args.target_mb, keep_history=args.keep_history
+        open_store(args.location), target_mb=args.target_mb, keep_history=args.keep_history
     )
     summary = compactor.run(selection)
     rows = [p.as_dict() for p in summary.partitions]

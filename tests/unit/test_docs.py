@@ -21,9 +21,6 @@ def test_readme_names_the_two_commands_and_every_setting() -> None:
     assert "make demo" in README and "make test" in README
     from lib.core import settings
 
-    names = {
-        v for k, v in vars(settings).items() if k.isupper() and isinstance(v, str) and v.isupper()
-    }
-    names.discard("AWS_LAMBDA_FUNCTION_NAME")
+    names = set(settings.variable_names()) - {"AWS_LAMBDA_FUNCTION_NAME"}
     missing = sorted(n for n in names if f"`{n}`" not in README)
     assert missing == []

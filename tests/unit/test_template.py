@@ -45,7 +45,7 @@ def test_handler_path_and_runtime_match_the_code() -> None:
 
 
 def test_environment_variables_are_ones_the_settings_read() -> None:
-    known = {v for k, v in vars(settings_module).items() if k.isupper() and isinstance(v, str)}
+    known = settings_module.variable_names()
     assert set(function()["Environment"]["Variables"]) <= known
     assert set(function("CompactFunction")["Environment"]["Variables"]) <= known
 

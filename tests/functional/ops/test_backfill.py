@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 import boto3
 import pytest
 
+from lib.aws.app import Root
+from lib.core.settings import Settings
 from lib.ops import backfill
 from lib.ops.backfill import BackfillError, Options
 
@@ -60,16 +63,27 @@ def env(fake: FakeCBR) -> dict[str, str]:
     return {"CBR_ENDPOINT": fake.base_url, "CBR_PROJECT_ID": PROJECT, "LOG_LEVEL": "WARNING"}
 
 
-def options(lake: Path, tmp_path: Path, **changes: Any) -> Options:
+@dataclass(frozen=True)
+class Job:
+    """A backfill as the CLI would run it: its options and the lake it writes to."""
+
+    options: Options
+    lake: str
+
+
+def options(lake: Path | str, tmp_path: Path, **changes: Any) -> Job:
     defaults: dict[str, Any] = {
-        "lake_uri": str(lake),
         "since": SINCE,
         "until": UNTIL,
         "page_size": 4,
         "flush_rows": 4,
         "checkpoint": str(tmp_path / "checkpoint.json"),
     }
-    return Options(**{**defaults, **changes})
+    return Job(Options(**{**defaults, **changes}), str(lake))
+
+
+def run_backfill(job: Job, env: dict[str, str]) -> dict[str, Any]:
+    return backfill.run(job.options, Root(Settings.from_env(env, lake_uri=job.lake)))
 
 
 def lake_ids(lake: Path | str) -> list[str]:
@@ -105,7 +119,7 @@ def list_offsets(fake: FakeCBR) -> list[tuple[str, int, int]]:
 def test_a_window_is_listed_page_by_page_and_written_as_listed(
     fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
 ) -> None:
-    summary = backfill.run(options(lake, tmp_path), env)
+    summary = run_backfill(options(lake, tmp_path), env)
 
     rows = read_rows(lake)
     assert [row["id"] for row in rows] == sorted(tasks)
@@ -131,7 +145,7 @@ def test_filters_reach_the_api_and_limit_what_is_written(
     fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
 ) -> None:
     wanted = {"operation_type": "restore", "status": "success"}
-    backfill.run(options(lake, tmp_path, filters=wanted), env)
+    run_backfill(options(lake, tmp_path, filters=wanted), env)
     expected = sorted(i for i, t in tasks.items() if all(t[k] == v for k, v in wanted.items()))
     assert lake_ids(lake) == expected and expected
     assert all("operation_type=restore" in r.path for r in fake.list_requests())
@@ -141,7 +155,7 @@ def test_a_throttled_page_is_retried(
     fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
 ) -> None:
     fake.script(LIST_SCRIPT, Reply(passthrough=True), Reply(429, THROTTLED, {"Retry-After": "0"}))
-    summary = backfill.run(options(lake, tmp_path), env)
+    summary = run_backfill(options(lake, tmp_path), env)
     assert lake_ids(lake) == sorted(tasks)
     assert summary["throttled"] == 1 and summary["retries"] == 1
 
@@ -157,7 +171,7 @@ def test_tasks_arriving_while_paging_are_neither_lost_nor_duplicated(
                 fake.add_log(log)
 
     fake.on_list = arrive
-    summary = backfill.run(options(lake, tmp_path), env)
+    summary = run_backfill(options(lake, tmp_path), env)
     ids = [row["id"] for row in read_rows(lake)]
     assert sorted(ids) == sorted([*tasks, *(log["id"] for log in late)])
     assert len(ids) == len(set(ids))
@@ -171,13 +185,13 @@ def test_an_interrupted_run_resumes_where_it_stopped(
     fake.script(LIST_SCRIPT, *[Reply(passthrough=True)] * 5, Reply(500), Reply(500))
     env = {**env, "MAX_ATTEMPTS": "2"}
     with pytest.raises(BackfillError, match="offset 8 failed"):
-        backfill.run(options(lake, tmp_path), env)
+        run_backfill(options(lake, tmp_path), env)
     checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
     assert checkpoint["position"] == {"slice": 0, "offset": 8}
     assert len(lake_ids(lake)) == 8
 
     fake.requests.clear()
-    summary = backfill.run(options(lake, tmp_path), env)
+    summary = run_backfill(options(lake, tmp_path), env)
     assert summary["resumed"] is True
     assert list_offsets(fake)[3][1:] == (8, 4)  # the first day resumes at offset 8
     ids = [row["id"] for row in read_rows(lake)]
@@ -188,9 +202,9 @@ def test_an_interrupted_run_resumes_where_it_stopped(
 def test_a_second_run_over_the_same_window_adds_nothing(
     fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
 ) -> None:
-    backfill.run(options(lake, tmp_path), env)
+    run_backfill(options(lake, tmp_path), env)
     files = sorted(lake.rglob("*.parquet"))
-    summary = backfill.run(options(lake, tmp_path, page_size=7), env)  # other page boundaries
+    summary = run_backfill(options(lake, tmp_path, page_size=7), env)  # other page boundaries
     assert sorted(lake.rglob("*.parquet")) == files
     assert (summary["written"], summary["known"]) == (0, 25)
     assert len(read_rows(lake)) == 25
@@ -199,10 +213,10 @@ def test_a_second_run_over_the_same_window_adds_nothing(
 def test_a_changed_task_is_written_again_with_its_new_state(
     fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
 ) -> None:
-    backfill.run(options(lake, tmp_path), env)
+    run_backfill(options(lake, tmp_path), env)
     changed = {**tasks["task-0000"], "status": "success", "updated_at": "2026-01-02T00:00:00Z"}
     fake.add_log(changed)
-    summary = backfill.run(options(lake, tmp_path), env)
+    summary = run_backfill(options(lake, tmp_path), env)
     assert summary["written"] == 1
     statuses = [row["status"] for row in read_rows(lake) if row["id"] == "task-0000"]
     assert sorted(statuses) == ["failed", "success"]
@@ -222,7 +236,7 @@ def test_ids_from_a_file_are_fetched_into_the_lake_once(
     ]
     ids_file.write_text("\n".join(lines) + "\n")
     run = options(lake, tmp_path, ids_file=str(ids_file), since=None, until=None)
-    summary = backfill.run(run, env)
+    summary = run_backfill(run, env)
     assert lake_ids(lake) == ["task-0001", "task-0002", "task-0003", "task-0004"]
     errors = {row["reason"]: row for row in read_errors(lake)}
     assert errors["not_found"]["operation_log_id"] == "task-9999"
@@ -230,7 +244,7 @@ def test_ids_from_a_file_are_fetched_into_the_lake_once(
     assert all(row["source_message_id"] is None for row in read_errors(lake))
     assert summary["failed_lines"] == 0
 
-    backfill.run(run, env)
+    run_backfill(run, env)
     assert len(read_rows(lake)) == 4 and len(read_errors(lake)) == 2
 
 
@@ -241,7 +255,7 @@ def test_lines_that_keep_failing_are_reported_not_lost(
     ids_file.write_text("task-0001\ntask-0002\n")
     fake.script("task-0002", *[Reply(503)] * 10)
     env = {**env, "MAX_ATTEMPTS": "2"}
-    summary = backfill.run(options(lake, tmp_path, ids_file=str(ids_file)), env)
+    summary = run_backfill(options(lake, tmp_path, ids_file=str(ids_file)), env)
     assert summary["failed_lines"] == 1
     assert lake_ids(lake) == ["task-0001"]
 
@@ -268,11 +282,11 @@ def test_the_cli_prints_progress_lines_and_a_summary(
 
 def test_bad_options_are_one_clear_error(env: dict[str, str], lake: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="earlier"):
-        backfill.run(options(lake, tmp_path, until=SINCE), env)
+        run_backfill(options(lake, tmp_path, until=SINCE), env)
     with pytest.raises(ValueError, match="set CBR_ENDPOINT"):
-        backfill.run(options(lake, tmp_path), {"CBR_PROJECT_ID": PROJECT})
+        run_backfill(options(lake, tmp_path), {"CBR_PROJECT_ID": PROJECT})
     with pytest.raises(ValueError, match="page size"):
-        backfill.run(options(lake, tmp_path, page_size=1001), env)
+        run_backfill(options(lake, tmp_path, page_size=1001), env)
 
 
 # On the queue and on S3 (moto server on loopback)
@@ -284,7 +298,7 @@ def test_enqueue_sends_each_listed_id_once_in_batches_of_ten(
 ) -> None:  # fmt: skip
     sqs = boto3.client("sqs")
     queue_url = sqs.create_queue(QueueName="backfill")["QueueUrl"]
-    summary = backfill.run(options(lake, tmp_path, queue_url=queue_url, flush_rows=1000), env)
+    summary = run_backfill(options(lake, tmp_path, queue_url=queue_url, flush_rows=1000), env)
     bodies = []
     while answer := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
         bodies += [json.loads(m["Body"]) for m in answer]
@@ -308,9 +322,9 @@ def test_a_backfill_into_an_s3_lake_adds_nothing_the_second_time(
         Bucket="lake", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"}
     )
     uri = "s3://lake/audit"
-    backfill.run(options(Path(uri), tmp_path, lake_uri=uri), env)
+    run_backfill(options(uri, tmp_path), env)
     first = s3.list_objects_v2(Bucket="lake")["KeyCount"]
-    summary = backfill.run(options(Path(uri), tmp_path, lake_uri=uri), env)
+    summary = run_backfill(options(uri, tmp_path), env)
     assert summary["written"] == 0
     assert s3.list_objects_v2(Bucket="lake")["KeyCount"] == first
     assert lake_ids(uri) == sorted(tasks)
@@ -323,5 +337,5 @@ def test_enqueue_to_a_queue_that_does_not_exist_is_one_clear_error(
     sqs = boto3.client("sqs")
     gone = sqs.create_queue(QueueName="exists")["QueueUrl"].rsplit("/", 1)[0] + "/missing"
     with pytest.raises(BackfillError, match=r"messages not sent to .*/missing after 3 tries"):
-        backfill.run(options(lake, tmp_path, queue_url=gone), env)
+        run_backfill(options(lake, tmp_path, queue_url=gone), env)
     assert not (tmp_path / "checkpoint.json").exists()  # nothing sent, so no progress kept
