@@ -11,8 +11,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,13 @@ from lib.core.runtime import (
     configure_logging,
     log_event,
 )
-from lib.core.settings import QUEUE_URL, Settings
+from lib.core.settings import (
+    CBR_ENDPOINT,
+    CBR_PROJECT_ID,
+    CBR_PROJECT_IDS,
+    QUEUE_URL,
+    Settings,
+)
 from lib.ingest.pipeline import Pipeline, RowSink
 from lib.lake.storage import ObjectStore, open_store
 from lib.lake.writer import Lake
@@ -39,6 +46,7 @@ if TYPE_CHECKING:
 
     from lib.aws.drain import QueueDrain
     from lib.aws.sqs import QueueFollower
+    from lib.ingest.discover import Discovery
 
 REPLAY_PROJECT = "replay"  # stands in the URL when replaying offline without a project
 
@@ -141,6 +149,51 @@ class Root:
             wait_s=settings.drain_wait_s,
         )
 
+    @cached_property
+    def discovery(self) -> Discovery:
+        """Discovery for the settings' projects: into the lake, or onto the queue."""
+        from lib.aws.sqs import QueueFollower, QueueLogSink
+        from lib.ingest.discover import DiscoverConfig, Discovery
+        from lib.ingest.known import KnownRows, LakeLogSink, LogSink
+        from lib.ingest.watermark import Watermarks
+
+        settings = self.settings
+        if settings.replay_dir is not None:
+            raise ConfigError(
+                f"discovery lists tasks through the CBR list API, which {CBR_ENDPOINT}="
+                f"{settings.cbr_endpoint} cannot answer (it replays single logs): set "
+                f"{CBR_ENDPOINT} to the API."
+            )
+        queue_url = settings.queue_url
+
+        def new_sink() -> LogSink:  # a fresh view of what the lake holds, for every pass
+            known = KnownRows(settings.lake)
+            if settings.discover_mode == "queue" and queue_url is not None:
+                return QueueLogSink(self.aws_client("sqs"), queue_url, known)
+            return LakeLogSink(self.lake, known)
+
+        follower = None
+        if queue_url is not None:  # unfinished tasks leaving the lookback are followed
+            follower = QueueFollower(
+                self.aws_client("sqs"),
+                queue_url,
+                max_attempts=settings.follow_max_attempts,
+                base_delay_s=settings.follow_delay_s,
+            )
+        config = DiscoverConfig(
+            lookback=timedelta(hours=settings.discover_lookback_h), start=settings.discover_start
+        )
+        return Discovery(self.client, Watermarks(self.store), new_sink, config, follower=follower)
+
+    def discover_projects(self, chosen: Sequence[str] = ()) -> tuple[str, ...]:
+        projects = tuple(chosen) or self.settings.discover_projects
+        if not projects:
+            raise ConfigError(
+                f"Name the projects to discover: {CBR_PROJECT_IDS} (comma-separated) or "
+                f"{CBR_PROJECT_ID}."
+            )
+        return projects
+
     def aws_client(self, service: str) -> Any:
         """A boto3 client (honours the AWS_ENDPOINT_URL_* overrides); boto3 is imported only by
         deployments that use a queue, a secret or an S3 lake."""
@@ -170,7 +223,14 @@ class App:
     def handle(self, event: Mapping[str, Any], context: LambdaContextLike) -> dict[str, Any]:
         started = time.monotonic()
         deadline = Deadline.for_budget(context.get_remaining_time_in_millis() / 1000)
-        if event_kind(event) == "scheduled":
+        kind = event_kind(event)
+        if kind == "discover":
+            from lib.ingest.discover import summarize
+
+            runs = self.root.discovery.run(self.root.discover_projects(), deadline)
+            response = summarize(runs, datetime.now(UTC))
+            summary: dict[str, Any] = {"event": "discover", **response}
+        elif kind == "scheduled":
             if self.drain is None:
                 raise ConfigError(f"{QUEUE_URL} must be set to drain the queue on a schedule.")
             response = self.drain.run(deadline).as_dict()

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypedDict
 
 from lib.ingest.messages import Message
-from lib.lake.compact import DEFAULT_TARGET_MB
+from lib.lake.writer import DEFAULT_TARGET_MB
 
-EventKind = Literal["sqs", "scheduled", "compact"]
-COMPACT_ACTION = "compact"
+EventKind = Literal["sqs", "scheduled", "compact", "discover"]
+ACTIONS: tuple[EventKind, ...] = ("compact", "discover")  # {"action": ...} events
 
 
 class ItemFailure(TypedDict):
@@ -24,7 +24,9 @@ class UnsupportedEvent(ValueError):
     """The event is neither an SQS batch nor a scheduled event."""
 
 
-def event_kind(event: Mapping[str, Any]) -> EventKind:
+def event_kind(event: Any) -> EventKind:
+    if not isinstance(event, Mapping):
+        raise UnsupportedEvent(f"an event must be a JSON object, got {type(event).__name__}")
     records = event.get("Records")
     if (
         isinstance(records, list)
@@ -32,13 +34,15 @@ def event_kind(event: Mapping[str, Any]) -> EventKind:
         and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
     ):
         return "sqs"
-    if event.get("action") == COMPACT_ACTION:
-        return "compact"
+    action = event.get("action")
+    for kind in ACTIONS:
+        if action == kind:
+            return kind
     if event.get("detail-type") == "Scheduled Event":
         return "scheduled"
     raise UnsupportedEvent(
-        "expected an SQS event (Records[].eventSource == 'aws:sqs'), a scheduled event or "
-        '{"action": "compact"}'
+        "expected an SQS event (Records[].eventSource == 'aws:sqs'), a scheduled event, "
+        '{"action": "discover"} or {"action": "compact"}'
     )
 
 

@@ -35,6 +35,10 @@ INVOCATION_METRICS = {
     "deleted": ("DrainDeleted", "Count"),
     "delete_failed": ("DrainDeleteFailed", "Count"),
     "compacted": ("PartitionsCompacted", "Count"),
+    "discovery_lag_s": ("DiscoveryLagSeconds", "Seconds"),
+    "discovered": ("TasksDiscovered", "Count"),
+    "discovery_gaps": ("DiscoveryGaps", "Count"),
+    "discovery_failures": ("DiscoveryFailures", "Count"),
     "rows_dropped": ("CompactionRowsDropped", "Count"),
 }
 

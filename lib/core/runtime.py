@@ -38,6 +38,12 @@ class Deadline:
     def expired(self) -> bool:
         return self.clock() >= self.at
 
+    def within(self, seconds: float | None) -> Deadline:
+        """This deadline, or `seconds` from now if that comes first (None: this one)."""
+        if seconds is None:
+            return self
+        return Deadline(min(self.at, self.clock() + seconds), self.clock)
+
     @classmethod
     def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
         return cls(clock() + seconds, clock)

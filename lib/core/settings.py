@@ -10,15 +10,20 @@ import ipaddress
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from lib.core.errors import ConfigError
 from lib.core.ids import ID_PATTERN, ID_RULE
+from lib.core.times import parse_day_or_moment
 
 # Variable names, declared once.
 CBR_ENDPOINT = "CBR_ENDPOINT"
 CBR_PROJECT_ID = "CBR_PROJECT_ID"
+CBR_PROJECT_IDS = "CBR_PROJECT_IDS"
+DISCOVER_START = "DISCOVER_START"
+DISCOVER_MODE = "DISCOVER_MODE"
 CBR_AUTH_TOKEN = "CBR_AUTH_TOKEN"
 IAM_ENDPOINT = "IAM_ENDPOINT"
 IAM_USERNAME = "IAM_USERNAME"
@@ -44,6 +49,7 @@ GLOBAL_IAM_ENDPOINT = "https://iam.myhuaweicloud.com"
 IAM_GROUP = (IAM_USERNAME, IAM_PASSWORD, IAM_DOMAIN)
 AKSK_GROUP = (CBR_ACCESS_KEY, CBR_SECRET_KEY)
 SSE_CHOICES = ("AES256", "aws:kms", "none")
+DISCOVER_MODES = ("lake", "queue")
 TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off")
 
@@ -116,6 +122,14 @@ class Settings:
     follow_max_attempts: int = 20
     follow_delay_s: int = 60
     """Delay of the first follow-up; it doubles per attempt, up to 15 minutes."""
+    project_ids: tuple[str, ...] = ()
+    """Projects discovery lists (CBR_PROJECT_IDS); empty: CBR_PROJECT_ID alone."""
+    discover_lookback_h: float = 24.0
+    """Each discovery pass lists again this many hours before the watermark."""
+    discover_start: datetime | None = None
+    """Where discovery of a project with no watermark begins; None: 30 days ago."""
+    discover_mode: str = "lake"
+    """`lake`: write listed logs straight into the lake; `queue`: send their IDs to QUEUE_URL."""
     log_level: str = "INFO"
     in_lambda: bool = False
     backoff_base_s: float = 0.5
@@ -131,6 +145,12 @@ class Settings:
     @property
     def lake(self) -> LakeLocation:
         return LakeLocation(self.lake_uri, self.lake_sse, self.sse_kms_key_id)
+
+    @property
+    def discover_projects(self) -> tuple[str, ...]:
+        if self.project_ids:
+            return self.project_ids
+        return (self.project_id,) if self.project_id else ()
 
     def secrets(self) -> list[str]:
         """Every secret value these settings hold, for the log redactor."""
@@ -163,13 +183,20 @@ class Settings:
             queue_url=env.get(QUEUE_URL),
             max_rps=_rate(env),
             follow_unfinished=_flag(env, FOLLOW_UNFINISHED),
+            project_ids=_id_list(env, CBR_PROJECT_IDS),
+            discover_start=_moment(env, DISCOVER_START),
+            discover_mode=_choice(env, DISCOVER_MODE, "lake", DISCOVER_MODES),
             **_lake(env, lake_uri),
             **_logging(env),
             **{spec.field: spec.read(env) for spec in NUMBERS},
         )
         _check_auth(settings)
-        if settings.follow_unfinished and settings.queue_url is None:
-            raise ConfigError(f"{FOLLOW_UNFINISHED}=true needs {QUEUE_URL}: the queue to send to.")
+        for needs_queue, what in (
+            (settings.follow_unfinished, f"{FOLLOW_UNFINISHED}=true"),
+            (settings.discover_mode == "queue", f"{DISCOVER_MODE}=queue"),
+        ):
+            if needs_queue and settings.queue_url is None:
+                raise ConfigError(f"{what} needs {QUEUE_URL}: the queue to send to.")
         return settings
 
 
@@ -201,6 +228,7 @@ NUMBERS = (
     _Number("max_attempts", int, 1, 20),
     _Number("follow_max_attempts", int, 1, 1000),
     _Number("follow_delay_s", int, 0, 900),
+    _Number("discover_lookback_h", float, 0, 720),
 )
 
 
@@ -237,6 +265,30 @@ class _Env:
                 f"{name} must be a number from {_show(low)} to {_show(high)}, got {raw!r}."
             )
         return value
+
+
+def _id_list(env: _Env, name: str) -> tuple[str, ...]:
+    """A comma-separated list of project IDs, each checked like one ID (no spaces)."""
+    value = env.get(name)
+    if value is None:
+        return ()
+    items = value.split(",")
+    bad = [item for item in items if not ID_PATTERN.fullmatch(item)]
+    if bad:
+        raise ConfigError(f"{name} must be IDs of {ID_RULE} separated by commas, got {bad[0]!r}.")
+    return tuple(dict.fromkeys(items))
+
+
+def _moment(env: _Env, name: str) -> datetime | None:
+    value = env.get(name)
+    if value is None:
+        return None
+    try:
+        return parse_day_or_moment(value)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be an ISO 8601 date or UTC datetime, got {value!r}."
+        ) from None
 
 
 def _show(number: float) -> str:

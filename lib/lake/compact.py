@@ -36,10 +36,17 @@ from lib.core.schema import (
     PARTITION_KEY,
 )
 from lib.lake.storage import ObjectStore
-from lib.lake.writer import ZSTD_LEVEL, Row, data_identity, error_identity, file_key
+from lib.lake.writer import (
+    DEFAULT_TARGET_MB,
+    ZSTD_LEVEL,
+    Row,
+    data_identity,
+    error_identity,
+    file_key,
+)
 
 MIB = 1024 * 1024
-DEFAULT_TARGET_MB = 128
+
 ROW_GROUP_ROWS = 32_768  # rows buffered per row group written: bounds the memory
 MIN_PARTITION_S = 5.0  # do not start a partition with less time than this left
 

@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from lib.core.errors import ObjectMissing, SinkError
 from lib.core.settings import LAKE_URI, LakeLocation
+from lib.lake.storage import Versioned
 
 if TYPE_CHECKING:
     import pyarrow.fs
@@ -91,6 +92,28 @@ class S3Store:
                 Config=self._transfer,
             )
 
+    def read_versioned(self, key: str) -> Versioned | None:
+        try:
+            with self._errors(key):
+                answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+                return Versioned(bytes(answer["Body"].read()), str(answer["ETag"]))
+        except ObjectMissing:
+            return None
+
+    def put_if(self, key: str, data: bytes, version: str | None) -> str | None:
+        """S3 conditional writes: If-Match on the ETag read, or If-None-Match for a new key."""
+        condition = {"IfMatch": version} if version is not None else {"IfNoneMatch": "*"}
+        try:
+            with self._errors(key):
+                answer = self.client.put_object(
+                    Bucket=self.bucket, Key=self._key(key), Body=data, **condition, **self._extra
+                )
+        except SinkError as exc:
+            if isinstance(exc.__cause__, ClientError) and _lost_race(exc.__cause__):
+                return None
+            raise
+        return str(answer["ETag"])
+
     def get(self, key: str) -> bytes:
         with self._errors(key):
             body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
@@ -152,6 +175,13 @@ class _TranslateErrors:
             return f"the store received {self.key} corrupted (Content-MD5 mismatch)"
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return f"S3 answered {status} {code} for {self.key} in {uri}"
+
+
+def _lost_race(error: ClientError) -> bool:
+    """412: the object changed since it was read; 409: a concurrent conditional write won."""
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = error.response.get("Error", {}).get("Code", "")
+    return status in (409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict")
 
 
 def arrow_filesystem(location: LakeLocation) -> tuple[pyarrow.fs.S3FileSystem, str]:

@@ -9,20 +9,22 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lib.core.errors import ConfigError
+from lib.core.errors import ConfigError, SinkError
 from lib.core.runtime import configure_logging
 from lib.core.schema import DATA_TABLE, ERRORS_TABLE, PARTITION_KEY
 from lib.core.settings import DEFAULT_LAKE, LAKE_URI, Settings
-from lib.core.times import format_utc, parse_day_or_moment
-from lib.lake.compact import DEFAULT_TARGET_MB
+from lib.core.times import parse_day_or_moment
 from lib.lake.reader import SCHEMAS, LakeNotFound, open_table
+from lib.lake.writer import DEFAULT_TARGET_MB
+from lib.ops import discover, verify
+from lib.ops.backfill import cli as backfill_cli
+from lib.ops.output import format_rows, plain_row
 
 SHOW_COLUMNS = {
     DATA_TABLE: ["dt", "id", "operation_type", "status", "created_at", "error_info__code"],
@@ -34,6 +36,7 @@ FORMATS = ("table", "csv", "json", "html")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command: its exit status (2: usage or configuration, 1: it failed)."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -43,6 +46,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (LakeNotFound, ValueError, ConfigError) as exc:  # ReportError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SinkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `... | head`: the reader left; say nothing more
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at nothing so the interpreter's final flush is quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,7 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     template.add_argument("--write", action="store_true", help="update template.yaml in place")
     template.add_argument("--path", default="template.yaml", help=argparse.SUPPRESS)
     template.set_defaults(run=template_command)
-    _backfill_parser(commands)
+    backfill_cli.register(commands, _lake_option)
+    discover.register(commands, _lake_option)
+    verify.register(commands, _lake_option)
     compact = commands.add_parser(
         "compact",
         help="merge each partition's small files, keeping the latest row per task",
@@ -98,31 +115,6 @@ def _parser() -> argparse.ArgumentParser:
     schema.add_argument("--table", choices=sorted(SHOW_COLUMNS), default=DATA_TABLE)
     schema.set_defaults(run=print_schema)
     return parser
-
-
-def _backfill_parser(commands: Any) -> None:
-    backfill = commands.add_parser(
-        "backfill",
-        help="list past tasks (or read a file of IDs) into the lake or onto the queue",
-        description="List tasks through the CBR list API (--since/--until) or read IDs from a "
-        "file (--ids-file), and write them into the lake or send them to a queue (--enqueue). "
-        "Interrupted runs resume from their checkpoint; rows the lake holds are not added again.",
-    )
-    source = backfill.add_mutually_exclusive_group(required=True)
-    source.add_argument("--since", help="window start: ISO 8601 date or UTC datetime")
-    source.add_argument("--ids-file", help="one message body per line: ID, object or array")
-    backfill.add_argument("--until", help="window end: date (inclusive) or datetime; default now")
-    _lake_option(backfill)
-    backfill.add_argument("--project", help="project ID (default $CBR_PROJECT_ID)")
-    backfill.add_argument("--operation-type", help="list only this type (backup, restore, ...)")
-    backfill.add_argument("--status", help="list only this status (success, failed, ...)")
-    backfill.add_argument("--vault-id", help="list only this vault's tasks")
-    backfill.add_argument("--enqueue", metavar="QUEUE_URL", help="send IDs to this queue instead")
-    backfill.add_argument("--page-size", type=int, default=1000, help="tasks per list request")
-    backfill.add_argument("--slice-hours", type=float, default=24.0, help="window slice length")
-    backfill.add_argument("--flush-rows", type=int, default=10_000, help="rows per lake write")
-    backfill.add_argument("--checkpoint", help="resume file (default .oplog-lake/backfill-*.json)")
-    backfill.set_defaults(run=backfill_command)
 
 
 def _lake_option(parser: argparse.ArgumentParser) -> None:
@@ -197,7 +189,7 @@ def render(results: list[Any], fmt: str, *, lake: str, now: datetime) -> str:
 
         return render_page(results, generated_at=now, lake=lake)
     if fmt == "json":
-        rows = {r.name: [_plain_row(row) for row in r.rows] for r in results}
+        rows = {r.name: [plain_row(row) for row in r.rows] for r in results}
         document = rows[results[0].name] if len(results) == 1 else rows
         return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
@@ -205,65 +197,13 @@ def render(results: list[Any], fmt: str, *, lake: str, now: datetime) -> str:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=result.columns, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(_plain_row(row) for row in result.rows)
+        writer.writerows(plain_row(row) for row in result.rows)
         return buffer.getvalue()
     sections = []
     for result in results:
         body = format_rows(result.columns, result.rows) if result.rows else "(no rows)"
         sections.append(f"{result.title} [{result.name}]\n{body}\n")
     return "\n".join(sections)
-
-
-def _plain(value: Any) -> Any:
-    """JSON/CSV form of a value: timestamps in ISO 8601 UTC with Z, decimals as numbers."""
-    if isinstance(value, datetime):
-        return format_utc(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
-
-
-def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(v) for k, v in row.items()}
-
-
-def backfill_command(args: argparse.Namespace) -> int:
-    from lib.aws.app import Root
-    from lib.ops import backfill
-
-    options = backfill.Options(
-        ids_file=args.ids_file,
-        since=parse_day_or_moment(args.since) if args.since else None,
-        until=parse_day_or_moment(args.until, end_of_day=True) if args.until else None,
-        project_id=args.project,
-        filters={
-            name: value
-            for name, value in (
-                ("operation_type", args.operation_type),
-                ("status", args.status),
-                ("vault_id", args.vault_id),
-            )
-            if value
-        },
-        queue_url=args.enqueue,
-        page_size=args.page_size,
-        slice_width=timedelta(hours=args.slice_hours),
-        flush_rows=args.flush_rows,
-        checkpoint=args.checkpoint,
-    )
-    try:
-        root = Root(Settings.from_env(os.environ, lake_uri=args.lake))
-        summary = backfill.run(options, root)
-    except backfill.BackfillError as exc:
-        print(f"error: {exc}; run the same command again to resume", file=sys.stderr)
-        return 1
-    print(json.dumps(summary))
-    for label in ("failed_lines", "invalid_lines"):
-        if summary[label]:
-            print(f"{summary[label]} lines {label.split('_')[0]}: see the log", file=sys.stderr)
-    return 1 if summary["failed_lines"] or summary["invalid_lines"] else 0
 
 
 def compact_command(args: argparse.Namespace) -> int:
@@ -309,17 +249,3 @@ def schema_markdown(table: str) -> str:
 
 def format_table(table: pa.Table, width: int = 40) -> str:
     return format_rows(table.column_names, table.to_pylist(), width)
-
-
-def format_rows(header: list[str], rows: list[dict[str, Any]], width: int = 40) -> str:
-    """An aligned plain-text rendering; long cells are cut to `width` characters."""
-    cells = [[_cell(_plain(row.get(h)), width) for h in header] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def _cell(value: object, width: int) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= width else text[: width - 1] + "…"

@@ -10,14 +10,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 import pytest
 
 from lib.aws.app import Root
 from lib.core.settings import Settings
-from lib.ops import backfill
-from lib.ops.backfill import BackfillError, Options
+from lib.core.times import parse_utc
+from lib.ingest.listing import Window
+from lib.ops.backfill import command as backfill
+from lib.ops.backfill.checkpoint import BackfillError
+from lib.ops.backfill.command import Options
 
 from conftest import PROJECT, ROOT, fixture_logs, read_errors, read_rows
 from fakecbr import LIST_SCRIPT, THROTTLED, FakeCBR, Reply
@@ -133,11 +137,11 @@ def test_a_window_is_listed_page_by_page_and_written_as_listed(
         assert row["source_message_id"] is None
         assert row["dt"] == source["created_at"][:10]
     assert fake.cbr_requests() == []  # the list carries whole logs: nothing fetched again
-    offsets = list_offsets(fake)
-    assert offsets[0] == ("2026-01-01T00:00:00Z", 0, 1)  # a count probe per slice
-    first_day = [o for o in offsets if o[0] == "2026-01-01T00:00:00Z" and o[2] == 4]
-    assert [o[1] for o in first_day] == [0, 4, 8, 9]  # 9 tasks that day; an empty page ends it
-    assert summary["written"] == summary["listed"] == 25
+    first_day = [o[1] for o in list_offsets(fake) if o[0] == "2026-01-01T00:00:00Z"]
+    # 9 tasks that day; pages of 4 overlap by 2 to detect shifts; a short page ends the day.
+    assert first_day == [0, 2, 4, 6]
+    assert summary["written"] == 25 and summary["slices"] == 3 and summary["shifts"] == 0
+    assert summary["received"] == summary["listed"] == 25 + summary["duplicates"]
     assert not Path(tmp_path / "checkpoint.json").exists()
 
 
@@ -166,7 +170,7 @@ def test_tasks_arriving_while_paging_are_neither_lost_nor_duplicated(
     late = [make_log(100 + n, SINCE + timedelta(hours=23, minutes=n)) for n in range(3)]
 
     def arrive(request_number: int) -> None:
-        if request_number == 6:  # the first day's second page: everything shifts by three
+        if request_number == 2:  # before the first day's second page: everything shifts by three
             for log in late:
                 fake.add_log(log)
 
@@ -175,28 +179,67 @@ def test_tasks_arriving_while_paging_are_neither_lost_nor_duplicated(
     ids = [row["id"] for row in read_rows(lake)]
     assert sorted(ids) == sorted([*tasks, *(log["id"] for log in late)])
     assert len(ids) == len(set(ids))
-    assert summary["duplicates"] > 0 and summary["extra_passes"] == 1
+    assert summary["shifts"] == 1 and summary["splits"] >= 1  # read again in pieces of time
+
+
+def test_tasks_leaving_a_status_filter_while_paging_are_not_missed(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    running = {i: t for i, t in tasks.items() if t["created_at"].startswith("2026-01-01")}
+    for log in running.values():
+        fake.add_log({**log, "status": "running"})
+    newest = max(running.values(), key=lambda log: log["created_at"])
+
+    def finish(request_number: int) -> None:
+        if request_number == 2:  # the newest task finishes: later pages shift backwards
+            fake.add_log({**newest, "status": "success", "updated_at": "2026-01-01T23:59:00Z"})
+
+    fake.on_list = finish
+    wanted = {"status": "running"}
+    one_day = options(lake, tmp_path, filters=wanted, until=SINCE + timedelta(days=1))
+    summary = run_backfill(one_day, env)
+    still_running = sorted(set(running) - {newest["id"]})
+    assert sorted(set(lake_ids(lake)) - {newest["id"]}) == still_running
+    assert summary["shifts"] == 1
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(
     fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
 ) -> None:
-    # Requests 1-3 probe the three days; 4-5 are the first day's first pages; then 500s.
+    # Requests 1-4 read the first day (9 tasks); the second day's first page; then 500s.
     fake.script(LIST_SCRIPT, *[Reply(passthrough=True)] * 5, Reply(500), Reply(500))
     env = {**env, "MAX_ATTEMPTS": "2"}
-    with pytest.raises(BackfillError, match="offset 8 failed"):
+    with pytest.raises(BackfillError, match="listing tasks from 2026-01-02T00:00:00Z failed"):
         run_backfill(options(lake, tmp_path), env)
     checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
-    assert checkpoint["position"] == {"slice": 0, "offset": 8}
-    assert len(lake_ids(lake)) == 8
+    assert checkpoint["position"] == {"until": "2026-01-04T00:00:00Z", "slice": 1}
+    assert len(lake_ids(lake)) >= 9  # the first day, and what was flushed of the second
 
     fake.requests.clear()
     summary = run_backfill(options(lake, tmp_path), env)
     assert summary["resumed"] is True
-    assert list_offsets(fake)[3][1:] == (8, 4)  # the first day resumes at offset 8
+    assert list_offsets(fake)[0] == ("2026-01-02T00:00:00Z", 0, 4)  # resumes at the second day
     ids = [row["id"] for row in read_rows(lake)]
     assert sorted(ids) == sorted(tasks) and len(ids) == len(set(ids))
     assert not (tmp_path / "checkpoint.json").exists()
+
+
+def test_an_open_ended_window_resumes_the_window_it_started(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    fake.script(LIST_SCRIPT, Reply(passthrough=True), Reply(500), Reply(500))
+    env = {**env, "MAX_ATTEMPTS": "2"}
+    with pytest.raises(BackfillError):
+        run_backfill(options(lake, tmp_path, until=None), env)  # "until now"
+    until = json.loads((tmp_path / "checkpoint.json").read_text())["position"]["until"]
+
+    fake.requests.clear()
+    summary = run_backfill(options(lake, tmp_path, until=None), env)
+    assert summary["resumed"] is True
+    ends = {parse_qs(r.path.partition("?")[2])["end_time"][0] for r in fake.list_requests()}
+    last_end = Window.covering(parse_utc(until), parse_utc(until)).query()["end_time"]
+    assert max(ends) == last_end  # the same window, not one ending at the new "now"
+    assert sorted(lake_ids(lake)) == sorted([*tasks, "task-0091"])  # created after UNTIL
 
 
 def test_a_second_run_over_the_same_window_adds_nothing(
@@ -242,7 +285,8 @@ def test_ids_from_a_file_are_fetched_into_the_lake_once(
     assert errors["not_found"]["operation_log_id"] == "task-9999"
     assert errors["invalid_id"]["raw_message"] == "no/such id"
     assert all(row["source_message_id"] is None for row in read_errors(lake))
-    assert summary["failed_lines"] == 0
+    assert (summary["failed_lines"], summary["invalid_lines"], summary["lines"]) == (0, 1, 5)
+    assert (summary["rows"], summary["error_rows"]) == (4, 2)
 
     run_backfill(run, env)
     assert len(read_rows(lake)) == 4 and len(read_errors(lake)) == 2
@@ -259,12 +303,47 @@ def test_lines_that_keep_failing_are_reported_not_lost(
     assert summary["failed_lines"] == 1
     assert lake_ids(lake) == ["task-0001"]
 
-    result = run_backfill_command(
-        ["--ids-file", str(ids_file), "--lake", str(lake)], env, cwd=tmp_path
-    )
+    arguments = ["--ids-file", str(ids_file), "--lake", str(lake)]
+    result = run_backfill_command(arguments, env, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
-    assert "1 lines failed" in result.stderr
+    assert "1 lines failed: run the same command again to retry them" in result.stdout
+    result = run_backfill_command([*arguments, "--format", "json"], env, cwd=tmp_path)
     assert json.loads(result.stdout)["failed_lines"] == 1
+
+
+def test_a_resumed_file_backfill_retries_the_lines_that_failed(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text("task-0001\ntask-0002\ntask-0003\n")
+    fake.script("task-0002", *[Reply(503)] * 2)  # fails once (two attempts), then answers
+    env = {**env, "MAX_ATTEMPTS": "2"}
+    first = run_backfill(options(lake, tmp_path, ids_file=str(ids_file)), env)
+    assert first["failed_lines"] == 1
+    checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert checkpoint["position"] == {"line": 3, "failed": [2]}
+
+    fake.requests.clear()
+    again = run_backfill(options(lake, tmp_path, ids_file=str(ids_file)), env)
+    assert again["failed_lines"] == 0 and again["lines"] == 1  # only the line that failed
+    assert [r.path.rsplit("/", 1)[1] for r in fake.requests] == ["task-0002"]
+    assert lake_ids(lake) == ["task-0001", "task-0002", "task-0003"]
+    assert not (tmp_path / "checkpoint.json").exists()
+
+
+def test_invalid_lines_and_repeated_ids_are_counted_not_called_written(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text("task-0001 \ntask-0002\ntask-0002\n")  # a trailing space; a repeat
+    result = run_backfill_command(
+        ["--ids-file", str(ids_file), "--lake", str(lake), "--format", "json"], env, cwd=tmp_path
+    )
+    summary = json.loads(result.stdout)
+    assert result.returncode == 1  # a line was refused
+    assert (summary["invalid_lines"], summary["rows"], summary["duplicates"]) == (1, 1, 1)
+    assert lake_ids(lake) == ["task-0002"]
+    assert [row["reason"] for row in read_errors(lake)] == ["invalid_id"]
 
 
 def test_the_cli_prints_progress_lines_and_a_summary(
@@ -273,10 +352,12 @@ def test_the_cli_prints_progress_lines_and_a_summary(
     arguments = ["--since", "2026-01-01", "--until", "2026-01-03", "--lake", str(lake)]
     result = run_backfill_command([*arguments, "--page-size", "5"], env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
-    assert summary["written"] == len(lake_ids(lake)) == 25  # --until 2026-01-03 takes that day
+    assert "3 slices listed" in result.stdout and "25 written to" in result.stdout
+    assert len(lake_ids(lake)) == 25  # --until 2026-01-03 takes that day
     finished = [json.loads(line) for line in result.stderr.splitlines() if "finished" in line]
-    assert finished[0]["done"] == finished[0]["total"] == 25
+    assert finished[0]["done"] == finished[0]["total"] == 3  # slices
+    again = run_backfill_command([*arguments, "--format", "json"], env, cwd=tmp_path)
+    assert json.loads(again.stdout)["written"] == 0
     assert not list((tmp_path / ".oplog-lake").glob("*.json"))
 
 
@@ -338,4 +419,5 @@ def test_enqueue_to_a_queue_that_does_not_exist_is_one_clear_error(
     gone = sqs.create_queue(QueueName="exists")["QueueUrl"].rsplit("/", 1)[0] + "/missing"
     with pytest.raises(BackfillError, match=r"messages not sent to .*/missing after 3 tries"):
         run_backfill(options(lake, tmp_path, queue_url=gone), env)
-    assert not (tmp_path / "checkpoint.json").exists()  # nothing sent, so no progress kept
+    checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert checkpoint["position"]["slice"] == 0  # nothing sent, so no progress kept
