@@ -32,7 +32,7 @@ from lib.ingest.watermark import Lease, ProjectState, Watermarks
 
 RETENTION = timedelta(days=30)  # how long the list API keeps tasks
 SLICE = timedelta(days=1)
-MIN_SLICE_S = 5.0  # do not start a slice with less time than this left
+MIN_SLICE_S = 1.0  # do not start a slice with less time than this left
 LEASE_MARGIN = timedelta(minutes=2)  # a crashed pass's lease expires this long after its deadline
 
 

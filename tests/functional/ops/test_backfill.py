@@ -23,29 +23,12 @@ from lib.ops.backfill import command as backfill
 from lib.ops.backfill.checkpoint import BackfillError
 from lib.ops.backfill.command import Options
 
-from conftest import PROJECT, ROOT, fixture_logs, read_errors, read_rows
+from conftest import PROJECT, ROOT, read_errors, read_rows
 from fakecbr import LIST_SCRIPT, THROTTLED, FakeCBR, Reply
+from tasks import make_log
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 1, 4, tzinfo=UTC)
-TYPES = ("backup", "restore", "replication")
-
-
-def make_log(n: int, created: datetime, **fields: Any) -> dict[str, Any]:
-    """A realistic operation log (the first sample's shape) with its own id and times."""
-    template = next(iter(fixture_logs().values()))
-    stamp = created.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return {
-        **template,
-        "id": f"task-{n:04d}",
-        "project_id": PROJECT,
-        "operation_type": TYPES[n % 3],
-        "status": "success" if n % 4 else "failed",
-        "created_at": stamp,
-        "started_at": stamp,
-        "updated_at": (created + timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
-        **fields,
-    }
 
 
 @pytest.fixture
@@ -138,8 +121,8 @@ def test_a_window_is_listed_page_by_page_and_written_as_listed(
         assert row["dt"] == source["created_at"][:10]
     assert fake.cbr_requests() == []  # the list carries whole logs: nothing fetched again
     first_day = [o[1] for o in list_offsets(fake) if o[0] == "2026-01-01T00:00:00Z"]
-    # 9 tasks that day; pages of 4 overlap by 2 to detect shifts; a short page ends the day.
-    assert first_day == [0, 2, 4, 6]
+    # 9 tasks that day; pages of 4 repeat one task to detect shifts; a short page ends the day.
+    assert first_day == [0, 3, 6]
     assert summary["written"] == 25 and summary["slices"] == 3 and summary["shifts"] == 0
     assert summary["received"] == summary["listed"] == 25 + summary["duplicates"]
     assert not Path(tmp_path / "checkpoint.json").exists()
@@ -200,7 +183,7 @@ def test_tasks_leaving_a_status_filter_while_paging_are_not_missed(
     summary = run_backfill(one_day, env)
     still_running = sorted(set(running) - {newest["id"]})
     assert sorted(set(lake_ids(lake)) - {newest["id"]}) == still_running
-    assert summary["shifts"] == 1
+    assert summary["splits"] >= 1  # under a filter the window is read in pieces of time
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(
