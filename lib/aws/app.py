@@ -11,7 +11,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -54,8 +54,9 @@ REPLAY_PROJECT = "replay"  # stands in the URL when replaying offline without a 
 class Root:
     """Builds each object the settings call for, once, on first use."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings = settings
+        self.sleep = sleep  # how the client waits between retries (tests record the waits)
         self.redactor = RedactingFilter(settings.secrets())
         configure_logging(settings.log_level, self.redactor)
 
@@ -95,6 +96,7 @@ class Root:
             timeout_s=settings.http_timeout_s,
             policy=RetryPolicy(max_attempts=settings.max_attempts, base_s=settings.backoff_base_s),
             pacer=RatePacer(settings.max_rps),
+            sleep=self.sleep,
         )
 
     @cached_property
@@ -215,8 +217,10 @@ class App:
         return self.root.settings
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> App:
-        root = Root(settings)
+    def from_settings(
+        cls, settings: Settings, *, sleep: Callable[[float], None] = time.sleep
+    ) -> App:
+        root = Root(settings, sleep=sleep)
         pipeline = root.pipeline()  # builds auth now: a bad secret fails the cold start
         return cls(root, pipeline, root.drain(pipeline))
 

@@ -6,17 +6,15 @@ variable raises `ConfigError` with one sentence naming it, before any request or
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from lib.core.environ import Environ
 from lib.core.errors import ConfigError
-from lib.core.ids import ID_PATTERN, ID_RULE
-from lib.core.times import parse_day_or_moment
 
 # Variable names, declared once.
 CBR_ENDPOINT = "CBR_ENDPOINT"
@@ -50,8 +48,6 @@ IAM_GROUP = (IAM_USERNAME, IAM_PASSWORD, IAM_DOMAIN)
 AKSK_GROUP = (CBR_ACCESS_KEY, CBR_SECRET_KEY)
 SSE_CHOICES = ("AES256", "aws:kms", "none")
 DISCOVER_MODES = ("lake", "queue")
-TRUE_WORDS = ("true", "1", "yes", "on")
-FALSE_WORDS = ("false", "0", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -165,16 +161,16 @@ class Settings:
     def for_lake(cls, environ: Mapping[str, str], lake_uri: str | None = None) -> Settings:
         """Only what lake maintenance and reading need (where the lake is, how to reach and
         encrypt it): no CBR settings are read. `lake_uri` (a --lake option) wins over LAKE_URI."""
-        env = _Env(environ)
+        env = Environ(environ)
         return cls(**_lake(env, lake_uri), **_logging(env))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], lake_uri: str | None = None) -> Settings:
-        env = _Env(environ)
-        iam_endpoint = _secure_url(env, IAM_ENDPOINT, GLOBAL_IAM_ENDPOINT)
+        env = Environ(environ)
+        iam_endpoint = env.secure_url(IAM_ENDPOINT, GLOBAL_IAM_ENDPOINT)
         settings = cls(
             cbr_endpoint=_endpoint(env),
-            project_id=_optional_id(env, CBR_PROJECT_ID),
+            project_id=env.optional_id(CBR_PROJECT_ID),
             auth_token=env.get(CBR_AUTH_TOKEN),
             iam=_iam(env, iam_endpoint),
             access_key=_access_key(env),
@@ -182,10 +178,10 @@ class Settings:
             iam_endpoint=iam_endpoint,
             queue_url=env.get(QUEUE_URL),
             max_rps=_rate(env),
-            follow_unfinished=_flag(env, FOLLOW_UNFINISHED),
-            project_ids=_id_list(env, CBR_PROJECT_IDS),
-            discover_start=_moment(env, DISCOVER_START),
-            discover_mode=_choice(env, DISCOVER_MODE, "lake", DISCOVER_MODES),
+            follow_unfinished=env.flag(FOLLOW_UNFINISHED),
+            project_ids=env.id_list(CBR_PROJECT_IDS),
+            discover_start=env.moment(DISCOVER_START),
+            discover_mode=env.choice(DISCOVER_MODE, "lake", DISCOVER_MODES),
             **_lake(env, lake_uri),
             **_logging(env),
             **{spec.field: spec.read(env) for spec in NUMBERS},
@@ -216,7 +212,7 @@ class _Number:
     def variable(self) -> str:
         return self.field.upper()
 
-    def read(self, env: _Env) -> Any:
+    def read(self, env: Environ) -> Any:
         return env.number(self.variable, _DEFAULTS[self.field], self.kind, self.low, self.high)
 
 
@@ -232,77 +228,7 @@ NUMBERS = (
 )
 
 
-class _Env:
-    """The environment as the settings read it: an empty value is unset; any other value must
-    be exactly what was meant, so a stray space or newline is refused, never trimmed."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
-
-    def get(self, name: str) -> str | None:
-        value = self._env.get(name, "")
-        if not value:
-            return None
-        if value != value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
-            raise ConfigError(
-                f"{name} has a leading or trailing space, a newline or another control "
-                "character: remove it (values are used exactly as given)."
-            )
-        return value
-
-    def number(
-        self, name: str, default: Any, kind: Callable[[str], int | float], low: float, high: float
-    ) -> Any:
-        raw = self.get(name)
-        if raw is None:
-            return default
-        try:
-            value: float | None = kind(raw)
-        except ValueError:
-            value = None
-        if value is None or not low <= value <= high:
-            raise ConfigError(
-                f"{name} must be a number from {_show(low)} to {_show(high)}, got {raw!r}."
-            )
-        return value
-
-
-def _id_list(env: _Env, name: str) -> tuple[str, ...]:
-    """A comma-separated list of project IDs, each checked like one ID (no spaces)."""
-    value = env.get(name)
-    if value is None:
-        return ()
-    items = value.split(",")
-    bad = [item for item in items if not ID_PATTERN.fullmatch(item)]
-    if bad:
-        raise ConfigError(f"{name} must be IDs of {ID_RULE} separated by commas, got {bad[0]!r}.")
-    return tuple(dict.fromkeys(items))
-
-
-def _moment(env: _Env, name: str) -> datetime | None:
-    value = env.get(name)
-    if value is None:
-        return None
-    try:
-        return parse_day_or_moment(value)
-    except ValueError:
-        raise ConfigError(
-            f"{name} must be an ISO 8601 date or UTC datetime, got {value!r}."
-        ) from None
-
-
-def _show(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)
-
-
-def _optional_id(env: _Env, name: str) -> str | None:
-    value = env.get(name)
-    if value is not None and not ID_PATTERN.fullmatch(value):
-        raise ConfigError(f"{name} must be {ID_RULE}, got {value!r}.")
-    return value
-
-
-def _endpoint(env: _Env) -> str:
+def _endpoint(env: Environ) -> str:
     value = env.get(CBR_ENDPOINT)
     if value is None:
         if env.get(LAMBDA_MARKER):
@@ -314,32 +240,10 @@ def _endpoint(env: _Env) -> str:
         if not value.removeprefix("file://").rstrip("/"):
             raise ConfigError(f"{CBR_ENDPOINT}=file://DIR needs a folder, got {value!r}.")
         return value.rstrip("/")
-    return _secure_url(env, CBR_ENDPOINT, None, also="or file://DIR")
+    return env.secure_url(CBR_ENDPOINT, None, also="or file://DIR")
 
 
-def _secure_url(env: _Env, name: str, default: str | None, also: str = "") -> str:
-    """An https:// URL, or plain http:// on loopback (a local fake or proxy; anywhere else it
-    would expose credentials)."""
-    value = (env.get(name) or default or "").rstrip("/")
-    parts = urlsplit(value)
-    if parts.hostname and (
-        parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname))
-    ):
-        return value
-    choices = f"an https:// URL {also}".strip()
-    raise ConfigError(f"{name} must be {choices}, got {value!r}.")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _iam(env: _Env, endpoint: str) -> IamPassword | None:
+def _iam(env: Environ, endpoint: str) -> IamPassword | None:
     values = {name: env.get(name) for name in IAM_GROUP}
     if not any(values.values()):
         return None
@@ -354,7 +258,7 @@ def _iam(env: _Env, endpoint: str) -> IamPassword | None:
     )
 
 
-def _access_key(env: _Env) -> AccessKey | None:
+def _access_key(env: Environ) -> AccessKey | None:
     ak, sk = env.get(CBR_ACCESS_KEY), env.get(CBR_SECRET_KEY)
     if ak is None and sk is None:
         return None
@@ -387,7 +291,7 @@ def _check_auth(settings: Settings) -> None:
         )
 
 
-def _rate(env: _Env) -> float | None:
+def _rate(env: Environ) -> float | None:
     """CBR_MAX_RPS, checked against the API's cap shared by CBR_CALLERS concurrent invocations."""
     if env.get(CBR_MAX_RPS) is None:
         return None
@@ -402,13 +306,13 @@ def _rate(env: _Env) -> float | None:
     return rate
 
 
-def _lake(env: _Env, lake_uri: str | None) -> dict[str, Any]:
+def _lake(env: Environ, lake_uri: str | None) -> dict[str, Any]:
     """Where the lake is and how its objects are encrypted. Its endpoint and credentials are
     boto3's own (AWS_ENDPOINT_URL_S3 and the standard AWS variables)."""
     kms_key = env.get(SSE_KMS_KEY_ID)
     return {
         "lake_uri": check_lake_uri(lake_uri if lake_uri is not None else env.get(LAKE_URI)),
-        "lake_sse": _choice(env, LAKE_SSE, "aws:kms" if kms_key else "AES256", SSE_CHOICES),
+        "lake_sse": env.choice(LAKE_SSE, "aws:kms" if kms_key else "AES256", SSE_CHOICES),
         "sse_kms_key_id": kms_key,
     }
 
@@ -424,30 +328,11 @@ def check_lake_uri(uri: str | None) -> str:
     return uri
 
 
-def _logging(env: _Env) -> dict[str, Any]:
+def _logging(env: Environ) -> dict[str, Any]:
     level = (env.get(LOG_LEVEL) or str(_DEFAULTS["log_level"])).upper()
     if level not in logging.getLevelNamesMapping():
         raise ConfigError(f"{LOG_LEVEL} must be DEBUG, INFO, WARNING or ERROR, got {level!r}.")
     return {"log_level": level, "in_lambda": bool(env.get(LAMBDA_MARKER))}
-
-
-def _flag(env: _Env, name: str) -> bool:
-    value = (env.get(name) or "false").lower()
-    if value not in TRUE_WORDS + FALSE_WORDS:
-        raise ConfigError(f"{name} must be true or false, got {value!r}.")
-    return value in TRUE_WORDS
-
-
-def _choice(env: _Env, name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = env.get(name) or default
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}.")
-    return value
-
-
-def with_lake(settings: Settings, lake_uri: str) -> Settings:
-    """The same settings with another lake (an operator's --lake), checked like LAKE_URI."""
-    return replace(settings, lake_uri=check_lake_uri(lake_uri))
 
 
 def variable_names() -> frozenset[str]:

@@ -14,6 +14,7 @@ fetched later.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -262,12 +263,12 @@ def _written(sink: LogSink) -> tuple[int, int]:
 
 
 def _slices(start: datetime, end: datetime, width: timedelta) -> list[tuple[datetime, datetime]]:
-    """[start, end] in pieces of `width`, oldest first (one piece if it is shorter)."""
-    pieces, cursor = [], start
-    while cursor < end:
-        pieces.append((cursor, min(cursor + width, end)))
-        cursor = pieces[-1][1]
-    return pieces or [(start, end)]
+    """[start, end] in equal pieces of about `width`, oldest first; a window a little longer
+    than `width` (a steady pass: the lookback and a few minutes) stays one piece."""
+    count = max(1, round((end - start) / width))
+    step = (end - start) / count
+    edges = [start + step * i for i in range(count)] + [end]
+    return list(itertools.pairwise(edges))
 
 
 def summarize(runs: Sequence[ProjectRun], now: datetime) -> dict[str, Any]:

@@ -21,8 +21,7 @@ from lib.core.schema import DATA_TABLE, ERRORS_TABLE, PARTITION_KEY
 from lib.core.settings import DEFAULT_LAKE, LAKE_URI, Settings
 from lib.core.times import parse_day_or_moment
 from lib.lake.reader import SCHEMAS, LakeNotFound, open_table
-from lib.lake.writer import DEFAULT_TARGET_MB
-from lib.ops import discover, verify
+from lib.ops import compaction, discover, verify
 from lib.ops.backfill import cli as backfill_cli
 from lib.ops.output import format_rows, plain_row
 
@@ -91,26 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     backfill_cli.register(commands, _lake_option)
     discover.register(commands, _lake_option)
     verify.register(commands, _lake_option)
-    compact = commands.add_parser(
-        "compact",
-        help="merge each partition's small files, keeping the latest row per task",
-        description="Rewrite the chosen partitions' files as a few files of about --target-mb, "
-        "dropping duplicates (one row per task id: the greatest updated_at, then ingested_at). "
-        "Safe beside running writers: only the files read are removed, after the new ones exist.",
-    )
-    _lake_option(compact)
-    chosen = compact.add_mutually_exclusive_group()
-    chosen.add_argument("--dt", help="compact this partition (YYYY-MM-DD)")
-    chosen.add_argument(
-        "--older-than-days", type=int, help="compact days at least N days old (default 1)"
-    )
-    compact.add_argument(
-        "--target-mb", type=float, default=DEFAULT_TARGET_MB, help="file size to aim for"
-    )
-    compact.add_argument(
-        "--keep-history", action="store_true", help="keep every distinct snapshot of a task"
-    )
-    compact.set_defaults(run=compact_command)
+    compaction.register(commands, _lake_option)
     schema = commands.add_parser("schema", help="print the lake's columns (README table)")
     schema.add_argument("--table", choices=sorted(SHOW_COLUMNS), default=DATA_TABLE)
     schema.set_defaults(run=print_schema)
@@ -204,22 +184,6 @@ def render(results: list[Any], fmt: str, *, lake: str, now: datetime) -> str:
         body = format_rows(result.columns, result.rows) if result.rows else "(no rows)"
         sections.append(f"{result.title} [{result.name}]\n{body}\n")
     return "\n".join(sections)
-
-
-def compact_command(args: argparse.Namespace) -> int:
-    from lib.lake.compact import Compactor, selection_from
-    from lib.lake.storage import open_store
-
-    selection = selection_from(args.dt, args.older_than_days)
-    compactor = Compactor(
-        open_store(args.location), target_mb=args.target_mb, keep_history=args.keep_history
-    )
-    summary = compactor.run(selection)
-    rows = [p.as_dict() for p in summary.partitions]
-    if rows:
-        print(format_rows(list(rows[0]), rows), file=sys.stderr)
-    print(json.dumps(summary.as_dict()))
-    return 1 if summary.as_dict()["failed"] else 0
 
 
 def template_command(args: argparse.Namespace) -> int:

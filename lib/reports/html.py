@@ -65,7 +65,8 @@ def as_number(value: Any) -> Number | None:
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    return value
+    number: Number = value
+    return number
 
 
 def format_chart_value(value: Number | None) -> str:
