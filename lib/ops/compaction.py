@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
+from lib.lake.compact import Selection
 from lib.lake.writer import DEFAULT_TARGET_MB
 from lib.ops.output import format_rows
 
@@ -36,7 +38,7 @@ def register(commands: Any, lake_option: Callable[[argparse.ArgumentParser], Non
 
 
 def compact_command(args: argparse.Namespace) -> int:
-    from lib.lake.compact import Compactor, selection_from
+    from lib.lake.compact import Compactor
     from lib.lake.storage import open_store
 
     selection = selection_from(args.dt, args.older_than_days)
@@ -49,3 +51,15 @@ def compact_command(args: argparse.Namespace) -> int:
         print(format_rows(list(rows[0]), rows), file=sys.stderr)
     print(json.dumps(summary.as_dict()))
     return 1 if summary.as_dict()["failed"] else 0
+
+
+def selection_from(day: str | None, older_than_days: int | None) -> Selection:
+    """The partitions --dt or --older-than-days (default 1) choose."""
+    if older_than_days is not None and older_than_days < 0:
+        raise ValueError("--older-than-days must be 0 or more")
+    if day is None:
+        return Selection(older_than_days=1 if older_than_days is None else older_than_days)
+    try:
+        return Selection(day=date.fromisoformat(day))
+    except ValueError:
+        raise ValueError(f"--dt must be a date like 2026-11-20, got {day!r}") from None
