@@ -22,9 +22,11 @@ demo: install  ## replay the sample SQS batch offline into ./lake and show what 
 test: install  ## the whole test suite (starts its own loopback servers)
 	$(BIN)/python -m pytest
 
-lint: install  ## ruff (lint + format check) and cfn-lint on the SAM template
+lint: install  ## ruff, the layers' import rule, mypy and cfn-lint on the SAM template
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 
 $(BIN)/.bench-installed: $(BIN)/.installed requirements-bench.txt

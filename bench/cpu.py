@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from lib.cbr.client import classify  # noqa: E402
+from lib.cbr.answers import classify  # noqa: E402
 from lib.ingest.flatten import flatten  # noqa: E402
 from lib.lake.storage import LocalStore  # noqa: E402
 from lib.lake.writer import Lake  # noqa: E402

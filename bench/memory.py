@@ -113,7 +113,7 @@ def child_drain(base_url: str, ids: int) -> dict:
         )
     server.terminate()
     server.wait(timeout=30)
-    assert summary["deleted"] == len(records) and summary["written"] == ids, summary
+    assert summary["deleted"] == len(records) and summary["rows"] == ids, summary
     return {"ids": ids, "batches": summary["batches"]}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,9 +17,9 @@ import pyarrow as pa
 import pytest
 
 from lib.aws.app import App
-from lib.core.runtime import REDACTOR, JsonFormatter, logger
+from lib.core.runtime import JsonFormatter, logger
 from lib.core.schema import DATA_TABLE, ERRORS_TABLE
-from lib.core.settings import Settings
+from lib.core.settings import LakeLocation, Settings
 from lib.lake.reader import open_table
 
 from fakecbr import FakeCBR
@@ -89,13 +90,18 @@ class Context:
 def read_rows(lake: Path | str, table: str = DATA_TABLE) -> list[dict[str, Any]]:
     """Every row of a lake table, as written (dt included), sorted for stable comparisons."""
     try:
-        data = open_table(str(lake), table).to_table()
+        data = open_table(lake_location(lake), table).to_table()
     except FileNotFoundError:
         return []
     key = "id" if table == DATA_TABLE else "reason"
     return sorted(
         data.to_pylist(), key=lambda r: (str(r.get(key)), str(r.get("source_message_id")))
     )
+
+
+def lake_location(lake: Path | str) -> LakeLocation:
+    """A lake as the CLI resolves it: a folder, or an S3 lake at the endpoint the test set."""
+    return Settings.for_lake(os.environ, lake_uri=str(lake)).lake
 
 
 def lake_files(lake: Path) -> list[Path]:
@@ -148,13 +154,6 @@ def logs() -> Iterator[io.StringIO]:
     logger.addHandler(handler)
     yield stream
     logger.removeHandler(handler)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_redactor() -> Iterator[None]:
-    before = set(REDACTOR.secrets)
-    yield
-    REDACTOR.secrets = before
 
 
 def table_of(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:

@@ -182,6 +182,7 @@ class FakeCBR:
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._stored: dict[str, bytes] = {}
+        self._listed: dict[str, dict[str, Any]] = {}  # what ListOpLogs shows, parsed once
         self._scripts: dict[str, deque[Reply]] = {}
         self.on_list: Callable[[int], None] | None = None  # called with the list request count
         self._list_requests = 0
@@ -242,8 +243,13 @@ class FakeCBR:
     def add_body(self, operation_log_id: str, body: bytes | str | dict | list) -> None:
         """Serve an arbitrary 200 body for that id; replaces any log stored for it."""
         encoded = encode_body(body)
+        listed = _listed_log(encoded)
         with self._lock:
             self._stored[operation_log_id] = encoded
+            if listed is None:
+                self._listed.pop(operation_log_id, None)
+            else:
+                self._listed[operation_log_id] = listed
 
     def script(self, operation_log_id: str, *replies: Reply) -> None:
         """Queue replies for that id's next requests, after any still queued."""
@@ -367,16 +373,7 @@ class FakeCBR:
 
     def _stored_logs(self) -> list[dict[str, Any]]:
         with self._lock:
-            bodies = list(self._stored.values())
-        logs = []
-        for body in bodies:
-            try:
-                document = json.loads(body)
-            except ValueError:
-                continue
-            if isinstance(document, dict) and isinstance(document.get("operation_log"), dict):
-                logs.append(document["operation_log"])
-        return logs
+            return list(self._listed.values())
 
     def _auth_failure(self, token: str | None, project_id: str) -> str | None:
         """Why the token is refused, or None.
@@ -486,6 +483,17 @@ class FakeCBR:
         if scripted.passthrough:
             return replace(unscripted, delay=scripted.delay)
         return scripted
+
+
+def _listed_log(body: bytes) -> dict[str, Any] | None:
+    """The operation_log a stored body holds, as ListOpLogs would show it (None: not a log)."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(document, dict) and isinstance(document.get("operation_log"), dict):
+        return document["operation_log"]
+    return None
 
 
 def _query_time(value: str | None) -> datetime | None:

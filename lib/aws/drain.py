@@ -17,8 +17,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from lib.core.errors import ConfigError
 from lib.core.runtime import Deadline, log_event
 from lib.core.settings import QUEUE_URL
-from lib.ingest.messages import parse_body
-from lib.ingest.pipeline import BatchResult, Message, Pipeline
+from lib.ingest.messages import Message, parse_body
+from lib.ingest.pipeline import BatchResult, Counts, Pipeline
 
 RECEIVE_MAX = 10  # SQS's limit per ReceiveMessage
 LONG_POLL_S = 20  # SQS's longest wait
@@ -33,21 +33,19 @@ class _Received:
 
 @dataclass
 class DrainSummary:
-    """What a scheduled run did; returned as the invocation's result."""
+    """What a scheduled run did: the pipeline's counts over every batch, and the queue's side."""
 
+    counts: Counts = field(default_factory=Counts)
     received: int = 0
     deleted: int = 0
-    written: int = 0  # data rows
-    errors: int = 0  # error rows
-    failed: int = 0  # messages left for redelivery
     delete_failed: int = 0
     batches: int = 0
     left: int | None = None  # messages visible on the queue at the end (approximate)
     stopped_by: str = "empty"
-    error_reasons: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        queue_side = {k: v for k, v in self.__dict__.items() if k != "counts"}
+        return {**self.counts.summary(), **queue_side}
 
 
 class QueueDrain:
@@ -138,11 +136,7 @@ class QueueDrain:
         done = [r for r in batch if r.message.message_id not in failed]
         summary.batches += 1
         summary.received += len(batch)
-        summary.written += result.data_rows
-        summary.errors += result.error_rows
-        summary.failed += len(failed)
-        for reason, count in result.error_reasons.items():
-            summary.error_reasons[reason] = summary.error_reasons.get(reason, 0) + count
+        summary.counts.add(result.counts)
         deleted, not_deleted = self._delete(done)
         summary.deleted += deleted
         summary.delete_failed += not_deleted

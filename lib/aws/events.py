@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypedDict
 
-from lib.ingest.pipeline import Message
+from lib.ingest.messages import Message
+from lib.lake.writer import DEFAULT_TARGET_MB
 
-EventKind = Literal["sqs", "scheduled", "compact"]
-COMPACT_ACTION = "compact"
+EventKind = Literal["sqs", "scheduled", "compact", "discover"]
+ACTIONS: tuple[EventKind, ...] = ("compact", "discover")  # {"action": ...} events
 
 
 class ItemFailure(TypedDict):
@@ -23,7 +24,9 @@ class UnsupportedEvent(ValueError):
     """The event is neither an SQS batch nor a scheduled event."""
 
 
-def event_kind(event: Mapping[str, Any]) -> EventKind:
+def event_kind(event: Any) -> EventKind:
+    if not isinstance(event, Mapping):
+        raise UnsupportedEvent(f"an event must be a JSON object, got {type(event).__name__}")
     records = event.get("Records")
     if (
         isinstance(records, list)
@@ -31,20 +34,22 @@ def event_kind(event: Mapping[str, Any]) -> EventKind:
         and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
     ):
         return "sqs"
-    if event.get("action") == COMPACT_ACTION:
-        return "compact"
+    action = event.get("action")
+    for kind in ACTIONS:
+        if action == kind:
+            return kind
     if event.get("detail-type") == "Scheduled Event":
         return "scheduled"
     raise UnsupportedEvent(
-        "expected an SQS event (Records[].eventSource == 'aws:sqs'), a scheduled event or "
-        '{"action": "compact"}'
+        "expected an SQS event (Records[].eventSource == 'aws:sqs'), a scheduled event, "
+        '{"action": "discover"} or {"action": "compact"}'
     )
 
 
 def compact_request(event: Mapping[str, Any]) -> tuple[int, float, bool]:
     """(older_than_days, target_mb, keep_history) of a compaction event, with defaults."""
     days = event.get("older_than_days", 1)
-    target = event.get("target_mb", 128)
+    target = event.get("target_mb", DEFAULT_TARGET_MB)
     keep = event.get("keep_history", False)
     if type(days) is not int or days < 0:
         raise UnsupportedEvent("older_than_days must be an integer of 0 or more")

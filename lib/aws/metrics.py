@@ -14,7 +14,8 @@ from typing import Any
 NAMESPACE = "OplogLake"
 SERVICE = "oplog-lake"
 
-# Summary key -> (metric name, unit); the summaries come from BatchResult and DrainSummary.
+# Summary key -> (metric name, unit). Summaries are `Counts.summary()`, alone (an SQS batch) or
+# with the queue's side of a drain, or a compaction's summary.
 INVOCATION_METRICS = {
     "messages": ("Messages", "Count"),
     "ids": ("TaskIds", "Count"),
@@ -30,13 +31,14 @@ INVOCATION_METRICS = {
     "drift": ("SchemaDrift", "Count"),
     "nulled": ("ValuesNulled", "Count"),
     "fetch_latency_ms": ("FetchLatency", "Milliseconds"),
-    "written": ("RowsWritten", "Count"),  # a scheduled drain's names for the same counts
-    "errors": ("ErrorRows", "Count"),
-    "failed": ("Failures", "Count"),
     "received": ("DrainReceived", "Count"),
     "deleted": ("DrainDeleted", "Count"),
     "delete_failed": ("DrainDeleteFailed", "Count"),
     "compacted": ("PartitionsCompacted", "Count"),
+    "discovery_lag_s": ("DiscoveryLagSeconds", "Seconds"),
+    "discovered": ("TasksDiscovered", "Count"),
+    "discovery_gaps": ("DiscoveryGaps", "Count"),
+    "discovery_failures": ("DiscoveryFailures", "Count"),
     "rows_dropped": ("CompactionRowsDropped", "Count"),
 }
 

@@ -19,7 +19,7 @@ from requests.auth import AuthBase
 
 from lib.cbr.signer import AkSkSigner
 from lib.core.errors import AccessError, ApiAnswer, FetchError, RetriableError
-from lib.core.runtime import REDACTOR
+from lib.core.runtime import Remember
 from lib.core.settings import IAM_USERNAME, AccessKey, IamPassword
 from lib.core.times import parse_utc
 
@@ -94,6 +94,7 @@ class IamTokens:
         self,
         session: requests.Session,
         credentials: IamPassword,
+        remember: Remember,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._session = session
@@ -103,7 +104,7 @@ class IamTokens:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._failures: dict[str, tuple[FetchError, float]] = {}
-        self.issued = 0
+        self._remember = remember
 
     def __repr__(self) -> str:
         return f"IamTokens(user={self._credentials.username!r}, projects={sorted(self._cache)})"
@@ -155,8 +156,7 @@ class IamTokens:
         token = response.headers.get("X-Subject-Token")
         if response.status_code != 201 or not token:
             raise _iam_failure(response)
-        self.issued += 1
-        REDACTOR.add(token)
+        self._remember(token)
         return _CachedToken(token, self._renew_at(response))
 
     def _post(self, project_id: str, timeout: float) -> requests.Response:
@@ -224,8 +224,10 @@ class AccessKeyAuth:
         pass
 
 
-def provider_for(credentials: IamPassword | AccessKey, session: requests.Session) -> AuthProvider:
-    """The auth provider for one set of credentials."""
+def provider_for(
+    credentials: IamPassword | AccessKey, session: requests.Session, remember: Remember
+) -> AuthProvider:
+    """The auth provider for one set of credentials; `remember` learns every token issued."""
     if isinstance(credentials, AccessKey):
         return AccessKeyAuth(credentials)
-    return IamTokens(session, credentials)
+    return IamTokens(session, credentials, remember)

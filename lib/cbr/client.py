@@ -1,17 +1,14 @@
-"""The CBR client: fetch one operation log, retrying what may succeed later, within a deadline.
+"""The CBR client: fetch one operation log or list a page, retrying what may work later.
 
-`classify` is the one table that maps an API answer to an outcome; `CbrClient.fetch` applies the
-retry policy (at most `max_attempts` requests per ID, exponential backoff with jitter, `Retry-After`
-honoured, nothing waited or requested past the deadline).
+`lib.cbr.answers.classify` says what an answer means; `CbrClient` applies the retry policy (at
+most `max_attempts` requests per call, exponential backoff with jitter, `Retry-After` honoured,
+nothing waited or requested past the deadline).
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import math
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,31 +16,25 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import orjson
 import requests
 import urllib3
-from urllib3.exceptions import InvalidHeader
+from requests.auth import AuthBase
 from urllib3.response import BaseHTTPResponse
-from urllib3.util.retry import Retry
 
+from lib.cbr.answers import LogPage, classify, log_page, operation_log
 from lib.cbr.auth import AuthProvider
 from lib.core.errors import (
     AccessError,
-    ApiAnswer,
     FetchError,
-    PermanentError,
     RetriableError,
     TokenExpired,
 )
+from lib.core.ids import ID_PATTERN
 from lib.core.runtime import Deadline
-from lib.ingest.messages import ID_PATTERN, TaskRef
 
-NOT_FOUND_CODES = frozenset({"BackupService.6500", "BackupService.6501"})
 MAX_BODY_BYTES = 16 * 1024 * 1024
 READ_CHUNK = 64 * 1024
 MIN_REQUEST_S = 0.05  # below this there is no point starting a request
-UTF8_BOM = b"\xef\xbb\xbf"
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # orjson reads integers this long as floats
 
 
 @dataclass
@@ -73,131 +64,8 @@ class RetryPolicy:
     rand: Callable[[], float] = random.random
 
     def wait_s(self, failures: int, retry_after: float | None) -> float:
-        backoff = min(self.cap_s, self.base_s * 2 ** (failures - 1)) * self.rand()
+        backoff = min(self.cap_s, self.base_s * 2.0 ** (failures - 1)) * self.rand()
         return max(backoff, retry_after or 0.0)
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds or an HTTP date (urllib3 parses both); None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return float(Retry().parse_retry_after(value))
-    except InvalidHeader:
-        return None
-
-
-def classify(
-    status: int,
-    body: bytes,
-    headers: Mapping[str, str],
-    parse: Callable[[bytes], Any] | None = None,
-) -> Any:
-    """A good answer parsed (by default: its operation_log); anything else raised as the
-    FetchError it means."""
-    if status == 200:
-        return (parse or _operation_log)(body)
-    code, message = _api_error(body)
-    answer = ApiAnswer(status, code, message)
-    if status == 401:
-        raise TokenExpired(f"CBR answered 401 {code or ''}".rstrip(), answer)
-    if status == 403:
-        raise AccessError(f"CBR refused access (403 {code or 'no code'})", answer)
-    if status in (408, 429) or status >= 500:
-        retry_after = parse_retry_after(headers.get("Retry-After"))
-        raise RetriableError(f"CBR answered {status}", answer, retry_after=retry_after)
-    if code and 400 <= status < 500:
-        if status == 404 and code in NOT_FOUND_CODES:
-            raise PermanentError("operation log not found", answer, reason="not_found")
-        if code.startswith("BackupService."):
-            raise PermanentError(f"CBR rejected the request ({code})", answer, reason="rejected")
-    raise AccessError(
-        f"CBR answered {status} {code or 'without a BackupService code'}: check CBR_ENDPOINT",
-        answer,
-    )
-
-
-def decode_json(body: bytes) -> Any:
-    """Strict JSON, BOM tolerated: orjson first (several times faster), the standard library
-    for what orjson refuses or would round (lone surrogate escapes, integers beyond 64 bits).
-    Numbers no float can hold (NaN, Infinity, 1e400) are refused: they could not be kept."""
-    body = body.removeprefix(UTF8_BOM)
-    if not _LONG_DIGITS.search(body):
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(body.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} does not fit a float")
-    return value
-
-
-def _operation_log(body: bytes) -> dict[str, Any]:
-    log = _json_document(body).get("operation_log")
-    if not isinstance(log, dict):
-        raise RetriableError("CBR answered 200 without an operation_log object", ApiAnswer(200))
-    return log
-
-
-@dataclass(frozen=True)
-class LogPage:
-    """One page of ListOpLogs: the logs on it and the total the API counts for the query."""
-
-    logs: list[dict[str, Any]]
-    count: int | None
-
-
-def _log_page(body: bytes) -> LogPage:
-    document = _json_document(body)
-    logs = document.get("operation_logs")
-    if not isinstance(logs, list) or not all(isinstance(log, dict) for log in logs):
-        raise RetriableError("CBR answered 200 without an operation_logs list", ApiAnswer(200))
-    count = document.get("count")
-    return LogPage(logs, count if isinstance(count, int) and not isinstance(count, bool) else None)
-
-
-def _json_document(body: bytes) -> dict[str, Any]:
-    try:
-        document = decode_json(body)
-    except (ValueError, RecursionError):
-        raise RetriableError(
-            "CBR answered 200 with a body that is not JSON", ApiAnswer(200)
-        ) from None
-    return document if isinstance(document, dict) else {}
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _api_error(body: bytes) -> tuple[str | None, str | None]:
-    """error_code/error_msg in any of the shapes Huawei gateways use."""
-    try:
-        document = json.loads(body.removeprefix(UTF8_BOM).decode("utf-8"))
-    except (ValueError, RecursionError):
-        return None, None
-    if not isinstance(document, dict):
-        return None, None
-    if isinstance(document.get("error"), dict):
-        document = document["error"]
-    for code_key, msg_key in (
-        ("error_code", "error_msg"),
-        ("errorCode", "errorMsg"),
-        ("code", "message"),
-    ):
-        if code_key in document:
-            code, message = document.get(code_key), document.get(msg_key)
-            return _text(code), _text(message)
-    return None, None
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)[:1024]
 
 
 class RatePacer:
@@ -248,18 +116,18 @@ class CbrClient:
         self._policy = policy
         self._sleep = sleep
 
-    def url(self, ref: TaskRef, project_id: str) -> str:
-        return f"{self.list_url(project_id)}/{_url_id(ref.operation_log_id)}"
+    def url(self, operation_log_id: str, project_id: str) -> str:
+        return f"{self.list_url(project_id)}/{_url_id(operation_log_id)}"
 
     def list_url(self, project_id: str) -> str:
         return f"{self._endpoint}/v3/{_url_id(project_id)}/operation-logs"
 
     def fetch(
-        self, ref: TaskRef, project_id: str, deadline: Deadline, stats: FetchStats
+        self, operation_log_id: str, project_id: str, deadline: Deadline, stats: FetchStats
     ) -> dict[str, Any]:
         """The operation_log object, or the FetchError that ended the attempts."""
         log: dict[str, Any] = self._call(
-            self.url(ref, project_id), None, project_id, deadline, stats, _operation_log
+            self.url(operation_log_id, project_id), None, project_id, deadline, stats, operation_log
         )
         return log
 
@@ -272,7 +140,7 @@ class CbrClient:
     ) -> LogPage:
         """One page of `GET /v3/{project_id}/operation-logs?...` (ListOpLogs), same retries."""
         page: LogPage = self._call(
-            self.list_url(project_id), dict(query), project_id, deadline, stats, _log_page
+            self.list_url(project_id), dict(query), project_id, deadline, stats, log_page
         )
         return page
 
@@ -307,7 +175,9 @@ class CbrClient:
                     raise AccessError(
                         f"CBR rejected the credentials (401){after}", exc.answer
                     ) from None
-                self._auth.refresh(project_id, exc.stale)
+                self._auth.refresh(
+                    project_id, exc.stale if isinstance(exc.stale, AuthBase) else None
+                )
                 stats.add(token_refreshes=1)
                 refreshed = True
                 last = exc

@@ -19,7 +19,7 @@ from requests.auth import AuthBase
 
 from lib.cbr.auth import AuthProvider, provider_for
 from lib.core.errors import AccessError, ConfigError
-from lib.core.runtime import REDACTOR, log_event
+from lib.core.runtime import Remember, log_event
 from lib.core.settings import CBR_CREDENTIALS_SECRET_ID, AccessKey, IamPassword
 
 RELOAD_AFTER_S = 30.0
@@ -79,14 +79,16 @@ class SecretAuth:
         self,
         load: Callable[[], Credentials],
         session: requests.Session,
+        remember: Remember,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._remember = remember
         self._load = load
         self._session = session
         self._clock = clock
         self._lock = threading.Lock()
-        self._credentials = self._remember(load())
-        self._inner = provider_for(self._credentials, session)
+        self._credentials = self._keep(load())
+        self._inner = provider_for(self._credentials, session, remember)
         self._loaded_at = clock()
         self.loads = 1
 
@@ -115,7 +117,7 @@ class SecretAuth:
             if self._clock() - self._loaded_at < RELOAD_AFTER_S and self.loads > 1:
                 return False
             try:
-                credentials = self._remember(self._load())
+                credentials = self._keep(self._load())
             except ConfigError as exc:
                 log_event(logging.ERROR, f"re-reading the credentials failed: {exc}")
                 return False
@@ -125,11 +127,13 @@ class SecretAuth:
                 return False
             log_event(logging.WARNING, "credentials changed in Secrets Manager; using the new ones")
             self._credentials = credentials
-            self._inner = provider_for(credentials, self._session)
+            self._inner = provider_for(credentials, self._session, self._remember)
             return True
 
-    @staticmethod
-    def _remember(credentials: Credentials) -> Credentials:
-        is_key = isinstance(credentials, AccessKey)
-        REDACTOR.add(credentials.secret_key if is_key else credentials.password)  # type: ignore[union-attr]
+    def _keep(self, credentials: Credentials) -> Credentials:
+        """The credentials, after their secret was handed to the log redactor."""
+        if isinstance(credentials, AccessKey):
+            self._remember(credentials.secret_key)
+        else:
+            self._remember(credentials.password)
         return credentials

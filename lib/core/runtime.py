@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import quote, quote_plus
 
 SAFETY_FRACTION = 0.10  # of the invocation's budget, kept for the write and the response
 SAFETY_MIN_S = 5.0
@@ -36,6 +37,12 @@ class Deadline:
 
     def expired(self) -> bool:
         return self.clock() >= self.at
+
+    def within(self, seconds: float | None) -> Deadline:
+        """This deadline, or `seconds` from now if that comes first (None: this one)."""
+        if seconds is None:
+            return self
+        return Deadline(min(self.at, self.clock() + seconds), self.clock)
 
     @classmethod
     def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
@@ -78,16 +85,36 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+Remember = Callable[[str], None]  # hand a secret to the log redactor as soon as it is known
+
+
 class RedactingFilter(logging.Filter):
-    """Replaces known secret values in every formatted line's message, fields and traceback."""
+    """Replaces known secret values in every formatted line's message, fields and traceback.
+
+    A secret can reach a log line spelled otherwise than it was given: escaped by `repr` (a
+    newline as `\\n`), by JSON, or percent-encoded in a URL. Every spelling is replaced."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self.secrets: set[str] = {s for s in secrets if s and len(s) >= 4}
+        self.secrets: set[str] = set()
+        for secret in secrets:
+            self.add(secret)
 
     def add(self, secret: str | None) -> None:
-        if secret and len(secret) >= 4:
-            self.secrets.add(secret)
+        if not secret or len(secret) < 4:
+            return
+        self.secrets.update(
+            spelling
+            for spelling in (
+                secret,
+                repr(secret)[1:-1],
+                json.dumps(secret)[1:-1],
+                json.dumps(secret, ensure_ascii=False)[1:-1],
+                quote(secret, safe=""),
+                quote_plus(secret, safe=""),
+            )
+            if len(spelling) >= 4
+        )
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
@@ -102,20 +129,18 @@ class RedactingFilter(logging.Filter):
         return True
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
+        for secret in sorted(self.secrets, key=len, reverse=True):  # longest spelling first
             text = text.replace(secret, "***")
         return text
 
 
-REDACTOR = RedactingFilter()
-
-
-def configure_logging(level: str) -> None:
-    """JSON lines on stderr-equivalent handler; idempotent across warm invocations."""
+def configure_logging(level: str, redactor: RedactingFilter | None = None) -> None:
+    """JSON lines on a stream handler; idempotent across warm invocations. A redactor is put on
+    the logger itself, so every handler sees redacted records."""
     logger.setLevel(level)
     logger.propagate = False
-    if REDACTOR not in logger.filters:
-        logger.addFilter(REDACTOR)  # on the logger, so every handler sees redacted records
+    if redactor is not None and redactor not in logger.filters:
+        logger.addFilter(redactor)
     if not logger.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(JsonFormatter())

@@ -1,7 +1,7 @@
 """The lake's tables, declared once as data.
 
-Every other view of the columns (the flattener, the Arrow schemas, the README table, the Glue
-columns) is derived from `OPERATION_LOG_COLUMNS` and `ERROR_COLUMNS`.
+Every other view of the columns (the flattener, the batch reader, the Arrow schemas, the README
+table, the Glue columns) is derived from `SOURCE_COLUMNS`, `LINEAGE_COLUMNS` and `ERRORS_SCHEMA`.
 """
 
 from __future__ import annotations

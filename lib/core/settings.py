@@ -1,24 +1,27 @@
 """Settings: one frozen object built from the environment, the only code that reads it.
 
-A missing or malformed variable raises `ConfigError` with one sentence naming it, before any
-request or write is made.
+Every variable is declared once here, with its default and its limits. A missing or malformed
+variable raises `ConfigError` with one sentence naming it, before any request or write is made.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TypedDict, TypeVar
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
+from lib.core.environ import Environ
 from lib.core.errors import ConfigError
-from lib.core.ids import ID_PATTERN, ID_RULE
 
 # Variable names, declared once.
 CBR_ENDPOINT = "CBR_ENDPOINT"
 CBR_PROJECT_ID = "CBR_PROJECT_ID"
+CBR_PROJECT_IDS = "CBR_PROJECT_IDS"
+DISCOVER_START = "DISCOVER_START"
+DISCOVER_MODE = "DISCOVER_MODE"
 CBR_AUTH_TOKEN = "CBR_AUTH_TOKEN"
 IAM_ENDPOINT = "IAM_ENDPOINT"
 IAM_USERNAME = "IAM_USERNAME"
@@ -30,28 +33,21 @@ CBR_CREDENTIALS_SECRET_ID = "CBR_CREDENTIALS_SECRET_ID"
 LAKE_URI = "LAKE_URI"
 LAKE_SSE = "LAKE_SSE"
 SSE_KMS_KEY_ID = "SSE_KMS_KEY_ID"
-DRAIN_MAX_MESSAGES = "DRAIN_MAX_MESSAGES"
-DRAIN_BATCH_IDS = "DRAIN_BATCH_IDS"
 QUEUE_URL = "QUEUE_URL"
-FETCH_CONCURRENCY = "FETCH_CONCURRENCY"
-HTTP_TIMEOUT_S = "HTTP_TIMEOUT_S"
-MAX_ATTEMPTS = "MAX_ATTEMPTS"
 CBR_MAX_RPS = "CBR_MAX_RPS"
 CBR_API_RPS = "CBR_API_RPS"
 CBR_CALLERS = "CBR_CALLERS"
 LOG_LEVEL = "LOG_LEVEL"
 FOLLOW_UNFINISHED = "FOLLOW_UNFINISHED"
-FOLLOW_MAX_ATTEMPTS = "FOLLOW_MAX_ATTEMPTS"
-FOLLOW_DELAY_S = "FOLLOW_DELAY_S"
 LAMBDA_MARKER = "AWS_LAMBDA_FUNCTION_NAME"
 
-Num = TypeVar("Num", int, float)
-
 LOCAL_ENDPOINT = "file://events/operation-logs"
+DEFAULT_LAKE = "./lake"
 GLOBAL_IAM_ENDPOINT = "https://iam.myhuaweicloud.com"
 IAM_GROUP = (IAM_USERNAME, IAM_PASSWORD, IAM_DOMAIN)
-SSE_CHOICES = ("AES256", "aws:kms", "none")
 AKSK_GROUP = (CBR_ACCESS_KEY, CBR_SECRET_KEY)
+SSE_CHOICES = ("AES256", "aws:kms", "none")
+DISCOVER_MODES = ("lake", "queue")
 
 
 @dataclass(frozen=True)
@@ -73,6 +69,20 @@ class AccessKey:
 
 
 @dataclass(frozen=True)
+class LakeLocation:
+    """Where the lake is and how to reach it: all the lake layer needs to open a store."""
+
+    uri: str = DEFAULT_LAKE
+    sse: str = "AES256"
+    """Server-side encryption requested for S3 objects: AES256, aws:kms or none."""
+    kms_key_id: str | None = None
+
+    @property
+    def is_s3(self) -> bool:
+        return self.uri.startswith("s3://")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable, validated. Build with `from_env` or directly in tests."""
 
@@ -88,9 +98,8 @@ class Settings:
     """Secrets Manager secret holding password or AK/SK credentials."""
     iam_endpoint: str = GLOBAL_IAM_ENDPOINT
     """IAM used for password auth (also with credentials from Secrets Manager)."""
-    lake_uri: str = "./lake"
+    lake_uri: str = DEFAULT_LAKE
     lake_sse: str = "AES256"
-    """Server-side encryption requested for S3 objects: AES256, aws:kms or none."""
     sse_kms_key_id: str | None = None
     queue_url: str | None = None
     drain_max_messages: int = 100_000
@@ -109,6 +118,14 @@ class Settings:
     follow_max_attempts: int = 20
     follow_delay_s: int = 60
     """Delay of the first follow-up; it doubles per attempt, up to 15 minutes."""
+    project_ids: tuple[str, ...] = ()
+    """Projects discovery lists (CBR_PROJECT_IDS); empty: CBR_PROJECT_ID alone."""
+    discover_lookback_h: float = 24.0
+    """Each discovery pass lists again this many hours before the watermark."""
+    discover_start: datetime | None = None
+    """Where discovery of a project with no watermark begins; None: 30 days ago."""
+    discover_mode: str = "lake"
+    """`lake`: write listed logs straight into the lake; `queue`: send their IDs to QUEUE_URL."""
     log_level: str = "INFO"
     in_lambda: bool = False
     backoff_base_s: float = 0.5
@@ -121,98 +138,113 @@ class Settings:
             return self.cbr_endpoint.removeprefix("file://")
         return None
 
-    @classmethod
-    def for_lake(cls, env: Mapping[str, str]) -> Settings:
-        """Only what lake maintenance needs (where the lake is, how to encrypt): no CBR."""
-        return cls(**_lake(env), log_level=_log_level(env), in_lambda=bool(env.get(LAMBDA_MARKER)))
+    @property
+    def lake(self) -> LakeLocation:
+        return LakeLocation(self.lake_uri, self.lake_sse, self.sse_kms_key_id)
+
+    @property
+    def discover_projects(self) -> tuple[str, ...]:
+        if self.project_ids:
+            return self.project_ids
+        return (self.project_id,) if self.project_id else ()
+
+    def secrets(self) -> list[str]:
+        """Every secret value these settings hold, for the log redactor."""
+        values = [self.auth_token]
+        if self.iam is not None:
+            values.append(self.iam.password)
+        if self.access_key is not None:
+            values.append(self.access_key.secret_key)
+        return [value for value in values if value]
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        in_lambda = bool(env.get(LAMBDA_MARKER))
-        endpoint = _endpoint(env, in_lambda)
-        iam_endpoint = _iam_endpoint(env)
+    def for_lake(cls, environ: Mapping[str, str], lake_uri: str | None = None) -> Settings:
+        """Only what lake maintenance and reading need (where the lake is, how to reach and
+        encrypt it): no CBR settings are read. `lake_uri` (a --lake option) wins over LAKE_URI."""
+        env = Environ(environ)
+        return cls(**_lake(env, lake_uri), **_logging(env))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], lake_uri: str | None = None) -> Settings:
+        env = Environ(environ)
+        iam_endpoint = env.secure_url(IAM_ENDPOINT, GLOBAL_IAM_ENDPOINT)
         settings = cls(
-            cbr_endpoint=endpoint,
-            project_id=_optional_id(env, CBR_PROJECT_ID),
-            auth_token=_optional(env, CBR_AUTH_TOKEN),
+            cbr_endpoint=_endpoint(env),
+            project_id=env.optional_id(CBR_PROJECT_ID),
+            auth_token=env.get(CBR_AUTH_TOKEN),
             iam=_iam(env, iam_endpoint),
             access_key=_access_key(env),
-            credentials_secret_id=_optional(env, CBR_CREDENTIALS_SECRET_ID),
+            credentials_secret_id=env.get(CBR_CREDENTIALS_SECRET_ID),
             iam_endpoint=iam_endpoint,
-            **_lake(env),
-            queue_url=_optional(env, QUEUE_URL),
-            drain_max_messages=_number(env, DRAIN_MAX_MESSAGES, 100_000, int, 1, 10_000_000),
-            drain_batch_ids=_number(env, DRAIN_BATCH_IDS, 1000, int, 10, 10_000),
-            fetch_concurrency=_number(env, FETCH_CONCURRENCY, 16, int, 1, 256),
-            http_timeout_s=_number(env, HTTP_TIMEOUT_S, 10.0, float, 0.1, 900.0),
-            max_attempts=_number(env, MAX_ATTEMPTS, 5, int, 1, 20),
+            queue_url=env.get(QUEUE_URL),
             max_rps=_rate(env),
-            follow_unfinished=_flag(env, FOLLOW_UNFINISHED),
-            follow_max_attempts=_number(env, FOLLOW_MAX_ATTEMPTS, 20, int, 1, 1000),
-            follow_delay_s=_number(env, FOLLOW_DELAY_S, 60, int, 0, 900),
-            log_level=_log_level(env),
-            in_lambda=in_lambda,
+            follow_unfinished=env.flag(FOLLOW_UNFINISHED),
+            project_ids=env.id_list(CBR_PROJECT_IDS),
+            discover_start=env.moment(DISCOVER_START),
+            discover_mode=env.choice(DISCOVER_MODE, "lake", DISCOVER_MODES),
+            **_lake(env, lake_uri),
+            **_logging(env),
+            **{spec.field: spec.read(env) for spec in NUMBERS},
         )
         _check_auth(settings)
-        if settings.follow_unfinished and settings.queue_url is None:
-            raise ConfigError(f"{FOLLOW_UNFINISHED}=true needs {QUEUE_URL}: the queue to send to.")
+        for needs_queue, what in (
+            (settings.follow_unfinished, f"{FOLLOW_UNFINISHED}=true"),
+            (settings.discover_mode == "queue", f"{DISCOVER_MODE}=queue"),
+        ):
+            if needs_queue and settings.queue_url is None:
+                raise ConfigError(f"{what} needs {QUEUE_URL}: the queue to send to.")
         return settings
 
 
-def _optional(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name, "")
-    return value if value.strip() else None
+_DEFAULTS = {f.name: f.default for f in fields(Settings)}
 
 
-def _optional_id(env: Mapping[str, str], name: str) -> str | None:
-    value = _optional(env, name)
-    if value is not None and not ID_PATTERN.fullmatch(value):
-        raise ConfigError(f"{name} must be {ID_RULE}, got {value!r}.")
-    return value
+@dataclass(frozen=True)
+class _Number:
+    """A numeric variable: the Settings field it fills (and whose default it keeps), its limits."""
+
+    field: str
+    kind: Callable[[str], int | float]
+    low: float
+    high: float
+
+    @property
+    def variable(self) -> str:
+        return self.field.upper()
+
+    def read(self, env: Environ) -> Any:
+        return env.number(self.variable, _DEFAULTS[self.field], self.kind, self.low, self.high)
 
 
-def _endpoint(env: Mapping[str, str], in_lambda: bool) -> str:
-    value = _optional(env, CBR_ENDPOINT)
+NUMBERS = (
+    _Number("drain_max_messages", int, 1, 10_000_000),
+    _Number("drain_batch_ids", int, 10, 10_000),
+    _Number("fetch_concurrency", int, 1, 256),
+    _Number("http_timeout_s", float, 0.1, 900.0),
+    _Number("max_attempts", int, 1, 20),
+    _Number("follow_max_attempts", int, 1, 1000),
+    _Number("follow_delay_s", int, 0, 900),
+    _Number("discover_lookback_h", float, 0, 720),
+)
+
+
+def _endpoint(env: Environ) -> str:
+    value = env.get(CBR_ENDPOINT)
     if value is None:
-        if in_lambda:
+        if env.get(LAMBDA_MARKER):
             raise ConfigError(
                 f"{CBR_ENDPOINT} must be set inside Lambda (e.g. https://cbr.REGION.myhuaweicloud.com)."
             )
         return LOCAL_ENDPOINT
-    value = value.rstrip("/")
     if value.startswith("file://"):
-        if not value.removeprefix("file://"):
+        if not value.removeprefix("file://").rstrip("/"):
             raise ConfigError(f"{CBR_ENDPOINT}=file://DIR needs a folder, got {value!r}.")
-        return value
-    parts = urlsplit(value)
-    if parts.scheme == "https" and parts.hostname:
-        return value
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
-        return value  # a local fake or proxy; plain HTTP anywhere else would expose credentials
-    raise ConfigError(f"{CBR_ENDPOINT} must be an https:// URL or file://DIR, got {value!r}.")
+        return value.rstrip("/")
+    return env.secure_url(CBR_ENDPOINT, None, also="or file://DIR")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _iam_endpoint(env: Mapping[str, str]) -> str:
-    endpoint = (_optional(env, IAM_ENDPOINT) or GLOBAL_IAM_ENDPOINT).rstrip("/")
-    parts = urlsplit(endpoint)
-    if not parts.hostname or not (
-        parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname))
-    ):
-        raise ConfigError(f"{IAM_ENDPOINT} must be an https:// URL, got {endpoint!r}.")
-    return endpoint
-
-
-def _iam(env: Mapping[str, str], endpoint: str) -> IamPassword | None:
-    values = {name: _optional(env, name) for name in IAM_GROUP}
+def _iam(env: Environ, endpoint: str) -> IamPassword | None:
+    values = {name: env.get(name) for name in IAM_GROUP}
     if not any(values.values()):
         return None
     missing = [name for name, value in values.items() if value is None]
@@ -226,8 +258,8 @@ def _iam(env: Mapping[str, str], endpoint: str) -> IamPassword | None:
     )
 
 
-def _access_key(env: Mapping[str, str]) -> AccessKey | None:
-    ak, sk = _optional(env, CBR_ACCESS_KEY), _optional(env, CBR_SECRET_KEY)
+def _access_key(env: Environ) -> AccessKey | None:
+    ak, sk = env.get(CBR_ACCESS_KEY), env.get(CBR_SECRET_KEY)
     if ak is None and sk is None:
         return None
     if ak is None or sk is None:
@@ -259,28 +291,13 @@ def _check_auth(settings: Settings) -> None:
         )
 
 
-def _number(
-    env: Mapping[str, str], name: str, default: Num, kind: Callable[[str], Num], low: Num, high: Num
-) -> Num:
-    raw = _optional(env, name)
-    if raw is None:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        raise ConfigError(f"{name} must be a number from {low} to {high}, got {raw!r}.")
-    return value
-
-
-def _rate(env: Mapping[str, str]) -> float | None:
+def _rate(env: Environ) -> float | None:
     """CBR_MAX_RPS, checked against the API's cap shared by CBR_CALLERS concurrent invocations."""
-    if _optional(env, CBR_MAX_RPS) is None:
+    if env.get(CBR_MAX_RPS) is None:
         return None
-    rate = _number(env, CBR_MAX_RPS, 0.0, float, 0.1, 10_000.0)
-    api_cap = _number(env, CBR_API_RPS, 200.0, float, 1.0, 100_000.0)
-    callers = _number(env, CBR_CALLERS, 1, int, 1, 10_000)
+    rate = float(env.number(CBR_MAX_RPS, 0.0, float, 0.1, 10_000.0))
+    api_cap = float(env.number(CBR_API_RPS, 200.0, float, 1.0, 100_000.0))
+    callers = int(env.number(CBR_CALLERS, 1, int, 1, 10_000))
     if rate * callers > api_cap:
         raise ConfigError(
             f"{CBR_MAX_RPS}={rate:g} times {CBR_CALLERS}={callers} concurrent invocations exceeds "
@@ -289,49 +306,40 @@ def _rate(env: Mapping[str, str]) -> float | None:
     return rate
 
 
-class _LakeFields(TypedDict):
-    lake_uri: str
-    lake_sse: str
-    sse_kms_key_id: str | None
-
-
-def _lake(env: Mapping[str, str]) -> _LakeFields:
-    """Where the lake is and how its objects are encrypted."""
-    kms_key = _optional(env, SSE_KMS_KEY_ID)
+def _lake(env: Environ, lake_uri: str | None) -> dict[str, Any]:
+    """Where the lake is and how its objects are encrypted. Its endpoint and credentials are
+    boto3's own (AWS_ENDPOINT_URL_S3 and the standard AWS variables)."""
+    kms_key = env.get(SSE_KMS_KEY_ID)
     return {
-        "lake_uri": _lake_uri(env),
-        "lake_sse": _choice(env, LAKE_SSE, "aws:kms" if kms_key else "AES256", SSE_CHOICES),
+        "lake_uri": check_lake_uri(lake_uri if lake_uri is not None else env.get(LAKE_URI)),
+        "lake_sse": env.choice(LAKE_SSE, "aws:kms" if kms_key else "AES256", SSE_CHOICES),
         "sse_kms_key_id": kms_key,
     }
 
 
-def _lake_uri(env: Mapping[str, str]) -> str:
-    uri = _optional(env, LAKE_URI) or "./lake"
-    if "://" in uri and not (uri.startswith("s3://") and urlsplit(uri).netloc):
+def check_lake_uri(uri: str | None) -> str:
+    """`s3://bucket[/prefix]` or a local folder; anything that looks like another URI (or a
+    mistyped `s3:/...`) is refused rather than taken for a folder name."""
+    uri = uri or DEFAULT_LAKE
+    parts = urlsplit(uri)
+    looks_like_uri = "://" in uri or (len(parts.scheme) > 1 and uri[len(parts.scheme)] == ":")
+    if looks_like_uri and not (parts.scheme == "s3" and uri.startswith("s3://") and parts.netloc):
         raise ConfigError(f"{LAKE_URI} must be s3://bucket/prefix or a folder, got {uri!r}.")
     return uri
 
 
-TRUE_WORDS = ("true", "1", "yes", "on")
-FALSE_WORDS = ("false", "0", "no", "off")
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    value = (_optional(env, name) or "false").lower()
-    if value not in TRUE_WORDS + FALSE_WORDS:
-        raise ConfigError(f"{name} must be true or false, got {value!r}.")
-    return value in TRUE_WORDS
-
-
-def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = _optional(env, name) or default
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}.")
-    return value
-
-
-def _log_level(env: Mapping[str, str]) -> str:
-    level = (_optional(env, LOG_LEVEL) or "INFO").upper()
+def _logging(env: Environ) -> dict[str, Any]:
+    level = (env.get(LOG_LEVEL) or str(_DEFAULTS["log_level"])).upper()
     if level not in logging.getLevelNamesMapping():
         raise ConfigError(f"{LOG_LEVEL} must be DEBUG, INFO, WARNING or ERROR, got {level!r}.")
-    return level
+    return {"log_level": level, "in_lambda": bool(env.get(LAMBDA_MARKER))}
+
+
+def variable_names() -> frozenset[str]:
+    """Every environment variable the settings read (for the template and README checks)."""
+    named = {
+        value
+        for name, value in globals().items()
+        if name.isupper() and isinstance(value, str) and value.isupper() and value.isidentifier()
+    }
+    return frozenset(named | {spec.variable for spec in NUMBERS})

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from lib.core.jsontext import compact_json, is_utf8, utf8_safe
 from lib.core.schema import SOURCE_COLUMNS
 from lib.core.times import parse_utc
 
@@ -37,19 +38,6 @@ class FlattenReport:
 Converter = Callable[[Any, str, FlattenReport], Any]
 
 
-def compact_json(value: Any) -> str:
-    """The one JSON spelling the lake uses: compact, non-ASCII kept."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def raw_json(value: Any) -> str:
     """The record as compact JSON with non-ASCII kept (orjson: several times faster than json).
 
@@ -61,21 +49,21 @@ def raw_json(value: Any) -> str:
     except TypeError:
         pass
     text = compact_json(value)
-    return text if text.isascii() or _encodable(text) else json.dumps(value, separators=(",", ":"))
+    return text if is_utf8(text) else json.dumps(value, separators=(",", ":"))
 
 
 def _to_string(value: Any, path: str, report: FlattenReport) -> str | None:
     if isinstance(value, str):
-        if value.isascii() or _encodable(value):
+        if is_utf8(value):
             return value
         report.coerced.append(path)  # a lone surrogate from a JSON escape: Parquet needs UTF-8
-        return value.encode("utf-8", "replace").decode("utf-8")
+        return utf8_safe(value)
     if isinstance(value, float) and not math.isfinite(value):
         report.nulled.append(path)
         return None
     report.coerced.append(path)
     text = compact_json(value)  # true -> "true", 5 -> "5", 5.0 -> "5.0", {} -> "{}"
-    return text if text.isascii() or _encodable(text) else text.encode("utf-8", "replace").decode()
+    return utf8_safe(text)
 
 
 def _int_converter(bits: int) -> Converter:
@@ -220,7 +208,7 @@ def _walk(
             report.drift.append(prefix + key)
         elif value is None:
             continue
-        elif type(node) is _Leaf:
+        elif isinstance(node, _Leaf):
             if node.plain_text and type(value) is str and value.isascii():
                 row[node.name] = value  # the common case, without a call
             else:

@@ -1,22 +1,23 @@
-"""Following unfinished tasks: send a task still `running` or `waiting` back to the queue, later.
+"""Following unfinished tasks: which tasks to look at again later, and the port that sends them.
 
 The row written now is a snapshot; the task's final state is what an audit needs. With
-`FOLLOW_UNFINISHED=true` each such task goes back to the queue as
-`{"operation_log_id", "project_id", "attempt": n}` with `DelaySeconds` doubling per attempt from
+`FOLLOW_UNFINISHED=true` each task still `running` or `waiting` goes back to the queue as
+`{"operation_log_id", "project_id", "attempt": n}`, delayed by a time doubling per attempt from
 `FOLLOW_DELAY_S` up to SQS's 15 minutes, until it has finished or `FOLLOW_MAX_ATTEMPTS` follow-ups
 were made. Follow-ups are sent only after the snapshot is durably written; a message whose
-follow-ups cannot be sent is redelivered, so no task is silently left unfollowed.
+follow-ups cannot be sent is redelivered, so no task is silently left unfollowed. The sending
+itself lives at the AWS edge (`lib.aws.sqs.QueueFollower`).
 """
 
 from __future__ import annotations
 
 import json
-import logging
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
-from lib.aws.sqs import send_batches
-from lib.core.runtime import log_event
+from lib.ingest.fetch import FetchKey, Outcome
+from lib.ingest.settle import Plan
 
 UNFINISHED = frozenset({"running", "waiting"})
 MAX_DELAY_S = 900  # SQS's longest DelaySeconds
@@ -53,38 +54,34 @@ class FollowReport:
     failed_messages: frozenset[str] = frozenset()
 
 
-class QueueFollower:
-    """Sends follow-ups to the task queue."""
+class Follower(Protocol):
+    """Sends follow-ups somewhere they come back from (the task queue)."""
 
-    def __init__(self, sqs: Any, queue_url: str, *, max_attempts: int, base_delay_s: int) -> None:
-        self.sqs = sqs
-        self.queue_url = queue_url
-        self.max_attempts = max_attempts
-        self.base_delay_s = base_delay_s
+    max_attempts: int
 
-    def send(self, follow_ups: list[FollowUp], exhausted: list[FollowUp]) -> FollowReport:
-        report = FollowReport(exhausted=len(exhausted))
-        for item in exhausted:
-            log_event(
-                logging.WARNING,
-                f"task still unfinished after {self.max_attempts} follow-ups; "
-                "its last snapshot stays its latest row",
-                operation_log_id=item.operation_log_id,
-                project_id=item.project_id,
-            )
-        entries = [
-            {"MessageBody": item.body(), "DelaySeconds": delay_s(item.attempt, self.base_delay_s)}
-            for item in follow_ups
-        ]
-        not_sent = send_batches(self.sqs, self.queue_url, entries)
-        for problem in not_sent[:10]:  # a queue that is gone would otherwise log every one
-            log_event(
-                logging.ERROR,
-                "a follow-up could not be sent; its message is redelivered",
-                operation_log_id=follow_ups[problem.index].operation_log_id,
-                code=problem.code,
-                detail=problem.detail,
-            )
-        report.sent = len(follow_ups) - len(not_sent)
-        report.failed_messages = frozenset(follow_ups[n.index].message_id for n in not_sent)
-        return report
+    def send(self, follow_ups: Sequence[FollowUp], exhausted: Sequence[FollowUp]) -> FollowReport:
+        """Send `follow_ups`; `exhausted` are reported, not sent."""
+        ...
+
+
+def unfinished(
+    plans: Sequence[Plan],
+    outcomes: dict[FetchKey, Outcome],
+    acknowledged: Collection[str],
+    max_attempts: int,
+) -> tuple[list[FollowUp], list[FollowUp]]:
+    """(to follow, out of attempts): the unfinished tasks of the acknowledged messages."""
+    follow: list[FollowUp] = []
+    exhausted: list[FollowUp] = []
+    for message_plan in plans:
+        message_id = message_plan.message.message_id
+        if message_id not in acknowledged:
+            continue
+        for (log_id, project), attempt in message_plan.keys.items():
+            outcome = outcomes[(log_id, project)]
+            if not isinstance(outcome, dict) or outcome.get("id") != log_id:
+                continue
+            if outcome.get("status") in UNFINISHED:
+                item = FollowUp(log_id, project, attempt + 1, message_id)
+                (follow if attempt < max_attempts else exhausted).append(item)
+    return follow, exhausted

@@ -8,11 +8,11 @@ trimmed: an ID either matches `ID_PATTERN` in full or is rejected.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from lib.core.ids import ID_PATTERN, ID_RULE
+from lib.core.jsontext import loads_text, utf8_safe
 
 MAX_IDS_PER_MESSAGE = 1000
 MAX_ATTEMPT = 1000
@@ -20,6 +20,23 @@ RAW_MESSAGE_LIMIT = 64 * 1024  # bytes of the body kept in an error row
 
 INVALID_MESSAGE = "invalid_message"
 INVALID_ID = "invalid_id"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One input to settle: a queue message (its SQS messageId and body), or a line of a file.
+
+    Inputs that did not come from the queue (a backfill's file of IDs) still need an ID to report
+    failures by, but their rows carry no `source_message_id`.
+    """
+
+    message_id: str
+    body: str
+    from_queue: bool = True
+
+    @property
+    def source_message_id(self) -> str | None:
+        return self.message_id if self.from_queue else None
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,7 @@ def _items(body: str) -> list[Item]:
     if body.lstrip()[:1] not in ("{", "[", '"'):
         return [(body, None, 0)]  # a bare ID that fails the pattern
     try:
-        document = json.loads(body, parse_constant=_reject_constant)
+        document = loads_text(body)
     except (ValueError, RecursionError) as exc:
         raise _Malformed(f"the message body is not valid JSON ({type(exc).__name__})") from None
     if isinstance(document, list):
@@ -115,15 +132,11 @@ def _item(element: Any) -> Item:
     return operation_log_id, project_id, attempt
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _clip(value: str | None, limit: int = 256) -> str | None:
     """A rejected value as stored: short, and encodable even if it held a lone surrogate."""
     if value is None:
         return None
-    return value[:limit].encode("utf-8", "replace").decode("utf-8")
+    return utf8_safe(value[:limit])
 
 
 def clip_raw_message(body: str) -> str:

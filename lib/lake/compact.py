@@ -36,10 +36,17 @@ from lib.core.schema import (
     PARTITION_KEY,
 )
 from lib.lake.storage import ObjectStore
-from lib.lake.writer import ZSTD_LEVEL, Row, data_identity, error_identity, file_key
+from lib.lake.writer import (
+    DEFAULT_TARGET_MB,
+    ZSTD_LEVEL,
+    Row,
+    data_identity,
+    error_identity,
+    file_key,
+)
 
 MIB = 1024 * 1024
-DEFAULT_TARGET_MB = 128
+
 ROW_GROUP_ROWS = 32_768  # rows buffered per row group written: bounds the memory
 MIN_PARTITION_S = 5.0  # do not start a partition with less time than this left
 
@@ -349,22 +356,3 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
         for f in schema
     ]
     return pa.Table.from_arrays(columns, schema=schema)
-
-
-def parse_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"--dt must be a date like 2026-11-20, got {text!r}") from None
-
-
-def selection_from(
-    day: str | None, older_than_days: int | None, *, default_days: int = 1
-) -> Selection:
-    if day is not None and older_than_days is not None:
-        raise ValueError("choose partitions with --dt or --older-than-days, not both")
-    if older_than_days is not None and older_than_days < 0:
-        raise ValueError("--older-than-days must be 0 or more")
-    if day is not None:
-        return Selection(day=parse_day(day))
-    return Selection(older_than_days=default_days if older_than_days is None else older_than_days)

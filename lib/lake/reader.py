@@ -14,6 +14,7 @@ from lib.core.schema import (
     OPERATION_LOGS_SCHEMA,
     PARTITION_KEY,
 )
+from lib.core.settings import LakeLocation
 
 SCHEMAS = {DATA_TABLE: OPERATION_LOGS_SCHEMA, ERRORS_TABLE: ERRORS_SCHEMA}
 PARTITIONING = ds.partitioning(pa.schema([(PARTITION_KEY, pa.string())]), flavor="hive")
@@ -23,17 +24,19 @@ class LakeNotFound(FileNotFoundError):
     """The lake (or the table asked for) has no files yet."""
 
 
-def open_table(lake_uri: str, table: str) -> ds.Dataset:
-    """One lake table as a dataset, with `dt` as a string partition column."""
-    if lake_uri.startswith("s3://"):
+def open_table(lake: LakeLocation | str, table: str) -> ds.Dataset:
+    """One lake table as a dataset, with `dt` as a string partition column. A plain string is
+    a local folder, or an S3 lake reached through AWS's own endpoints."""
+    location = lake if isinstance(lake, LakeLocation) else LakeLocation(str(lake))
+    if location.is_s3:
         from lib.lake.s3 import arrow_filesystem  # boto3/pyarrow S3 only for an S3 lake
 
-        filesystem, root = arrow_filesystem(lake_uri)
+        filesystem, root = arrow_filesystem(location)
         path = f"{root}/{table}"
     else:
-        filesystem, path = None, str(Path(lake_uri) / table)
+        filesystem, path = None, str(Path(location.uri) / table)
         if not Path(path).is_dir():
-            raise LakeNotFound(f"no {table} table under {lake_uri}")
+            raise LakeNotFound(f"no {table} table under {location.uri}")
     schema = SCHEMAS[table].append(pa.field(PARTITION_KEY, pa.string()))
     return ds.dataset(
         path, schema=schema, format="parquet", partitioning=PARTITIONING, filesystem=filesystem

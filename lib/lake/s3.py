@@ -1,24 +1,24 @@
 """The S3 (or S3-compatible: OBS, MinIO) backend of the lake's ObjectStore port.
 
-Every object is written whole in one request with its Content-MD5 checked by the store, or, above
-`MULTIPART_THRESHOLD`, as a multipart upload that only becomes visible when completed. boto3's own
-errors are translated here into SinkError sentences that name the setting to check.
+Objects go up through boto3's managed transfer: one request with a checksum the store verifies,
+or, above `MULTIPART_THRESHOLD`, a multipart upload that only becomes visible when completed.
+boto3's own errors are translated here into SinkError sentences that name the setting to check.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import os
+import io
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from lib.core.errors import ConfigError, ObjectMissing, SinkError
-from lib.core.settings import LAKE_URI
+from lib.core.errors import ObjectMissing, SinkError
+from lib.core.settings import LAKE_URI, LakeLocation
+from lib.lake.storage import Versioned
 
 if TYPE_CHECKING:
     import pyarrow.fs
@@ -26,19 +26,16 @@ if TYPE_CHECKING:
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 PART_SIZE = 16 * 1024 * 1024
 SSE_NONE = "none"
-ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_S3"
+ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_S3"  # boto3's own override, named in errors
 _CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60
 )
 
 
 def split_uri(uri: str) -> tuple[str, str]:
-    """`s3://bucket/some/prefix` -> ("bucket", "some/prefix")."""
+    """`s3://bucket/some/prefix` (checked by the settings) -> ("bucket", "some/prefix")."""
     parts = urlsplit(uri)
-    bucket, prefix = parts.netloc, parts.path.strip("/")
-    if parts.scheme != "s3" or not bucket:
-        raise ConfigError(f"{LAKE_URI} must look like s3://bucket/prefix, got {uri!r}.")
-    return bucket, prefix
+    return parts.netloc, parts.path.strip("/")
 
 
 class S3Store:
@@ -56,64 +53,71 @@ class S3Store:
         part_size: int = PART_SIZE,
     ) -> None:
         self.client = client
-        self.multipart_threshold = multipart_threshold
-        self.part_size = part_size
         self.bucket = bucket
         self.prefix = prefix
         self.uri = f"s3://{bucket}/{prefix}".rstrip("/")
-        self._encryption: dict[str, str] = {}
+        # One request for small objects; larger ones as a multipart upload that becomes
+        # visible only when complete and is aborted on failure. Either way the store checks
+        # a checksum of what it received.
+        self._transfer = TransferConfig(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=part_size,
+            use_threads=False,  # no pool left running past the call
+        )
+        self._extra: dict[str, str] = {"ChecksumAlgorithm": "CRC32"}
         if sse != SSE_NONE:
-            self._encryption["ServerSideEncryption"] = sse
+            self._extra["ServerSideEncryption"] = sse
             if kms_key_id:
-                self._encryption["SSEKMSKeyId"] = kms_key_id
+                self._extra["SSEKMSKeyId"] = kms_key_id
 
     @classmethod
-    def from_uri(cls, uri: str, *, sse: str = "AES256", kms_key_id: str | None = None) -> S3Store:
-        bucket, prefix = split_uri(uri)
+    def at(cls, location: LakeLocation) -> S3Store:
+        bucket, prefix = split_uri(location.uri)
         client = boto3.client("s3", config=_CLIENT_CONFIG)  # honours AWS_ENDPOINT_URL_S3
-        return cls(client, bucket, prefix, sse=sse, kms_key_id=kms_key_id)
+        return cls(
+            client,
+            bucket,
+            prefix,
+            sse=location.sse,
+            kms_key_id=location.kms_key_id,
+        )
 
     def put(self, key: str, data: bytes) -> None:
         with self._errors(key):
-            if len(data) <= self.multipart_threshold:
-                self.client.put_object(
-                    Bucket=self.bucket,
-                    Key=self._key(key),
-                    Body=data,
-                    ContentMD5=_md5(data),
-                    **self._encryption,
-                )
-            else:
-                self._put_multipart(self._key(key), data)
-
-    def _put_multipart(self, key: str, data: bytes) -> None:
-        upload = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=key, **self._encryption
-        )
-        upload_id = upload["UploadId"]
-        try:
-            parts = []
-            for number, start in enumerate(range(0, len(data), self.part_size), start=1):
-                chunk = data[start : start + self.part_size]
-                answer = self.client.upload_part(
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=chunk,
-                    ContentMD5=_md5(chunk),
-                )
-                parts.append({"PartNumber": number, "ETag": answer["ETag"]})
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            self.client.upload_fileobj(
+                io.BytesIO(data),
+                self.bucket,
+                self._key(key),
+                ExtraArgs=self._extra,
+                Config=self._transfer,
             )
-        except BaseException:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+    def read_versioned(self, key: str) -> Versioned | None:
+        try:
+            with self._errors(key):
+                answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+                return Versioned(bytes(answer["Body"].read()), str(answer["ETag"]))
+        except ObjectMissing:
+            return None
+
+    def put_if(self, key: str, data: bytes, version: str | None) -> str | None:
+        """S3 conditional writes: If-Match on the ETag read, or If-None-Match for a new key."""
+        condition = {"IfMatch": version} if version is not None else {"IfNoneMatch": "*"}
+        try:
+            with self._errors(key):
+                answer = self.client.put_object(
+                    Bucket=self.bucket, Key=self._key(key), Body=data, **condition, **self._extra
+                )
+        except SinkError as exc:
+            if isinstance(exc.__cause__, ClientError) and _lost_race(exc.__cause__):
+                return None
             raise
+        return str(answer["ETag"])
 
     def get(self, key: str) -> bytes:
         with self._errors(key):
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+            return bytes(body.read())
 
     def list(self, prefix: str) -> list[str]:
         keys: list[str] = []
@@ -152,7 +156,7 @@ class _TranslateErrors:
                 raise ObjectMissing(f"{self.key} is not in {LAKE_URI}={self.store.uri}") from error
             raise SinkError(self._client_error(error)) from error
         if isinstance(error, EndpointConnectionError):
-            endpoint = os.environ.get(ENDPOINT_VARIABLE, "the AWS S3 endpoint")
+            endpoint = self.store.client.meta.endpoint_url
             raise SinkError(
                 f"cannot reach {endpoint} for {LAKE_URI}={self.store.uri}: "
                 f"check {ENDPOINT_VARIABLE} and the network"
@@ -173,23 +177,25 @@ class _TranslateErrors:
         return f"S3 answered {status} {code} for {self.key} in {uri}"
 
 
-def _md5(data: bytes) -> str:
-    return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+def _lost_race(error: ClientError) -> bool:
+    """412: the object changed since it was read; 409: a concurrent conditional write won."""
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = error.response.get("Error", {}).get("Code", "")
+    return status in (409, 412) or code in ("PreconditionFailed", "ConditionalRequestConflict")
 
 
-def arrow_filesystem(uri: str) -> tuple[pyarrow.fs.S3FileSystem, str]:
-    """A pyarrow S3 filesystem for reading the lake, with the same endpoint variables as boto3."""
+def arrow_filesystem(location: LakeLocation) -> tuple[pyarrow.fs.S3FileSystem, str]:
+    """A pyarrow S3 filesystem for reading the lake, at the endpoint and in the region boto3
+    resolves (AWS_ENDPOINT_URL_S3 and the standard variables), which pyarrow alone would not."""
     import pyarrow.fs
 
-    bucket, prefix = split_uri(uri)
-    endpoint = os.environ.get(ENDPOINT_VARIABLE) or os.environ.get("AWS_ENDPOINT_URL")
+    bucket, prefix = split_uri(location.uri)
+    meta = boto3.client("s3", config=_CLIENT_CONFIG).meta
+    parts = urlsplit(meta.endpoint_url)
     options: dict[str, Any] = {}
-    if endpoint:
-        parts = urlsplit(endpoint)
-        options["endpoint_override"] = parts.netloc
-        options["scheme"] = parts.scheme
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    if region:
-        options["region"] = region
+    if not (parts.hostname or "").endswith((".amazonaws.com", ".amazonaws.com.cn")):
+        options.update(endpoint_override=parts.netloc, scheme=parts.scheme)  # S3-compatible
+    if meta.region_name:
+        options["region"] = meta.region_name
     root = f"{bucket}/{prefix}".rstrip("/")
     return pyarrow.fs.S3FileSystem(**options), root

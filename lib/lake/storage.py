@@ -2,25 +2,46 @@
 
 Everything above this module (partitioning, naming, Parquet) works on keys like
 `operation_logs/dt=2026-11-20/part-….parquet`. A `put` is atomic: a reader sees the whole object
-or nothing.
+or nothing. Small state documents (`_state/...`) are changed with a compare-and-swap
+(`read_versioned` + `put_if`), so two writers can never overwrite each other unseen.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import os
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from lib.core.errors import ConfigError, ObjectMissing, SinkError
-from lib.core.settings import LAKE_URI
+from lib.core.errors import ObjectMissing, SinkError
+from lib.core.settings import LAKE_URI, LakeLocation
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """An object's bytes and the version a conditional write must name to replace them."""
+
+    data: bytes
+    version: str
 
 
 class ObjectStore(Protocol):
     uri: str
 
     def put(self, key: str, data: bytes) -> None: ...
+
+    def read_versioned(self, key: str) -> Versioned | None:
+        """The object and its version, or None when there is none."""
+        ...
+
+    def put_if(self, key: str, data: bytes, version: str | None) -> str | None:
+        """Write only if the object is still at `version` (None: only if there is none yet):
+        the new version, or None, writing nothing, when another writer got there first."""
+        ...
 
     def get(self, key: str) -> bytes: ...
 
@@ -50,9 +71,30 @@ class LocalStore:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temporary.unlink(missing_ok=True)
-            raise SinkError(
-                f"cannot write {key} under {LAKE_URI}={self.uri}: {exc.strerror}"
-            ) from exc
+            raise self._error("write", key, exc) from exc
+
+    def read_versioned(self, key: str) -> Versioned | None:
+        try:
+            data = self.get(key)
+        except ObjectMissing:
+            return None
+        return Versioned(data, _digest(data))
+
+    def put_if(self, key: str, data: bytes, version: str | None) -> str | None:
+        """Compare and swap under an exclusive lock on a sibling lock file (POSIX `flock`
+        between processes of this machine), then the same atomic rename as `put`."""
+        lock_path = self._path(key).with_name(f".{self._path(key).name}.lock")
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(lock_path, "a+b") as lock:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+                current = self.read_versioned(key)
+                if (current.version if current else None) != version:
+                    return None
+                self.put(key, data)
+                return _digest(data)
+        except OSError as exc:
+            raise self._error("write", key, exc) from exc
 
     def get(self, key: str) -> bytes:
         try:
@@ -60,9 +102,7 @@ class LocalStore:
         except FileNotFoundError as exc:
             raise ObjectMissing(f"{key} is not in {LAKE_URI}={self.uri}") from exc
         except OSError as exc:
-            raise SinkError(
-                f"cannot read {key} under {LAKE_URI}={self.uri}: {exc.strerror}"
-            ) from exc
+            raise self._error("read", key, exc) from exc
 
     def list(self, prefix: str) -> list[str]:
         base = self._path(prefix)
@@ -78,9 +118,7 @@ class LocalStore:
         try:
             self._path(key).unlink(missing_ok=True)
         except OSError as exc:
-            raise SinkError(
-                f"cannot delete {key} under {LAKE_URI}={self.uri}: {exc.strerror}"
-            ) from exc
+            raise self._error("delete", key, exc) from exc
 
     def _error(self, action: str, key: str, exc: OSError) -> SinkError:
         return SinkError(f"cannot {action} {key} under {LAKE_URI}={self.uri}: {exc.strerror}")
@@ -89,6 +127,10 @@ class LocalStore:
         if key.startswith("/") or ".." in key.split("/"):
             raise ValueError(f"refusing key outside the lake: {key!r}")
         return self.root / key
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -103,12 +145,10 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def open_store(lake_uri: str, *, sse: str = "AES256", kms_key_id: str | None = None) -> ObjectStore:
-    """The store for LAKE_URI: `s3://bucket/prefix` or a local folder."""
-    if lake_uri.startswith("s3://"):
+def open_store(location: LakeLocation) -> ObjectStore:
+    """The store for the lake: `s3://bucket/prefix` or a local folder."""
+    if location.is_s3:
         from lib.lake.s3 import S3Store  # boto3 is imported only for an S3 lake
 
-        return S3Store.from_uri(lake_uri, sse=sse, kms_key_id=kms_key_id)
-    if "://" in lake_uri:
-        raise ConfigError(f"{LAKE_URI} must be s3://bucket/prefix or a folder, got {lake_uri!r}.")
-    return LocalStore(lake_uri)
+        return S3Store.at(location)
+    return LocalStore(location.uri)

@@ -30,6 +30,7 @@ from lib.lake.storage import ObjectStore
 
 Row = dict[str, Any]
 ZSTD_LEVEL = 3
+DEFAULT_TARGET_MB = 128  # the size compaction aims its files at
 
 
 @dataclass

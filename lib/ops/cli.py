@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
-from decimal import Decimal
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lib.core.errors import ConfigError
+from lib.core.errors import ConfigError, SinkError
+from lib.core.runtime import configure_logging
 from lib.core.schema import DATA_TABLE, ERRORS_TABLE, PARTITION_KEY
-from lib.core.settings import LAKE_URI
-from lib.core.times import format_utc, parse_day_or_moment
+from lib.core.settings import DEFAULT_LAKE, LAKE_URI, Settings
 from lib.lake.reader import SCHEMAS, LakeNotFound, open_table
-from lib.ops import report_cli
+from lib.ops import compaction, discover, report_cli, verify
+from lib.ops.backfill import cli as backfill_cli
+from lib.ops.output import format_rows
 
 SHOW_COLUMNS = {
     DATA_TABLE: ["dt", "id", "operation_type", "status", "created_at", "error_info__code"],
@@ -28,13 +26,28 @@ SHOW_COLUMNS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command: its exit status (2: usage or configuration, 1: it failed)."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        if hasattr(args, "lake"):
+            _resolve_lake(args)
         return int(args.run(args))
     except (LakeNotFound, ValueError, ConfigError) as exc:  # ReportError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SinkError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `... | head`: the reader left; say nothing more
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at nothing so the interpreter's final flush is quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,75 +57,42 @@ def _parser() -> argparse.ArgumentParser:
     _lake_option(show)
     show.add_argument("--limit", type=int, default=20, help="rows to print per table (default 20)")
     show.set_defaults(run=show_lake)
-    report_cli.register(commands)
+    report_cli.register(commands, _lake_option)
     template = commands.add_parser(
         "template", help="print (or --write) the generated Glue tables and Athena queries"
     )
     template.add_argument("--write", action="store_true", help="update template.yaml in place")
     template.add_argument("--path", default="template.yaml", help=argparse.SUPPRESS)
     template.set_defaults(run=template_command)
-    _backfill_parser(commands)
-    compact = commands.add_parser(
-        "compact",
-        help="merge each partition's small files, keeping the latest row per task",
-        description="Rewrite the chosen partitions' files as a few files of about --target-mb, "
-        "dropping duplicates (one row per task id: the greatest updated_at, then ingested_at). "
-        "Safe beside running writers: only the files read are removed, after the new ones exist.",
-    )
-    _lake_option(compact)
-    chosen = compact.add_mutually_exclusive_group()
-    chosen.add_argument("--dt", help="compact this partition (YYYY-MM-DD)")
-    chosen.add_argument(
-        "--older-than-days", type=int, help="compact days at least N days old (default 1)"
-    )
-    compact.add_argument("--target-mb", type=float, default=128.0, help="file size to aim for")
-    compact.add_argument(
-        "--keep-history", action="store_true", help="keep every distinct snapshot of a task"
-    )
-    compact.set_defaults(run=compact_command)
+    backfill_cli.register(commands, _lake_option)
+    discover.register(commands, _lake_option)
+    verify.register(commands, _lake_option)
+    compaction.register(commands, _lake_option)
     schema = commands.add_parser("schema", help="print the lake's columns (README table)")
     schema.add_argument("--table", choices=sorted(SHOW_COLUMNS), default=DATA_TABLE)
     schema.set_defaults(run=print_schema)
     return parser
 
 
-def _backfill_parser(commands: Any) -> None:
-    backfill = commands.add_parser(
-        "backfill",
-        help="list past tasks (or read a file of IDs) into the lake or onto the queue",
-        description="List tasks through the CBR list API (--since/--until) or read IDs from a "
-        "file (--ids-file), and write them into the lake or send them to a queue (--enqueue). "
-        "Interrupted runs resume from their checkpoint; rows the lake holds are not added again.",
-    )
-    source = backfill.add_mutually_exclusive_group(required=True)
-    source.add_argument("--since", help="window start: ISO 8601 date or UTC datetime")
-    source.add_argument("--ids-file", help="one message body per line: ID, object or array")
-    backfill.add_argument("--until", help="window end: date (inclusive) or datetime; default now")
-    _lake_option(backfill)
-    backfill.add_argument("--project", help="project ID (default $CBR_PROJECT_ID)")
-    backfill.add_argument("--operation-type", help="list only this type (backup, restore, ...)")
-    backfill.add_argument("--status", help="list only this status (success, failed, ...)")
-    backfill.add_argument("--vault-id", help="list only this vault's tasks")
-    backfill.add_argument("--enqueue", metavar="QUEUE_URL", help="send IDs to this queue instead")
-    backfill.add_argument("--page-size", type=int, default=1000, help="tasks per list request")
-    backfill.add_argument("--slice-hours", type=float, default=24.0, help="window slice length")
-    backfill.add_argument("--flush-rows", type=int, default=10_000, help="rows per lake write")
-    backfill.add_argument("--checkpoint", help="resume file (default .oplog-lake/backfill-*.json)")
-    backfill.set_defaults(run=backfill_command)
-
-
 def _lake_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lake",
-        default=os.environ.get(LAKE_URI, "./lake"),
-        help=f"lake location: a folder or s3://bucket/prefix (default ${LAKE_URI} or ./lake)",
+        help=f"a folder or s3://bucket/prefix (default ${LAKE_URI}, else {DEFAULT_LAKE})",
     )
+
+
+def _resolve_lake(args: argparse.Namespace) -> None:
+    """--lake, else LAKE_URI, else the default, checked like LAKE_URI; `args.location` also says
+    how to reach it, and the log level the settings ask for is applied."""
+    settings = Settings.for_lake(os.environ, lake_uri=args.lake)
+    configure_logging(settings.log_level)
+    args.lake, args.location = settings.lake_uri, settings.lake
 
 
 def show_lake(args: argparse.Namespace) -> int:
     for table in (DATA_TABLE, ERRORS_TABLE):
         try:
-            dataset = open_table(args.lake, table)
+            dataset = open_table(args.location, table)
         except LakeNotFound:
             print(f"{table}: no files yet\n")
             continue
@@ -126,71 +106,6 @@ def show_lake(args: argparse.Namespace) -> int:
             print(f"... {rows.num_rows - args.limit} more")
         print()
     return 0
-
-
-def _plain(value: Any) -> Any:
-    """JSON/CSV form of a value: timestamps in ISO 8601 UTC with Z, decimals as numbers."""
-    if isinstance(value, datetime):
-        return format_utc(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
-
-
-def backfill_command(args: argparse.Namespace) -> int:
-    from lib.ops import backfill
-
-    options = backfill.Options(
-        lake_uri=args.lake,
-        ids_file=args.ids_file,
-        since=parse_day_or_moment(args.since) if args.since else None,
-        until=parse_day_or_moment(args.until, end_of_day=True) if args.until else None,
-        project_id=args.project,
-        filters={
-            name: value
-            for name, value in (
-                ("operation_type", args.operation_type),
-                ("status", args.status),
-                ("vault_id", args.vault_id),
-            )
-            if value
-        },
-        queue_url=args.enqueue,
-        page_size=args.page_size,
-        slice_width=timedelta(hours=args.slice_hours),
-        flush_rows=args.flush_rows,
-        checkpoint=args.checkpoint,
-    )
-    try:
-        summary = backfill.run(options, os.environ)
-    except backfill.BackfillError as exc:
-        print(f"error: {exc}; run the same command again to resume", file=sys.stderr)
-        return 1
-    print(json.dumps(summary))
-    for label in ("failed_lines", "invalid_lines"):
-        if summary[label]:
-            print(f"{summary[label]} lines {label.split('_')[0]}: see the log", file=sys.stderr)
-    return 1 if summary["failed_lines"] or summary["invalid_lines"] else 0
-
-
-def compact_command(args: argparse.Namespace) -> int:
-    from lib.core.runtime import configure_logging
-    from lib.lake.compact import Compactor, selection_from
-    from lib.lake.storage import open_store
-
-    configure_logging(os.environ.get("LOG_LEVEL", "WARNING").upper())
-    selection = selection_from(args.dt, args.older_than_days)
-    compactor = Compactor(
-        open_store(args.lake), target_mb=args.target_mb, keep_history=args.keep_history
-    )
-    summary = compactor.run(selection)
-    rows = [p.as_dict() for p in summary.partitions]
-    if rows:
-        print(format_rows(list(rows[0]), rows), file=sys.stderr)
-    print(json.dumps(summary.as_dict()))
-    return 1 if summary.as_dict()["failed"] else 0
 
 
 def template_command(args: argparse.Namespace) -> int:
@@ -220,17 +135,3 @@ def schema_markdown(table: str) -> str:
 
 def format_table(table: pa.Table, width: int = 40) -> str:
     return format_rows(table.column_names, table.to_pylist(), width)
-
-
-def format_rows(header: list[str], rows: list[dict[str, Any]], width: int = 40) -> str:
-    """An aligned plain-text rendering; long cells are cut to `width` characters."""
-    cells = [[_cell(_plain(row.get(h)), width) for h in header] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def _cell(value: object, width: int) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= width else text[: width - 1] + "…"

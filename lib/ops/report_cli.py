@@ -11,12 +11,12 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lib.core.errors import OplogLakeError
-from lib.core.settings import LAKE_URI
+from lib.core.errors import ConfigError, OplogLakeError
+from lib.core.settings import Settings
 from lib.core.times import format_utc, parse_day_or_moment
 from lib.reports.catalog import CONTROL_ORDER, ORDER, all_controls, all_reports, get_report
 from lib.reports.controls import choose
@@ -33,8 +33,9 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def register(commands: Any) -> None:
-    """Add `report` and `audit` to the CLI's subcommands."""
+def register(commands: Any, lake_option: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add `report` and `audit` to the CLI's subcommands; `lake_option` adds the shared --lake,
+    which the CLI resolves into `args.lake` (the URI) and `args.location` before a command runs."""
     report = commands.add_parser(
         "report",
         help="run an audit report over the lake (--list names them)",
@@ -44,6 +45,7 @@ def register(commands: Any) -> None:
     )
     report.add_argument("name", nargs="?", help="report name, or `all`")
     report.add_argument("--list", action="store_true", help="name and describe every report")
+    lake_option(report)
     _period_options(report)
     report.add_argument("--format", choices=FORMATS, default="table")
     report.add_argument("--out", help="write to this file instead of standard output")
@@ -57,6 +59,7 @@ def register(commands: Any) -> None:
         epilog=reports_help(controls_only=True),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    lake_option(audit)
     _period_options(audit, required=True)
     audit.add_argument("--out", help="folder or s3://bucket/prefix (default ./audit-SINCE-UNTIL)")
     audit.add_argument("--format", choices=("table", "json"), default="table")
@@ -64,9 +67,6 @@ def register(commands: Any) -> None:
 
 
 def _period_options(parser: argparse.ArgumentParser, required: bool = False) -> None:
-    parser.add_argument(
-        "--lake", help=f"a folder or s3://bucket/prefix (default ${LAKE_URI} or ./lake)"
-    )
     parser.add_argument(
         "--since", required=required, help="period start: ISO 8601 date or UTC datetime"
     )
@@ -170,10 +170,6 @@ def controls_from(args: argparse.Namespace) -> tuple[str, ...] | None:
         raise UsageError(f"--controls: {exc}") from None
 
 
-def lake_of(args: argparse.Namespace) -> str:
-    return args.lake or os.environ.get(LAKE_URI) or "./lake"
-
-
 def report_command(args: argparse.Namespace) -> int:
     if args.list:
         for report in all_reports().values():
@@ -188,11 +184,11 @@ def report_command(args: argparse.Namespace) -> int:
 
     request = request_from(args)
     with worded_errors():
-        results = run_reports(lake_of(args), request, names, controls_from(args))
-    delivered = emit(render(results, args.format, lake_of(args)), args.out)
+        results = run_reports(args.location, request, names, controls_from(args))
+    emit(render(results, args.format, args.lake), args.out)
     for note in sorted({note for result in results for note in result.notes}):
         print(f"note: {note}", file=sys.stderr)
-    return 0 if delivered else 1
+    return 0
 
 
 def render(results: Sequence[Any], fmt: str, lake: str) -> str:
@@ -209,9 +205,9 @@ def render(results: Sequence[Any], fmt: str, lake: str) -> str:
     return text.render_text(results, lake)
 
 
-def emit(text: str, out: str | None) -> bool:
-    """Write to the --out file, or to standard output; False when the reader stopped early
-    (`| head`), which deserves an exit status but no traceback."""
+def emit(text: str, out: str | None) -> None:
+    """Write to the --out file, or to standard output (a reader that stops early, `| head`, is
+    handled quietly by the CLI's main)."""
     if out:
         try:
             with open(out, "w", encoding="utf-8") as handle:
@@ -219,16 +215,9 @@ def emit(text: str, out: str | None) -> bool:
         except OSError as exc:
             raise UsageError(f"cannot write --out {out}: {exc.strerror}") from None
         print(f"wrote {out}", file=sys.stderr)
-        return True
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Python would report the pipe again when it flushes at exit: point stdout at nothing.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return False
-    return True
+        return
+    sys.stdout.write(text)
+    sys.stdout.flush()  # a closed pipe surfaces here, inside the command
 
 
 def audit_command(args: argparse.Namespace) -> int:
@@ -239,9 +228,13 @@ def audit_command(args: argparse.Namespace) -> int:
         raise UsageError("an audit pack needs --since and --until")
     out = args.out or default_out(request.since, request.until)
     with worded_errors():
-        pack = build_pack(lake_of(args), request, controls_from(args), datetime.now(UTC))
+        pack = build_pack(args.location, request, controls_from(args), datetime.now(UTC))
     try:
-        write_pack(pack, out)
+        destination = Settings.for_lake(os.environ, lake_uri=out).lake  # checked like LAKE_URI
+    except ConfigError as exc:
+        raise UsageError(f"--out {out}: {exc}") from None
+    try:
+        write_pack(pack, destination)
     except (OplogLakeError, OSError, ValueError) as exc:
         raise UsageError(f"cannot write the audit pack to {out}: {exc}") from None
     if args.format == "json":

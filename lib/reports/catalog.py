@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from lib.reports.parameters import Request, tokens_in
 
 if TYPE_CHECKING:
+    from lib.core.settings import LakeLocation
     from lib.reports.result import ReportResult
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -131,7 +132,7 @@ def static_relations() -> dict[str, Query]:
 Window = Request  # the name callers used before controls brought more parameters
 
 
-def run_report(name: str, lake: str, request: Request) -> ReportResult:
+def run_report(name: str, lake: LakeLocation | str, request: Request) -> ReportResult:
     """One report over the lake, every parameter at its default unless the request sets it."""
     from lib.reports.engine import run_reports  # DuckDB only when a report runs
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from lib.core.schema import DATA_TABLE, ERRORS_SCHEMA, ERRORS_TABLE, PARTITION_KEY
+from lib.core.settings import LakeLocation
 from lib.core.times import utc_day
 from lib.lake.reader import LakeNotFound, open_table
 from lib.reports.catalog import Query, ReportError, get_report, latest_view_sql
@@ -37,9 +38,14 @@ def describe(text: str, scope: Scope) -> str:
 
 
 def run_reports(
-    lake: str, request: Request, names: Sequence[str], controls: Sequence[str] | None = None
+    lake: LakeLocation | str,
+    request: Request,
+    names: Sequence[str],
+    controls: Sequence[str] | None = None,
 ) -> list[ReportResult]:
-    """Run the named reports; reports over the same period share one session."""
+    """Run the named reports; reports over the same period share one session. A plain string
+    is a local folder, or an S3 lake reached with AWS's own settings."""
+    lake = location_of(lake)
     relations = relation_sql(choose(controls))
     sessions: dict[tuple[Any, ...], Session] = {}
     try:
@@ -62,9 +68,11 @@ class Session:
     """One DuckDB connection holding the `latest` view for one period; the relations reports
     read are made in it on first use."""
 
-    def __init__(self, connection: Any, lake: str, relations: dict[str, str]) -> None:
+    def __init__(
+        self, connection: Any, lake: LakeLocation | str, relations: dict[str, str]
+    ) -> None:
         self.connection = connection
-        self.lake = lake
+        self.lake = location_of(lake)
         self.relations = relations
         self.notes: list[str] = []
         self._made: set[str] = set()
@@ -144,7 +152,11 @@ def _engine_errors() -> tuple[type[BaseException], ...]:
     return (duckdb.Error,)
 
 
-def _connect(lake: str, dt_range: str) -> Any:
+def location_of(lake: LakeLocation | str) -> LakeLocation:
+    return lake if isinstance(lake, LakeLocation) else LakeLocation(str(lake))
+
+
+def _connect(lake: LakeLocation, dt_range: str) -> Any:
     try:
         import duckdb  # the reporting tools' dependency, not the Lambda function's
     except ImportError:
@@ -152,9 +164,9 @@ def _connect(lake: str, dt_range: str) -> Any:
     try:
         dataset = open_table(lake, DATA_TABLE)
     except (LakeNotFound, FileNotFoundError, OSError) as exc:
-        raise ReportError(f"no operation_logs in the lake at {lake}: {exc}") from None
+        raise ReportError(f"no operation_logs in the lake at {lake.uri}: {exc}") from None
     if not dataset.files:
-        raise ReportError(f"the lake at {lake} has no operation_logs files yet")
+        raise ReportError(f"the lake at {lake.uri} has no operation_logs files yet")
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
     connection.execute("SET enable_progress_bar = false")  # output is the report, nothing else

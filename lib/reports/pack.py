@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from lib.core.settings import LakeLocation
 from lib.core.times import format_utc
 from lib.lake.storage import open_store
 from lib.reports.controls import choose
-from lib.reports.engine import run_reports
+from lib.reports.engine import location_of, run_reports
 from lib.reports.html.summary import render_index
 from lib.reports.parameters import Request, Scope
 from lib.reports.result import ReportResult
@@ -37,14 +38,19 @@ class Pack:
 
 
 def build_pack(
-    lake: str, request: Request, controls: Sequence[str] | None, generated_at: datetime
+    lake: LakeLocation | str,
+    request: Request,
+    controls: Sequence[str] | None,
+    generated_at: datetime,
 ) -> Pack:
     chosen = choose(controls)
+    lake = location_of(lake)
     results = {r.name: r for r in run_reports(lake, request, PACK_REPORTS, chosen)}
     scope = results["controls"].scope
     if scope is None:  # every report run over a lake has one
         raise RuntimeError("the controls report ran without a scope")
-    files = {"index.html": render_index(results, lake=lake, title=pack_title(scope)).encode()}
+    index = render_index(results, lake=lake.uri, title=pack_title(scope))
+    files = {"index.html": index.encode()}
     for name, result in results.items():
         files[f"{name}.csv"] = render_csv(result).encode()
         files[f"{name}.json"] = render_json([result]).encode()
@@ -53,7 +59,7 @@ def build_pack(
         "period": {"since": _moment(scope.since), "until": _moment(scope.until)},
         "evaluated_at": format_utc(scope.at),
         "generated_at": format_utc(generated_at),
-        "lake": lake,
+        "lake": lake.uri,
         "controls": list(chosen),
         "parameters": dict(scope.values),
         "rows": {name: len(result.rows) for name, result in results.items()},
@@ -76,9 +82,9 @@ def pack_title(scope: Scope) -> str:
     return f"Backup audit {first} to {last}"
 
 
-def write_pack(pack: Pack, out: str) -> list[str]:
-    """Every file under `out` (a folder or s3://bucket/prefix), the manifest last, so a pack with
-    a manifest is whole. Returns the names written."""
+def write_pack(pack: Pack, out: LakeLocation) -> list[str]:
+    """Every file under `out` (a folder or s3://bucket/prefix, encrypted like the lake), the
+    manifest last, so a pack with a manifest is whole. Returns the names written."""
     store = open_store(out)
     for name, data in pack.files.items():
         if name != MANIFEST:

@@ -11,13 +11,14 @@ import json
 from datetime import datetime
 
 from lib.core.errors import OplogLakeError
+from lib.core.settings import LakeLocation
 from lib.core.times import parse_utc
 from lib.lake.storage import open_store
 
 STATE_PREFIX = "_state/discover/"
 
 
-def read_watermarks(lake: str) -> tuple[list[tuple[str, datetime]], list[str]]:
+def read_watermarks(lake: LakeLocation) -> tuple[list[tuple[str, datetime]], list[str]]:
     """(project_id, watermark) pairs, and a note for each state file that could not be read."""
     try:
         store = open_store(lake)

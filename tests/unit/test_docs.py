@@ -21,9 +21,17 @@ def test_readme_names_the_two_commands_and_every_setting() -> None:
     assert "make demo" in README and "make test" in README
     from lib.core import settings
 
-    names = {
-        v for k, v in vars(settings).items() if k.isupper() and isinstance(v, str) and v.isupper()
-    }
-    names.discard("AWS_LAMBDA_FUNCTION_NAME")
+    names = set(settings.variable_names()) - {"AWS_LAMBDA_FUNCTION_NAME"}
     missing = sorted(n for n in names if f"`{n}`" not in README)
     assert missing == []
+
+
+def test_the_architecture_section_names_every_module() -> None:
+    section = README[README.index("## Architecture") : README.index("## Development")]
+    missing = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "lib").rglob("*.py")
+        if path.stem not in ("__init__", "__main__") and path.stem not in section
+    )
+    assert missing == []
+    assert "core` ← {`cbr`, `lake`} ← `ingest` ← `aws` ← `reports` ← `ops`" in section

@@ -45,7 +45,7 @@ def test_handler_path_and_runtime_match_the_code() -> None:
 
 
 def test_environment_variables_are_ones_the_settings_read() -> None:
-    known = {v for k, v in vars(settings_module).items() if k.isupper() and isinstance(v, str)}
+    known = settings_module.variable_names()
     assert set(function()["Environment"]["Variables"]) <= known
     assert set(function("CompactFunction")["Environment"]["Variables"]) <= known
 
@@ -77,16 +77,40 @@ def test_no_wildcard_actions_or_resources_on_the_functions_role() -> None:
         for statement in statements(name):
             assert not any(a == "*" or a.endswith(":*") for a in actions_of(statement))
             assert statement["Resource"] != "*", statement["Sid"]
-    sids = {s["Sid"] for s in statements()}
-    assert sids == {
+    by_sid = {s["Sid"]: s for s in statements()}
+    assert set(by_sid) == {
         "WriteLake",
+        "ReadLakeForDiscovery",
+        "ListLakeForDiscovery",
         "ReadCredentials",
         "DrainQueue",
-        "FollowUnfinishedTasks",
+        "SendToTaskQueue",
         "EncryptLake",
     }
-    follow = function()["Policies"][0]["Statement"][3]["If"]
-    assert follow[0] == "FollowTasks"  # SendMessage only when following is switched on
+    conditional = {
+        s["If"][1]["Sid"]: s["If"][0] for s in function()["Policies"][0]["Statement"] if "If" in s
+    }
+    assert conditional["SendToTaskQueue"] == "SendToQueue"  # following or discovering only
+    assert conditional["ReadLakeForDiscovery"] == conditional["ListLakeForDiscovery"] == "Discover"
+    listing = by_sid["ListLakeForDiscovery"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": {"Sub": "${LakePrefix}/*"}}}
+
+
+def test_discovery_runs_on_its_schedule_by_default_and_its_event_parses() -> None:
+    from lib.aws.events import event_kind
+
+    schedule = function()["Events"]["Discover"]["Properties"]
+    assert schedule["State"] == {"If": ["Discover", "ENABLED", "DISABLED"]}
+    assert schedule["ScheduleExpression"] == {"Ref": "DiscoverySchedule"}
+    assert event_kind(json.loads(schedule["Input"])) == "discover"
+    assert parameter_default("DiscoveryEnabled") == "true"
+    assert parameter_default("DiscoverySchedule") == "rate(10 minutes)"
+    variables = function()["Environment"]["Variables"]
+    assert variables["DISCOVER_LOOKBACK_H"] == {"Ref": "DiscoveryLookbackHours"}
+    assert variables["DISCOVER_MODE"] == {"Ref": "DiscoveryMode"}
+    lag = template()["Resources"]["DiscoveryLagAlarm"]["Properties"]
+    assert lag["Threshold"] == {"Ref": "DiscoveryLagAlarmSeconds"}
+    assert lag["TreatMissingData"] == "breaching" and lag["Statistic"] == "Maximum"
 
 
 def test_compaction_reads_and_rewrites_only_the_lake_and_is_off_by_default() -> None:
@@ -160,6 +184,7 @@ def test_alarms_watch_the_failure_signals_and_notify_the_topic() -> None:
         "Errors",
         "Throttles",
         "ErrorRows",
+        "DiscoveryLagSeconds",
     }
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
@@ -175,6 +200,7 @@ def test_dashboard_and_alarms_use_metric_names_the_function_emits() -> None:
     used = set(re.findall(rf'\["{NAMESPACE}", "(\w+)"', body))
     used |= set(re.findall(r'\[\.?"\.", "(\w+)"', body))
     assert {"Messages", "RowsWritten", "ErrorRows", "Failures", "Retries", "Throttled"} <= used
+    assert {"DiscoveryLagSeconds", "TasksDiscovered"} <= used
     assert used - {"Duration", "Errors", "Throttles"} <= emitted
     assert "ApproximateNumberOfMessagesVisible" in body
 

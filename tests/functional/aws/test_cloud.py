@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -168,14 +168,15 @@ def test_large_objects_go_up_in_parts_and_read_back_whole(s3: Any) -> None:
     assert store.list("operation_logs/") == ["operation_logs/dt=2026-11-20/part-big.parquet"]
 
 
-def test_each_object_is_sent_whole_with_its_content_md5_and_encryption(s3: Any) -> None:
+def test_each_object_is_sent_whole_with_a_checksum_and_encryption(s3: Any) -> None:
     sent: list[Any] = []
     s3.meta.events.register("before-send.s3.PutObject", lambda request, **_: sent.append(request))
     store = S3Store(s3, BUCKET, "lake", sse="aws:kms", kms_key_id="alias/lake")
     store.put("operation_logs/dt=2026-11-20/part-1.parquet", b"parquet bytes")
     (request,) = sent
-    expected = base64.b64encode(hashlib.md5(b"parquet bytes").digest()).decode()
-    assert request.headers["Content-MD5"].decode() == expected
+    # The store recomputes the CRC32 of what it received and refuses the object if they differ.
+    expected = base64.b64encode(zlib.crc32(b"parquet bytes").to_bytes(4, "big")).decode()
+    assert request.headers["x-amz-checksum-crc32"].decode() == expected
     assert request.headers["x-amz-server-side-encryption"].decode() == "aws:kms"
     assert request.headers["x-amz-server-side-encryption-aws-kms-key-id"].decode() == "alias/lake"
     assert request.url.endswith("/audit-lake/lake/operation_logs/dt%3D2026-11-20/part-1.parquet")
@@ -239,11 +240,11 @@ def test_a_scheduled_drain_deletes_exactly_what_was_written(
     summary = app.handle(load_event("schedule.json"), Context())
 
     assert summary["received"] == len(bodies)
-    assert summary["failed"] == 1 and summary["deleted"] == len(bodies) - 1
+    assert summary["failures"] == 1 and summary["deleted"] == len(bodies) - 1
     assert summary["batches"] >= 2 and summary["delete_failed"] == 0
     assert summary["error_reasons"] == {"not_found": 4, "invalid_message": 2, "invalid_id": 1}
-    assert summary["errors"] == 7
-    assert summary["written"] == len(ids) - 1 + 3 + 1
+    assert summary["error_rows"] == 7
+    assert summary["rows"] == len(ids) - 1 + 3 + 1
     assert queue_counts(queue) == (0, 1)  # only the failing message, invisible until it returns
     rows = read_rows(lake)
     assert {r["id"] for r in rows} == set(ids[1:])
@@ -259,7 +260,7 @@ def test_a_failure_seen_again_in_the_same_run_is_not_retried_in_a_loop(
     served.script(SEED_ID, *[Reply(500)] * 50)
     send(url, SEED_ID)
     summary = make_app(settings, queue_url=url).handle(load_event("schedule.json"), Context())
-    assert summary["received"] == 1 and summary["failed"] == 1
+    assert summary["received"] == 1 and summary["failures"] == 1
     assert summary["stopped_by"] == "only_retries_left"
     assert len(served.cbr_requests(SEED_ID)) == settings.max_attempts
 

@@ -6,12 +6,13 @@ import gzip
 import io
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lib.aws.app import App
 from lib.core.settings import Settings
 
 from conftest import (
@@ -211,13 +212,15 @@ def test_connection_refused_is_retried_then_redelivered(
 def test_429_with_retry_after_waits_as_told_then_redelivers(
     served: FakeCBR, settings: Settings, lake: Path, logs: io.StringIO
 ) -> None:
-    served.script(SEED_ID, *always(Reply(429, THROTTLED, {"Retry-After": "1"})))
+    served.script(SEED_ID, *always(Reply(429, THROTTLED, {"Retry-After": "7"})))
     event = sqs_event(SEED_ID, HEALTHY_ID)
-    response, _ = timed(make_app(settings, max_attempts=2), event)
+    waits: list[float] = []  # the client's sleep, recorded instead of waited on the wall clock
+    app = App.from_settings(replace(settings, max_attempts=3), sleep=waits.append)
+    response, _ = timed(app, event)
     check(event, response, lake, ["m0"])
-    first, second = served.cbr_requests(SEED_ID)
-    assert second.at - first.at >= 0.95
-    assert summary_line(logs)["throttled"] == 2
+    assert len(served.cbr_requests(SEED_ID)) == 3
+    assert waits == [7.0, 7.0]  # Retry-After, not the 0.01 s backoff, between the three tries
+    assert summary_line(logs)["throttled"] == 3
 
 
 def test_an_absurd_retry_after_is_not_waited_for(

@@ -184,7 +184,7 @@ def test_a_failing_receive_stops_the_drain_and_loses_nothing(
         app = make_app(settings, queue_url=url, drain_wait_s=1)
         summary = app.handle(load_event("schedule.json"), Context())
     assert summary["stopped_by"] == "receive_error" and proxy.failed_receives == 1
-    assert summary["failed"] == summary["delete_failed"] == 0
+    assert summary["failures"] == summary["delete_failed"] == 0
     assert summary["deleted"] == summary["received"]
     assert (summary["received"] > 0) == (good_receives > 0)
 
@@ -203,7 +203,7 @@ def test_the_same_body_sent_twice_is_written_for_each_message(
     sent = send(aws, url, SEED_ID, HEALTHY_ID, SEED_ID, json.dumps([SEED_ID, DAY_20]))
     app = make_app(settings, queue_url=url, drain_wait_s=1)
     summary = app.handle(load_event("schedule.json"), Context())
-    assert (summary["received"], summary["deleted"], summary["failed"]) == (4, 4, 0)
+    assert (summary["received"], summary["deleted"], summary["failures"]) == (4, 4, 0)
     assert summary["stopped_by"] == "empty" and summary["left"] == 0
     event, response = drain_as_batch(sent, set())
     assert_invariant(event, response, lake)

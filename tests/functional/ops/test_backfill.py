@@ -6,39 +6,29 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 import pytest
 
-from lib.ops import backfill
-from lib.ops.backfill import BackfillError, Options
+from lib.aws.app import Root
+from lib.core.settings import Settings
+from lib.core.times import parse_utc
+from lib.ingest.listing import Window
+from lib.ops.backfill import command as backfill
+from lib.ops.backfill.checkpoint import BackfillError
+from lib.ops.backfill.command import Options
 
-from conftest import PROJECT, ROOT, fixture_logs, read_errors, read_rows
+from conftest import PROJECT, ROOT, read_errors, read_rows
 from fakecbr import LIST_SCRIPT, THROTTLED, FakeCBR, Reply
+from tasks import make_log
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2026, 1, 4, tzinfo=UTC)
-TYPES = ("backup", "restore", "replication")
-
-
-def make_log(n: int, created: datetime, **fields: Any) -> dict[str, Any]:
-    """A realistic operation log (the first sample's shape) with its own id and times."""
-    template = next(iter(fixture_logs().values()))
-    stamp = created.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return {
-        **template,
-        "id": f"task-{n:04d}",
-        "project_id": PROJECT,
-        "operation_type": TYPES[n % 3],
-        "status": "success" if n % 4 else "failed",
-        "created_at": stamp,
-        "started_at": stamp,
-        "updated_at": (created + timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
-        **fields,
-    }
 
 
 @pytest.fixture
@@ -60,16 +50,27 @@ def env(fake: FakeCBR) -> dict[str, str]:
     return {"CBR_ENDPOINT": fake.base_url, "CBR_PROJECT_ID": PROJECT, "LOG_LEVEL": "WARNING"}
 
 
-def options(lake: Path, tmp_path: Path, **changes: Any) -> Options:
+@dataclass(frozen=True)
+class Job:
+    """A backfill as the CLI would run it: its options and the lake it writes to."""
+
+    options: Options
+    lake: str
+
+
+def options(lake: Path | str, tmp_path: Path, **changes: Any) -> Job:
     defaults: dict[str, Any] = {
-        "lake_uri": str(lake),
         "since": SINCE,
         "until": UNTIL,
         "page_size": 4,
         "flush_rows": 4,
         "checkpoint": str(tmp_path / "checkpoint.json"),
     }
-    return Options(**{**defaults, **changes})
+    return Job(Options(**{**defaults, **changes}), str(lake))
+
+
+def run_backfill(job: Job, env: dict[str, str]) -> dict[str, Any]:
+    return backfill.run(job.options, Root(Settings.from_env(env, lake_uri=job.lake)))
 
 
 def lake_ids(lake: Path | str) -> list[str]:
@@ -105,7 +106,7 @@ def list_offsets(fake: FakeCBR) -> list[tuple[str, int, int]]:
 def test_a_window_is_listed_page_by_page_and_written_as_listed(
     fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
 ) -> None:
-    summary = backfill.run(options(lake, tmp_path), env)
+    summary = run_backfill(options(lake, tmp_path), env)
 
     rows = read_rows(lake)
     assert [row["id"] for row in rows] == sorted(tasks)
@@ -119,11 +120,11 @@ def test_a_window_is_listed_page_by_page_and_written_as_listed(
         assert row["source_message_id"] is None
         assert row["dt"] == source["created_at"][:10]
     assert fake.cbr_requests() == []  # the list carries whole logs: nothing fetched again
-    offsets = list_offsets(fake)
-    assert offsets[0] == ("2026-01-01T00:00:00Z", 0, 1)  # a count probe per slice
-    first_day = [o for o in offsets if o[0] == "2026-01-01T00:00:00Z" and o[2] == 4]
-    assert [o[1] for o in first_day] == [0, 4, 8, 9]  # 9 tasks that day; an empty page ends it
-    assert summary["written"] == summary["listed"] == 25
+    first_day = [o[1] for o in list_offsets(fake) if o[0] == "2026-01-01T00:00:00Z"]
+    # 9 tasks that day; pages of 4 repeat one task to detect shifts; a short page ends the day.
+    assert first_day == [0, 3, 6]
+    assert summary["written"] == 25 and summary["slices"] == 3 and summary["shifts"] == 0
+    assert summary["received"] == summary["listed"] == 25 + summary["duplicates"]
     assert not Path(tmp_path / "checkpoint.json").exists()
 
 
@@ -131,7 +132,7 @@ def test_filters_reach_the_api_and_limit_what_is_written(
     fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
 ) -> None:
     wanted = {"operation_type": "restore", "status": "success"}
-    backfill.run(options(lake, tmp_path, filters=wanted), env)
+    run_backfill(options(lake, tmp_path, filters=wanted), env)
     expected = sorted(i for i, t in tasks.items() if all(t[k] == v for k, v in wanted.items()))
     assert lake_ids(lake) == expected and expected
     assert all("operation_type=restore" in r.path for r in fake.list_requests())
@@ -141,7 +142,7 @@ def test_a_throttled_page_is_retried(
     fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
 ) -> None:
     fake.script(LIST_SCRIPT, Reply(passthrough=True), Reply(429, THROTTLED, {"Retry-After": "0"}))
-    summary = backfill.run(options(lake, tmp_path), env)
+    summary = run_backfill(options(lake, tmp_path), env)
     assert lake_ids(lake) == sorted(tasks)
     assert summary["throttled"] == 1 and summary["retries"] == 1
 
@@ -152,45 +153,84 @@ def test_tasks_arriving_while_paging_are_neither_lost_nor_duplicated(
     late = [make_log(100 + n, SINCE + timedelta(hours=23, minutes=n)) for n in range(3)]
 
     def arrive(request_number: int) -> None:
-        if request_number == 6:  # the first day's second page: everything shifts by three
+        if request_number == 2:  # before the first day's second page: everything shifts by three
             for log in late:
                 fake.add_log(log)
 
     fake.on_list = arrive
-    summary = backfill.run(options(lake, tmp_path), env)
+    summary = run_backfill(options(lake, tmp_path), env)
     ids = [row["id"] for row in read_rows(lake)]
     assert sorted(ids) == sorted([*tasks, *(log["id"] for log in late)])
     assert len(ids) == len(set(ids))
-    assert summary["duplicates"] > 0 and summary["extra_passes"] == 1
+    assert summary["shifts"] == 1 and summary["splits"] >= 1  # read again in pieces of time
+
+
+def test_tasks_leaving_a_status_filter_while_paging_are_not_missed(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    running = {i: t for i, t in tasks.items() if t["created_at"].startswith("2026-01-01")}
+    for log in running.values():
+        fake.add_log({**log, "status": "running"})
+    newest = max(running.values(), key=lambda log: log["created_at"])
+
+    def finish(request_number: int) -> None:
+        if request_number == 2:  # the newest task finishes: later pages shift backwards
+            fake.add_log({**newest, "status": "success", "updated_at": "2026-01-01T23:59:00Z"})
+
+    fake.on_list = finish
+    wanted = {"status": "running"}
+    one_day = options(lake, tmp_path, filters=wanted, until=SINCE + timedelta(days=1))
+    summary = run_backfill(one_day, env)
+    still_running = sorted(set(running) - {newest["id"]})
+    assert sorted(set(lake_ids(lake)) - {newest["id"]}) == still_running
+    assert summary["splits"] >= 1  # under a filter the window is read in pieces of time
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(
     fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
 ) -> None:
-    # Requests 1-3 probe the three days; 4-5 are the first day's first pages; then 500s.
+    # Requests 1-4 read the first day (9 tasks); the second day's first page; then 500s.
     fake.script(LIST_SCRIPT, *[Reply(passthrough=True)] * 5, Reply(500), Reply(500))
     env = {**env, "MAX_ATTEMPTS": "2"}
-    with pytest.raises(BackfillError, match="offset 8 failed"):
-        backfill.run(options(lake, tmp_path), env)
+    with pytest.raises(BackfillError, match="listing tasks from 2026-01-02T00:00:00Z failed"):
+        run_backfill(options(lake, tmp_path), env)
     checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
-    assert checkpoint["position"] == {"slice": 0, "offset": 8}
-    assert len(lake_ids(lake)) == 8
+    assert checkpoint["position"] == {"until": "2026-01-04T00:00:00Z", "slice": 1}
+    assert len(lake_ids(lake)) >= 9  # the first day, and what was flushed of the second
 
     fake.requests.clear()
-    summary = backfill.run(options(lake, tmp_path), env)
+    summary = run_backfill(options(lake, tmp_path), env)
     assert summary["resumed"] is True
-    assert list_offsets(fake)[3][1:] == (8, 4)  # the first day resumes at offset 8
+    assert list_offsets(fake)[0] == ("2026-01-02T00:00:00Z", 0, 4)  # resumes at the second day
     ids = [row["id"] for row in read_rows(lake)]
     assert sorted(ids) == sorted(tasks) and len(ids) == len(set(ids))
     assert not (tmp_path / "checkpoint.json").exists()
 
 
+def test_an_open_ended_window_resumes_the_window_it_started(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    fake.script(LIST_SCRIPT, Reply(passthrough=True), Reply(500), Reply(500))
+    env = {**env, "MAX_ATTEMPTS": "2"}
+    with pytest.raises(BackfillError):
+        run_backfill(options(lake, tmp_path, until=None), env)  # "until now"
+    until = json.loads((tmp_path / "checkpoint.json").read_text())["position"]["until"]
+
+    fake.requests.clear()
+    summary = run_backfill(options(lake, tmp_path, until=None), env)
+    assert summary["resumed"] is True
+    ends = {parse_qs(r.path.partition("?")[2])["end_time"][0] for r in fake.list_requests()}
+    last_end = Window.covering(parse_utc(until), parse_utc(until)).query()["end_time"]
+    assert max(ends) == last_end  # the same window, not one ending at the new "now"
+    assert sorted(lake_ids(lake)) == sorted([*tasks, "task-0091"])  # created after UNTIL
+
+
 def test_a_second_run_over_the_same_window_adds_nothing(
     fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
 ) -> None:
-    backfill.run(options(lake, tmp_path), env)
+    run_backfill(options(lake, tmp_path), env)
     files = sorted(lake.rglob("*.parquet"))
-    summary = backfill.run(options(lake, tmp_path, page_size=7), env)  # other page boundaries
+    summary = run_backfill(options(lake, tmp_path, page_size=7), env)  # other page boundaries
     assert sorted(lake.rglob("*.parquet")) == files
     assert (summary["written"], summary["known"]) == (0, 25)
     assert len(read_rows(lake)) == 25
@@ -199,10 +239,10 @@ def test_a_second_run_over_the_same_window_adds_nothing(
 def test_a_changed_task_is_written_again_with_its_new_state(
     fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
 ) -> None:
-    backfill.run(options(lake, tmp_path), env)
+    run_backfill(options(lake, tmp_path), env)
     changed = {**tasks["task-0000"], "status": "success", "updated_at": "2026-01-02T00:00:00Z"}
     fake.add_log(changed)
-    summary = backfill.run(options(lake, tmp_path), env)
+    summary = run_backfill(options(lake, tmp_path), env)
     assert summary["written"] == 1
     statuses = [row["status"] for row in read_rows(lake) if row["id"] == "task-0000"]
     assert sorted(statuses) == ["failed", "success"]
@@ -222,15 +262,16 @@ def test_ids_from_a_file_are_fetched_into_the_lake_once(
     ]
     ids_file.write_text("\n".join(lines) + "\n")
     run = options(lake, tmp_path, ids_file=str(ids_file), since=None, until=None)
-    summary = backfill.run(run, env)
+    summary = run_backfill(run, env)
     assert lake_ids(lake) == ["task-0001", "task-0002", "task-0003", "task-0004"]
     errors = {row["reason"]: row for row in read_errors(lake)}
     assert errors["not_found"]["operation_log_id"] == "task-9999"
     assert errors["invalid_id"]["raw_message"] == "no/such id"
     assert all(row["source_message_id"] is None for row in read_errors(lake))
-    assert summary["failed_lines"] == 0
+    assert (summary["failed_lines"], summary["invalid_lines"], summary["lines"]) == (0, 1, 5)
+    assert (summary["rows"], summary["error_rows"]) == (4, 2)
 
-    backfill.run(run, env)
+    run_backfill(run, env)
     assert len(read_rows(lake)) == 4 and len(read_errors(lake)) == 2
 
 
@@ -241,16 +282,51 @@ def test_lines_that_keep_failing_are_reported_not_lost(
     ids_file.write_text("task-0001\ntask-0002\n")
     fake.script("task-0002", *[Reply(503)] * 10)
     env = {**env, "MAX_ATTEMPTS": "2"}
-    summary = backfill.run(options(lake, tmp_path, ids_file=str(ids_file)), env)
+    summary = run_backfill(options(lake, tmp_path, ids_file=str(ids_file)), env)
     assert summary["failed_lines"] == 1
     assert lake_ids(lake) == ["task-0001"]
 
-    result = run_backfill_command(
-        ["--ids-file", str(ids_file), "--lake", str(lake)], env, cwd=tmp_path
-    )
+    arguments = ["--ids-file", str(ids_file), "--lake", str(lake)]
+    result = run_backfill_command(arguments, env, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
-    assert "1 lines failed" in result.stderr
+    assert "1 lines failed: run the same command again to retry them" in result.stdout
+    result = run_backfill_command([*arguments, "--format", "json"], env, cwd=tmp_path)
     assert json.loads(result.stdout)["failed_lines"] == 1
+
+
+def test_a_resumed_file_backfill_retries_the_lines_that_failed(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text("task-0001\ntask-0002\ntask-0003\n")
+    fake.script("task-0002", *[Reply(503)] * 2)  # fails once (two attempts), then answers
+    env = {**env, "MAX_ATTEMPTS": "2"}
+    first = run_backfill(options(lake, tmp_path, ids_file=str(ids_file)), env)
+    assert first["failed_lines"] == 1
+    checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert checkpoint["position"] == {"line": 3, "failed": [2]}
+
+    fake.requests.clear()
+    again = run_backfill(options(lake, tmp_path, ids_file=str(ids_file)), env)
+    assert again["failed_lines"] == 0 and again["lines"] == 1  # only the line that failed
+    assert [r.path.rsplit("/", 1)[1] for r in fake.requests] == ["task-0002"]
+    assert lake_ids(lake) == ["task-0001", "task-0002", "task-0003"]
+    assert not (tmp_path / "checkpoint.json").exists()
+
+
+def test_invalid_lines_and_repeated_ids_are_counted_not_called_written(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    ids_file = tmp_path / "ids.txt"
+    ids_file.write_text("task-0001 \ntask-0002\ntask-0002\n")  # a trailing space; a repeat
+    result = run_backfill_command(
+        ["--ids-file", str(ids_file), "--lake", str(lake), "--format", "json"], env, cwd=tmp_path
+    )
+    summary = json.loads(result.stdout)
+    assert result.returncode == 1  # a line was refused
+    assert (summary["invalid_lines"], summary["rows"], summary["duplicates"]) == (1, 1, 1)
+    assert lake_ids(lake) == ["task-0002"]
+    assert [row["reason"] for row in read_errors(lake)] == ["invalid_id"]
 
 
 def test_the_cli_prints_progress_lines_and_a_summary(
@@ -259,20 +335,22 @@ def test_the_cli_prints_progress_lines_and_a_summary(
     arguments = ["--since", "2026-01-01", "--until", "2026-01-03", "--lake", str(lake)]
     result = run_backfill_command([*arguments, "--page-size", "5"], env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
-    assert summary["written"] == len(lake_ids(lake)) == 25  # --until 2026-01-03 takes that day
+    assert "3 slices listed" in result.stdout and "25 written to" in result.stdout
+    assert len(lake_ids(lake)) == 25  # --until 2026-01-03 takes that day
     finished = [json.loads(line) for line in result.stderr.splitlines() if "finished" in line]
-    assert finished[0]["done"] == finished[0]["total"] == 25
+    assert finished[0]["done"] == finished[0]["total"] == 3  # slices
+    again = run_backfill_command([*arguments, "--format", "json"], env, cwd=tmp_path)
+    assert json.loads(again.stdout)["written"] == 0
     assert not list((tmp_path / ".oplog-lake").glob("*.json"))
 
 
 def test_bad_options_are_one_clear_error(env: dict[str, str], lake: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="earlier"):
-        backfill.run(options(lake, tmp_path, until=SINCE), env)
+        run_backfill(options(lake, tmp_path, until=SINCE), env)
     with pytest.raises(ValueError, match="set CBR_ENDPOINT"):
-        backfill.run(options(lake, tmp_path), {"CBR_PROJECT_ID": PROJECT})
+        run_backfill(options(lake, tmp_path), {"CBR_PROJECT_ID": PROJECT})
     with pytest.raises(ValueError, match="page size"):
-        backfill.run(options(lake, tmp_path, page_size=1001), env)
+        run_backfill(options(lake, tmp_path, page_size=1001), env)
 
 
 # On the queue and on S3 (moto server on loopback)
@@ -284,7 +362,7 @@ def test_enqueue_sends_each_listed_id_once_in_batches_of_ten(
 ) -> None:  # fmt: skip
     sqs = boto3.client("sqs")
     queue_url = sqs.create_queue(QueueName="backfill")["QueueUrl"]
-    summary = backfill.run(options(lake, tmp_path, queue_url=queue_url, flush_rows=1000), env)
+    summary = run_backfill(options(lake, tmp_path, queue_url=queue_url, flush_rows=1000), env)
     bodies = []
     while answer := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
         bodies += [json.loads(m["Body"]) for m in answer]
@@ -308,9 +386,9 @@ def test_a_backfill_into_an_s3_lake_adds_nothing_the_second_time(
         Bucket="lake", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"}
     )
     uri = "s3://lake/audit"
-    backfill.run(options(Path(uri), tmp_path, lake_uri=uri), env)
+    run_backfill(options(uri, tmp_path), env)
     first = s3.list_objects_v2(Bucket="lake")["KeyCount"]
-    summary = backfill.run(options(Path(uri), tmp_path, lake_uri=uri), env)
+    summary = run_backfill(options(uri, tmp_path), env)
     assert summary["written"] == 0
     assert s3.list_objects_v2(Bucket="lake")["KeyCount"] == first
     assert lake_ids(uri) == sorted(tasks)
@@ -323,5 +401,6 @@ def test_enqueue_to_a_queue_that_does_not_exist_is_one_clear_error(
     sqs = boto3.client("sqs")
     gone = sqs.create_queue(QueueName="exists")["QueueUrl"].rsplit("/", 1)[0] + "/missing"
     with pytest.raises(BackfillError, match=r"messages not sent to .*/missing after 3 tries"):
-        backfill.run(options(lake, tmp_path, queue_url=gone), env)
-    assert not (tmp_path / "checkpoint.json").exists()  # nothing sent, so no progress kept
+        run_backfill(options(lake, tmp_path, queue_url=gone), env)
+    checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert checkpoint["position"]["slice"] == 0  # nothing sent, so no progress kept

@@ -8,7 +8,8 @@ from email.utils import format_datetime
 
 import pytest
 
-from lib.cbr.client import RetryPolicy, classify, parse_retry_after
+from lib.cbr.answers import classify, parse_retry_after
+from lib.cbr.client import RetryPolicy
 from lib.core.errors import AccessError, PermanentError, RetriableError, TokenExpired
 
 
@@ -107,24 +108,3 @@ def test_the_pacer_spaces_requests_and_never_plans_past_the_deadline() -> None:
     now[0] = 101.0
     assert pacer.reserve(Deadline(200, clock)) == 0.0  # idle time is not saved up as a burst
     assert RatePacer(None).reserve(deadline) == 0.0
-
-
-def test_metrics_are_embedded_metric_format_lines() -> None:
-    from lib.aws.metrics import emf_lines
-
-    summary = {
-        "messages": 3,
-        "rows": 2,
-        "error_rows": 1,
-        "retries": 0,
-        "fetch_latency_ms": 12.5,
-        "error_reasons": {"not_found": 1},
-        "event": "sqs",
-    }
-    main, by_reason = (json.loads(line) for line in emf_lines(summary, timestamp_ms=1))
-    directive = main["_aws"]["CloudWatchMetrics"][0]
-    assert directive["Namespace"] == "OplogLake" and directive["Dimensions"] == [["Service"]]
-    names = [m["Name"] for m in directive["Metrics"]]
-    assert names == ["Messages", "RowsWritten", "ErrorRows", "Retries", "FetchLatency"]
-    assert (main["Messages"], main["RowsWritten"], main["FetchLatency"]) == (3, 2, 12.5)
-    assert by_reason["Reason"] == "not_found" and by_reason["ErrorRowsByReason"] == 1

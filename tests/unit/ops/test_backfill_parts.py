@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from lib.core.runtime import configure_logging
-from lib.ops.backfill import BackfillError, Checkpoint, ListJob, chunks, read_lines
+from lib.ingest.listing import Window
+from lib.ops.backfill.checkpoint import BackfillError, Checkpoint
+from lib.ops.backfill.job import ListJob
+from lib.ops.backfill.runners import chunks, read_lines
 from lib.ops.progress import Progress
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -18,17 +21,18 @@ SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 
 def test_a_window_is_cut_into_slices_that_cover_it_exactly() -> None:
     job = ListJob("p1", SINCE, SINCE + timedelta(hours=50), {"status": "failed"})
-    pieces = job.slices()
+    assert job.until is not None
+    pieces = job.slices(job.until)
     assert [(a.hour, b - a) for a, b in pieces] == [
         (0, timedelta(days=1)),
         (0, timedelta(days=1)),
         (0, timedelta(hours=2)),
     ]
     assert pieces[0][0] == SINCE and pieces[-1][1] == job.until
-    assert job.query(*pieces[0]) == {
+    # A slice is queried as whole seconds, its end included: neighbours share that second.
+    assert Window.covering(*pieces[0]).query() == {
         "start_time": "2026-01-01T00:00:00Z",
         "end_time": "2026-01-02T00:00:00Z",
-        "status": "failed",
     }
 
 
@@ -37,6 +41,8 @@ def test_the_job_key_changes_with_what_is_listed_only() -> None:
     assert one.key() == ListJob("p1", SINCE, SINCE + timedelta(days=2), page_size=10).key()
     assert one.key() != ListJob("p1", SINCE, SINCE + timedelta(days=3)).key()
     assert one.key() != ListJob("p1", SINCE, SINCE + timedelta(days=2), {"status": "x"}).key()
+    open_ended = ListJob("p1", SINCE)  # "until now": the same key whenever it runs
+    assert open_ended.key() == ListJob("p1", SINCE).key() != one.key()
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,150 @@
+"""Pure: what each message comes to, given what the API answered for the IDs it names.
+
+`plan` reads a message: the (ID, project) pairs to fetch and what its body already rejected.
+`settle` turns the plans and the fetch outcomes into data rows, error rows and the messages that
+must be redelivered. No I/O and no clock: the same inputs always settle the same way.
+
+A message is settled (acknowledged once the rows are written) only when every ID it names ends as
+a data row or an error row. An ID that failed retriably, or met a configuration problem, leaves its
+message unsettled: nothing of that message is written in this attempt and the queue redelivers it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lib.core.errors import AccessError, PermanentError, RetriableError
+from lib.ingest.fetch import FetchKey, Outcome
+from lib.ingest.flatten import flatten
+from lib.ingest.messages import Message, Reject, clip_raw_message, parse_body
+from lib.lake.writer import Row
+
+ID_MISMATCH = "id_mismatch"
+NO_PROJECT = "no_project"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One message, parsed: what to fetch for it and what it already rejected."""
+
+    message: Message
+    keys: dict[FetchKey, int]  # -> the follow-up attempt the message carries
+    rejects: tuple[Reject, ...] = ()
+    missing_project: bool = False  # it names an ID without a project, and there is no default
+
+
+def plan(message: Message, default_project: str | None) -> Plan:
+    parsed = parse_body(message.body)
+    keys: dict[FetchKey, int] = {}
+    missing = False
+    for ref in parsed.refs:
+        project = ref.project_id or default_project
+        if project is None:
+            missing = True
+            continue
+        key = (ref.operation_log_id, project)
+        keys[key] = max(ref.attempt, keys.get(key, 0))
+    return Plan(message, keys, parsed.rejects, missing)
+
+
+@dataclass
+class Settlement:
+    """The rows a batch of messages comes to, and the messages to redeliver (with why)."""
+
+    data_rows: list[Row] = field(default_factory=list)
+    error_rows: list[Row] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # message ID -> reason, in order
+    drift: Counter[str] = field(default_factory=Counter)  # unknown fields, by path
+    nulled: Counter[str] = field(default_factory=Counter)  # values that could not be kept
+
+    def error_reasons(self) -> Counter[str]:
+        return Counter(str(row["reason"]) for row in self.error_rows)
+
+
+def settle(plans: Sequence[Plan], outcomes: dict[FetchKey, Outcome], now: datetime) -> Settlement:
+    settlement = Settlement()
+    for message_plan in plans:
+        failure = _failure(message_plan, outcomes)
+        if failure is not None:
+            settlement.failed[message_plan.message.message_id] = failure
+        else:
+            _rows(message_plan, outcomes, now, settlement)
+    return settlement
+
+
+def _failure(message_plan: Plan, outcomes: dict[FetchKey, Outcome]) -> str | None:
+    """Why the message must be redelivered, or None when every ID it names is settled."""
+    if message_plan.missing_project:
+        return NO_PROJECT
+    for key in message_plan.keys:
+        outcome = outcomes[key]
+        if isinstance(outcome, AccessError):
+            return "access"
+        if isinstance(outcome, RetriableError):
+            return "retriable"
+    return None
+
+
+def _rows(
+    message_plan: Plan, outcomes: dict[FetchKey, Outcome], now: datetime, into: Settlement
+) -> None:
+    message = message_plan.message
+    errors = _ErrorRows(message, now, into.error_rows)
+    for reject in message_plan.rejects:
+        errors.add(
+            reject.reason, reject.operation_log_id, reject.project_id, error_msg=reject.detail
+        )
+    for (log_id, project), outcome in ((k, outcomes[k]) for k in message_plan.keys):
+        if isinstance(outcome, PermanentError):
+            answer = outcome.answer
+            errors.add(
+                outcome.reason,
+                log_id,
+                project,
+                http_status=answer.http_status,
+                error_code=answer.error_code,
+                error_msg=answer.error_msg or str(outcome),
+            )
+            continue
+        assert isinstance(outcome, dict)  # _failure let through only rows and permanent errors
+        row, report = flatten(outcome, ingested_at=now, source_message_id=message.source_message_id)
+        into.data_rows.append(row)
+        into.drift.update(report.drift)
+        into.nulled.update(report.nulled)
+        if row["id"] != log_id:
+            errors.add(
+                ID_MISMATCH,
+                log_id,
+                project,
+                http_status=200,
+                error_msg=f"asked for {log_id}, CBR returned id {row['id']!r}",
+            )
+
+
+@dataclass
+class _ErrorRows:
+    """Error rows of one message: its ID, its body as stored, the time they were observed."""
+
+    message: Message
+    now: datetime
+    rows: list[Row]
+    _raw: str | None = None
+
+    def add(self, reason: str, log_id: str | None, project: str | None, **extra: Any) -> None:
+        if self._raw is None:
+            self._raw = clip_raw_message(self.message.body)
+        self.rows.append(
+            {
+                "operation_log_id": log_id,
+                "project_id": project,
+                "source_message_id": self.message.source_message_id,
+                "reason": reason,
+                "raw_message": self._raw,
+                "observed_at": self.now,
+                **extra,
+            }
+        )

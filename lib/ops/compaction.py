@@ -1,0 +1,65 @@
+"""`python -m lib compact`: merge each chosen partition's small files (see lib/lake/compact.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from lib.lake.compact import Selection
+from lib.lake.writer import DEFAULT_TARGET_MB
+from lib.ops.output import format_rows
+
+
+def register(commands: Any, lake_option: Callable[[argparse.ArgumentParser], None]) -> None:
+    compact = commands.add_parser(
+        "compact",
+        help="merge each partition's small files, keeping the latest row per task",
+        description="Rewrite the chosen partitions' files as a few files of about --target-mb, "
+        "dropping duplicates (one row per task id: the greatest updated_at, then ingested_at). "
+        "Safe beside running writers: only the files read are removed, after the new ones exist.",
+    )
+    lake_option(compact)
+    chosen = compact.add_mutually_exclusive_group()
+    chosen.add_argument("--dt", help="compact this partition (YYYY-MM-DD)")
+    chosen.add_argument(
+        "--older-than-days", type=int, help="compact days at least N days old (default 1)"
+    )
+    compact.add_argument(
+        "--target-mb", type=float, default=DEFAULT_TARGET_MB, help="file size to aim for"
+    )
+    compact.add_argument(
+        "--keep-history", action="store_true", help="keep every distinct snapshot of a task"
+    )
+    compact.set_defaults(run=compact_command)
+
+
+def compact_command(args: argparse.Namespace) -> int:
+    from lib.lake.compact import Compactor
+    from lib.lake.storage import open_store
+
+    selection = selection_from(args.dt, args.older_than_days)
+    compactor = Compactor(
+        open_store(args.location), target_mb=args.target_mb, keep_history=args.keep_history
+    )
+    summary = compactor.run(selection)
+    rows = [p.as_dict() for p in summary.partitions]
+    if rows:
+        print(format_rows(list(rows[0]), rows), file=sys.stderr)
+    print(json.dumps(summary.as_dict()))
+    return 1 if summary.as_dict()["failed"] else 0
+
+
+def selection_from(day: str | None, older_than_days: int | None) -> Selection:
+    """The partitions --dt or --older-than-days (default 1) choose."""
+    if older_than_days is not None and older_than_days < 0:
+        raise ValueError("--older-than-days must be 0 or more")
+    if day is None:
+        return Selection(older_than_days=1 if older_than_days is None else older_than_days)
+    try:
+        return Selection(day=date.fromisoformat(day))
+    except ValueError:
+        raise ValueError(f"--dt must be a date like 2026-11-20, got {day!r}") from None
