@@ -28,6 +28,7 @@ from typing import Any
 
 from lib.core.times import parse_utc
 from lib.ingest.flatten import flatten
+from lib.ingest.watermark import ProjectState, state_key
 from lib.lake.storage import LocalStore
 from lib.lake.writer import Lake
 
@@ -230,6 +231,6 @@ def write_audit_lake(root: Path) -> str:
 
 
 def write_watermark(root: Path, project: str, watermark: str) -> None:
-    LocalStore(root).put(
-        f"_state/discover/{project}.json", f'{{"watermark": "{watermark}"}}'.encode()
-    )
+    """The discovery state as discovery itself writes it."""
+    state = ProjectState(watermark=parse_utc(watermark))
+    LocalStore(root).put(state_key(project), state.to_json(datetime(2026, 12, 1, tzinfo=UTC)))

@@ -117,7 +117,12 @@ def test_coverage_without_discovery_state_says_so_and_unreadable_state_is_named(
     rows = run(str(root), capsys, "coverage")
     assert {r["discovered"] for r in rows} == {"no watermark"}
 
+    # A first discovery pass still running holds a lease but no watermark yet.
+    lease = '{"lease": {"owner": "run-1", "until": "2026-12-01T00:10:00Z"}}'
     (root / "_state" / "discover").mkdir(parents=True)
+    (root / "_state" / "discover" / f"{PROJECT}.json").write_text(lease)
+    rows = run(str(root), capsys, "coverage")
+    assert {r["discovered"] for r in rows} == {"no watermark"}
     (root / "_state" / "discover" / "p-bad.json").write_text("{half")
     assert main(["report", "coverage", "--lake", str(root), *PERIOD]) == 0
     captured = capsys.readouterr()
