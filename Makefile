@@ -28,10 +28,11 @@ demo: $(BIN)/.reports-installed  ## replay the sample SQS batch offline into ./l
 test: install  ## the whole test suite (starts its own loopback servers)
 	$(BIN)/python -m pytest
 
-lint: install  ## ruff (lint + format check), cfn-lint on the SAM template
+lint: install  ## ruff (lint + format check), cfn-lint on the SAM template, zizmor on the CI workflow
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/cfn-lint template.yaml
+	$(BIN)/zizmor --offline --strict-collection --quiet .github/workflows
 
 $(BIN)/.bench-installed: $(BIN)/.installed requirements-bench.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
