@@ -6,14 +6,20 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: install demo test lint format bench fuzz soak audit clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+# Two layers in one virtualenv: the runtime and the reports (all that `make demo` needs), then
+# the test and lint tools on top (`make install`, `make test`, `make lint`).
+$(BIN)/.reports-installed: requirements.txt requirements-reports.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-reports.txt
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.reports-installed requirements-ops.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 install: $(BIN)/.installed
 
-demo: install  ## replay the sample SQS batch offline into ./lake and show what was written
+demo: $(BIN)/.reports-installed  ## replay the sample SQS batch offline into ./lake and show what was written
 	$(BIN)/python handler.py events/sqs-batch.json
 	$(BIN)/python -m lib show --lake ./lake
 	$(BIN)/python -m lib report daily --lake ./lake --since 2019-01-01
@@ -22,12 +28,13 @@ demo: install  ## replay the sample SQS batch offline into ./lake and show what 
 test: install  ## the whole test suite (starts its own loopback servers)
 	$(BIN)/python -m pytest
 
-lint: install  ## ruff, the layers' import rule, mypy and cfn-lint on the SAM template
+lint: install  ## ruff, the layers' import rule, mypy, cfn-lint on the SAM template, zizmor on the CI workflow
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
+	$(BIN)/zizmor --offline --strict-collection --quiet .github/workflows
 
 $(BIN)/.bench-installed: $(BIN)/.installed requirements-bench.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
@@ -51,7 +58,8 @@ $(AUDIT_VENV)/.installed: requirements-audit.txt
 
 audit: $(AUDIT_VENV)/.installed  ## pip-audit over every pinned requirement; needs pypi.org's JSON API
 	$(AUDIT_VENV)/bin/pip-audit --strict --progress-spinner off \
-		-r requirements.txt -r requirements-dev.txt -r requirements-bench.txt
+		-r requirements.txt -r requirements-reports.txt -r requirements-ops.txt \
+		-r requirements-dev.txt -r requirements-bench.txt
 
 format: install
 	$(BIN)/ruff format .

@@ -51,7 +51,9 @@ def _silence_stdout() -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lib", description=__doc__)
+    command = os.path.basename(sys.argv[0])
+    prog = "oplog-lake" if command == "oplog-lake" else "python -m lib"  # as the user typed it
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     show = commands.add_parser("show", help="summarise what the lake holds, with sample rows")
     _lake_option(show)
