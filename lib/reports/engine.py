@@ -23,7 +23,7 @@ from lib.reports.watermarks import read_watermarks
 
 MISSING_ENGINE = (
     "the reports need DuckDB, which is not installed in this Python environment: "
-    "pip install duckdb (the version pinned in requirements-dev.txt)"
+    "pip install '.[reports]' in the checkout (or pip install -r requirements-reports.txt)"
 )
 
 

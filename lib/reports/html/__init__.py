@@ -10,5 +10,6 @@ numbers without reading pixels.
     bars      bar charts drawn as SVG
     heatmap   the adherence grid (resource x day) drawn as SVG
     page      the page frame, tables and report sections (the html format of `report`)
+    style     the stylesheet every page inlines
     summary   the audit pack's index: executive summary first, then the evidence
 """

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
 from html import escape
-from pathlib import Path
 from typing import Any
 
 from lib.reports.html.bars import render_chart
 from lib.reports.html.charts import build_chart
 from lib.reports.html.heatmap import render_heatmap
 from lib.reports.html.markup import attrs, slug
+from lib.reports.html.style import STYLE
 from lib.reports.result import ReportResult
 from lib.reports.values import display, is_numeric, scope_lines
 
@@ -21,11 +20,6 @@ WIDE = 8  # tables with more columns become cards on a phone and on paper
 ID_COLUMNS = ("id", "evidence_ids", "success_ids", "failure_ids", "backup_task_id", "slowest_id")
 
 
-@cache
-def style() -> str:
-    return (Path(__file__).with_name("page.css")).read_text(encoding="utf-8")
-
-
 def frame(title: str, body: str) -> str:
     """A whole page: no scripts, nothing loaded, readable on a phone and on paper."""
     return (
@@ -33,7 +27,7 @@ def frame(title: str, body: str) -> str:
         '<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{escape(CSP, quote=True)}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{style()}</style></head>\n<body>"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n<body>"
         + body
         + "</body></html>\n"
     )

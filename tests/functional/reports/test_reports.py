@@ -469,7 +469,7 @@ def test_a_python_without_duckdb_gets_one_line_saying_what_to_install(
     out, err = process.communicate(timeout=60)
     assert process.returncode == 2 and out == ""
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert "need DuckDB" in err and "pip install duckdb" in err
+    assert "need DuckDB" in err and "pip install '.[reports]'" in err
 
 
 def test_a_reader_that_stops_early_gets_no_traceback(lake: str) -> None:
