@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,19 +14,15 @@ from lib.core.errors import ConfigError, SinkError
 from lib.core.runtime import configure_logging
 from lib.core.schema import DATA_TABLE, ERRORS_TABLE, PARTITION_KEY
 from lib.core.settings import DEFAULT_LAKE, LAKE_URI, Settings
-from lib.core.times import parse_day_or_moment
 from lib.lake.reader import SCHEMAS, LakeNotFound, open_table
-from lib.ops import compaction, discover, verify
+from lib.ops import compaction, discover, report_cli, verify
 from lib.ops.backfill import cli as backfill_cli
-from lib.ops.output import format_rows, plain_row
+from lib.ops.output import format_rows
 
 SHOW_COLUMNS = {
     DATA_TABLE: ["dt", "id", "operation_type", "status", "created_at", "error_info__code"],
     ERRORS_TABLE: ["dt", "reason", "operation_log_id", "http_status", "error_code", "error_msg"],
 }
-
-
-FORMATS = ("table", "csv", "json", "html")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,21 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     _lake_option(show)
     show.add_argument("--limit", type=int, default=20, help="rows to print per table (default 20)")
     show.set_defaults(run=show_lake)
-    report = commands.add_parser(
-        "report",
-        help="run an audit report over the lake (--list names them)",
-        description="Run an audit report (or `all`) over the lake with DuckDB.",
-    )
-    report.add_argument("name", nargs="?", help="report name, or `all`")
-    report.add_argument("--list", action="store_true", help="name and describe every report")
-    _lake_option(report)
-    report.add_argument("--since", help="ISO 8601 date or UTC datetime (inclusive)")
-    report.add_argument("--until", help="ISO 8601 date (inclusive day) or UTC datetime (exclusive)")
-    report.add_argument("--hours", type=float, help="threshold of stale-resources and stuck")
-    report.add_argument("--format", choices=FORMATS, default="table")
-    report.add_argument("--out", help="write to this file instead of standard output")
-    report.add_argument("--now", help=argparse.SUPPRESS)  # fixed clock for reproducible output
-    report.set_defaults(run=run_report_command)
+    report_cli.register(commands, _lake_option)
     template = commands.add_parser(
         "template", help="print (or --write) the generated Glue tables and Athena queries"
     )
@@ -131,61 +108,6 @@ def show_lake(args: argparse.Namespace) -> int:
             print(f"... {rows.num_rows - args.limit} more")
         print()
     return 0
-
-
-def run_report_command(args: argparse.Namespace) -> int:
-    from lib.reports import catalog as reports  # DuckDB is imported only when a report runs
-
-    if args.list:
-        for report in reports.all_reports().values():
-            print(f"{report.name:<16} {report.description}")
-        return 0
-    if not args.name:
-        raise reports.ReportError("name a report (or `all`); --list shows them")
-    names = (
-        list(reports.all_reports()) if args.name == "all" else [reports.get_report(args.name).name]
-    )
-    if args.format == "csv" and len(names) > 1:
-        raise reports.ReportError("csv holds one report: name it instead of `all`")
-    window = reports.Window(
-        now=parse_day_or_moment(args.now) if args.now else datetime.now(UTC),
-        since=parse_day_or_moment(args.since) if args.since else None,
-        until=parse_day_or_moment(args.until, end_of_day=True) if args.until else None,
-        hours=args.hours,
-    )
-    results = [reports.run_report(name, args.lake, window) for name in names]
-    text = render(results, args.format, lake=args.lake, now=window.now)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        print(f"wrote {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
-
-
-def render(results: list[Any], fmt: str, *, lake: str, now: datetime) -> str:
-    """Reports in one output format; json and csv are stable, for scripts."""
-    if fmt == "html":
-        from lib.reports.html import render_page
-
-        return render_page(results, generated_at=now, lake=lake)
-    if fmt == "json":
-        rows = {r.name: [plain_row(row) for row in r.rows] for r in results}
-        document = rows[results[0].name] if len(results) == 1 else rows
-        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
-    if fmt == "csv":
-        (result,) = results
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=result.columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(plain_row(row) for row in result.rows)
-        return buffer.getvalue()
-    sections = []
-    for result in results:
-        body = format_rows(result.columns, result.rows) if result.rows else "(no rows)"
-        sections.append(f"{result.title} [{result.name}]\n{body}\n")
-    return "\n".join(sections)
 
 
 def template_command(args: argparse.Namespace) -> int:

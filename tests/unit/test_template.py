@@ -257,3 +257,29 @@ def test_every_report_is_a_named_query_that_parses_as_trino() -> None:
         assert "QUANTILE_CONT" not in sql.upper() and "PERCENTILE_CONT" not in sql.upper()
     assert "APPROX_PERCENTILE" in queries["durations"]
     assert "FROM latest" in queries["daily"]
+
+
+def test_the_controls_reach_athena_as_the_same_sql_with_their_defaults() -> None:
+    import sqlglot
+
+    from lib.reports.catalog import CONTROL_ORDER
+
+    resources = template()["Resources"]
+    queries = {
+        r["Properties"]["Name"].removeprefix("oplog-lake "): r["Properties"]["QueryString"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Athena::NamedQuery"
+    }
+    for name in ("controls", "resource-compliance"):
+        sql = queries[name]
+        for control in CONTROL_ORDER:  # every control inlined, with its relations as CTEs
+            assert f"'{control}' AS control" in sql, (name, control)
+        tree = sqlglot.parse_one(sql, read="trino")
+        ctes = [cte.alias for cte in tree.args["with_"].expressions]
+        assert ctes[:2] == ["resources", "backups_by_id"] and "resource_compliance" in ctes
+    assert "rpo_hours=24" in queries["controls"] and "> 24 * 3600" in queries["resource-compliance"]
+    assert "discover_state_files" in queries["coverage"]  # the watermarks, read as JSON
+    state = resources["DiscoverStateTable"]["Properties"]["TableInput"]
+    serde = state["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
+    assert state["Name"] == "discover_state_files" and serde == "org.openx.data.jsonserde.JsonSerDe"
+    assert state["StorageDescriptor"]["Columns"] == [{"Name": "watermark", "Type": "string"}]

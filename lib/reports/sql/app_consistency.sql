@@ -1,5 +1,5 @@
 -- title: Application-consistent backup failures
--- description: Backups whose application-consistent snapshot failed, with the error code and message.
+-- description: Backups created in the period whose application-consistent snapshot failed, with the error code and message.
 -- window_days: 7
 SELECT
     id,

@@ -1,5 +1,5 @@
 -- title: Latest state of each task
--- description: One row per task id: the snapshot with the greatest updated_at, then ingested_at.
+-- description: One row per task id: the snapshot with the greatest updated_at, then ingested_at; a period selects by created_at (else started_at, else ingested_at, as the dt partition does).
 -- window_days: all
 SELECT
     id,
@@ -14,5 +14,6 @@ SELECT
     vault_name,
     error_info__code AS error_code
 FROM latest
-WHERE created_at >= {since} AND created_at < {until}
-ORDER BY created_at, id
+WHERE COALESCE(created_at, started_at, ingested_at) >= {since}
+    AND COALESCE(created_at, started_at, ingested_at) < {until}
+ORDER BY created_at NULLS LAST, id

@@ -1,5 +1,5 @@
 -- title: Cross-region replication
--- description: Replication and copy tasks by source and destination region and outcome, with durations in seconds.
+-- description: Replication and copy tasks created in the period by source and destination region and outcome, with their average and longest duration.
 -- window_days: 7
 SELECT
     extra_info__replication__source_region AS source_region,

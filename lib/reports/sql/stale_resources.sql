@@ -1,5 +1,5 @@
 -- title: Resources without a recent successful backup (RPO audit)
--- description: Every backed-up resource whose last successful backup ended more than N hours ago, or that never had one.
+-- description: Every backed-up resource whose last successful backup ended more than {hours} h before the evaluation time, or that never had one.
 -- window_days: none
 -- hours: 24
 WITH backups AS (
@@ -17,7 +17,7 @@ WITH backups AS (
             PARTITION BY extra_info__resource__id ORDER BY created_at DESC, id DESC
         ) AS recency
     FROM latest
-    WHERE operation_type = 'backup' AND extra_info__resource__id IS NOT NULL
+    WHERE operation_type = 'backup' AND extra_info__resource__id IS NOT NULL AND created_at < {at}
 ),
 last_success AS (
     SELECT resource_id, MAX(finished_at) AS last_success_at
@@ -42,7 +42,7 @@ SELECT
     newest.resource_type,
     newest.vault_name,
     last_success.last_success_at,
-    ROUND(date_diff('second', last_success.last_success_at, {now}) / 3600.0, 1) AS hours_since_success,
+    ROUND(date_diff('second', last_success.last_success_at, {at}) / 3600.0, 1) AS hours_since_success,
     last_failure.last_failure_at,
     last_failure.error_code AS last_failure_code,
     last_failure.error_message AS last_failure_message
@@ -52,6 +52,6 @@ LEFT JOIN last_failure ON last_failure.resource_id = newest.resource_id
 WHERE newest.recency = 1
     AND (
         last_success.last_success_at IS NULL
-        OR last_success.last_success_at < {now} - INTERVAL '{hours}' HOUR
+        OR epoch({at}) - epoch(last_success.last_success_at) > {hours} * 3600
     )
 ORDER BY last_success.last_success_at NULLS FIRST, newest.resource_id

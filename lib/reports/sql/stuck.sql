@@ -1,5 +1,5 @@
 -- title: Stuck tasks
--- description: Tasks still running or waiting more than N hours after they were created.
+-- description: Tasks still running or waiting more than {hours} h after they were created.
 -- window_days: none
 -- hours: 6
 SELECT
@@ -8,11 +8,11 @@ SELECT
     status,
     created_at,
     updated_at,
-    ROUND(date_diff('second', created_at, {now}) / 3600.0, 1) AS hours_open,
+    ROUND(date_diff('second', created_at, {at}) / 3600.0, 1) AS hours_open,
     extra_info__common__progress AS progress,
     extra_info__resource__id AS resource_id,
     extra_info__resource__name AS resource_name,
     vault_name
 FROM latest
-WHERE status IN ('running', 'waiting') AND created_at < {now} - INTERVAL '{hours}' HOUR
+WHERE status IN ('running', 'waiting') AND epoch({at}) - epoch(created_at) > {hours} * 3600
 ORDER BY created_at, id

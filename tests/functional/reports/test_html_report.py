@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from browser import chromium_binary, run_chromium
 
-from lib.reports.html import ReportResult, render_page
+from lib.reports.catalog import get_report
+from lib.reports.html.page import render_page
+from lib.reports.parameters import Scope
+from lib.reports.result import ReportResult
 
-GENERATED_AT = datetime(2026, 11, 22, 6, 0, 0, tzinfo=UTC)
+EVALUATED_AT = datetime(2026, 11, 22, 6, 0, 0, tzinfo=UTC)
+SCOPE = Scope(datetime(2026, 11, 1, tzinfo=UTC), None, EVALUATED_AT, {"hours": 0.5})
 XSS = "<script>alert(1)</script>"
 DAILY_COLUMNS = [
     "day",
@@ -47,6 +50,7 @@ def daily_row(day: date, op: str, *counts: int) -> dict[str, object]:
 
 DAY1, DAY2 = date(2026, 11, 20), date(2026, 11, 21)
 DAILY = ReportResult(
+    chart=get_report("daily").chart,
     name="daily",
     title="Tasks per day",
     description="Task outcomes per UTC day and operation type.",
@@ -99,6 +103,7 @@ def failure_row(code: str | None, count: int, task: str, created_at: datetime, m
 
 
 FAILURES = ReportResult(
+    chart=get_report("failures").chart,
     name="failures",
     title="Failed tasks",
     description="Every failed task, grouped by error code.",
@@ -122,9 +127,10 @@ FAILURES = ReportResult(
         ),
     ],
 )
-FAILURES_EXPECTED = {"count": {"BackupService.6302": "2", "(none)": "1"}}
+FAILURES_EXPECTED = {"code_count": {"BackupService.6302": "2", "(none)": "1"}}
 
 DURATIONS = ReportResult(
+    chart=get_report("durations").chart,
     name="durations",
     title="Task durations",
     description="Duration percentiles per operation type, in seconds.",
@@ -179,7 +185,7 @@ EXPECTED_CHARTS = {
 
 
 def sample_page() -> str:
-    return render_page(ALL_RESULTS, generated_at=GENERATED_AT, lake="s3://audit-lake/oplogs")
+    return render_page(ALL_RESULTS, lake="s3://audit-lake/oplogs")
 
 
 # --- a standard-library reading of the page ---------------------------------------------------
@@ -287,7 +293,7 @@ def test_charts_carry_the_summed_series_and_bar_values() -> None:
     assert_charts_match(reader)
     assert [bar.label for bar in reader.charts["daily"]["success"]] == ["2026-11-20", "2026-11-21"]
     # Failures: most frequent code first, the missing code named.
-    assert [bar.label for bar in reader.charts["failures"]["count"]] == [
+    assert [bar.label for bar in reader.charts["failures"]["code_count"]] == [
         "BackupService.6302",
         "(none)",
     ]
@@ -314,8 +320,10 @@ def test_bars_have_width_and_a_length_proportional_to_their_value() -> None:
 
 
 def test_reports_without_a_chart_or_without_data_get_none() -> None:
-    empty_daily = ReportResult("daily", "Tasks per day", "Nothing yet.", DAILY_COLUMNS, [])
-    page = render_page([empty_daily, STALE], generated_at=GENERATED_AT, lake="./lake")
+    empty_daily = ReportResult(
+        "daily", "Tasks per day", "Nothing yet.", DAILY_COLUMNS, [], chart=DAILY.chart
+    )
+    page = render_page([empty_daily, STALE], lake="./lake")
     reader = read_page(page)
 
     assert reader.charts == {}
@@ -337,8 +345,8 @@ def test_tables_hold_every_row_with_formatted_cells() -> None:
         assert len(rows) == len(result.rows)
 
     daily = reader.tables["daily"]
-    assert daily[1] == ["2026-11-21", "backup", "8", "7", "0", "0", "1", "0", "0.875"]
-    assert daily[4][-1] == "0.6"
+    assert daily[1] == ["2026-11-21", "backup", "8", "7", "0", "0", "1", "0", "87.5 %"]
+    assert daily[4][-1] == "60 %"  # rates as percentages
 
     failures = {row[2]: row for row in reader.tables["failures"][1:]}
     assert failures["t3"][0] == ""  # None is an empty cell
@@ -347,18 +355,23 @@ def test_tables_hold_every_row_with_formatted_cells() -> None:
     assert failures["t1"][-1] == f"agent said {XSS} & gave up"  # the text, shown as text
 
     durations = {row[0]: row for row in reader.tables["durations"][1:]}
-    assert durations["backup"][2:5] == ["12.5", "40.25", "61"]
-    assert durations["replication"][2:5] == ["", "", "300.1235"]  # at most 4 decimals
+    assert durations["backup"][2:5] == ["13 s", "40 s", "1 min 01 s"]  # durations in units
+    assert durations["replication"][2:5] == ["", "", "5 min 00 s"]
+    assert durations["replication"][1] == "2"  # counts stay numbers
 
     assert reader.tables["stale-resources"][1] == ["res-1", "2026-11-20", "true"]
     assert "No rows." in "".join(reader.texts)
 
 
-def test_page_header_names_the_lake_and_the_generation_time() -> None:
-    page = render_page([], generated_at=GENERATED_AT, lake="s3://lake/<x>")
+def test_page_header_names_the_lake_and_each_report_its_period_and_parameters() -> None:
+    stuck = ReportResult("stuck", "Stuck", "Open more than 0.5 h.", ["id"], [], scope=SCOPE)
+    page = render_page([stuck], lake="s3://lake/<x>")
 
-    assert "2026-11-22T06:00:00Z" in page
     assert "s3://lake/&lt;x&gt;" in page
+    text = " ".join(read_page(page).texts)
+    assert "2026-11-01T00:00:00Z to now" in text  # the period, an open end in words
+    assert "evaluated at" in text and "2026-11-22T06:00:00Z" in text
+    assert "hours 0.5 h" in text  # the parameter with its unit, not "N hours"
     assert read_page(page).tables == {}
 
 
@@ -370,7 +383,7 @@ def test_user_text_is_escaped_and_the_page_has_no_script() -> None:
         columns=[f"c{XSS}"],
         rows=[{f"c{XSS}": XSS}],
     )
-    page = render_page([FAILURES, hostile], generated_at=GENERATED_AT, lake=XSS)
+    page = render_page([FAILURES, hostile], lake=XSS)
     reader = read_page(page)
 
     assert "<script" not in page.lower()
@@ -397,32 +410,6 @@ def test_page_references_no_external_resources() -> None:
 # --- a real browser -----------------------------------------------------------------------------
 
 
-def chromium_binary() -> str:
-    binary = shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    )
-    if binary is None:
-        pytest.skip("chromium not installed: apt-get install chromium")
-    return binary
-
-
-def run_chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        binary,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
-
-
 @pytest.mark.slow
 def test_headless_chromium_loads_the_charts_and_renders_the_page(tmp_path: Path) -> None:
     binary = chromium_binary()
@@ -446,3 +433,32 @@ def test_headless_chromium_loads_the_charts_and_renders_the_page(tmp_path: Path)
     assert screenshot.exists()
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert screenshot.stat().st_size > 10_000
+
+
+def test_the_adherence_heatmap_is_split_into_figures_that_fit_a_page() -> None:
+    days = [date(2026, 11, d) for d in range(1, 8)]
+    rows = [
+        {
+            "resource_id": f"r{n:03d}",
+            "resource_name": f"vm-{n}",
+            "day": day,
+            "backups": 1 if n % 3 else 0,
+            "successes": 1 if n % 3 == 1 else 0,
+            "failures": 1 if n % 3 == 2 else 0,
+        }
+        for n in range(90)
+        for day in days
+    ]
+    result = ReportResult(
+        "adherence", "Adherence", "Grid.", list(rows[0]), rows, chart=get_report("adherence").chart
+    )
+    page = render_page([result], lake="./lake")
+    reader = read_page(page)
+    figures = [attrs for tag, attrs in reader.tags if tag == "svg"]
+    assert [f["data-layout"] for f in figures] == ["heatmap"] * 3  # 40 + 40 + 10 resources
+    titles = [attrs["id"] for tag, attrs in reader.tags if tag == "title" and "id" in attrs]
+    assert len(set(titles)) == 3
+    states = [a["data-state"] for t, a in reader.tags if t == "rect" and "data-state" in a]
+    assert len(states) == 90 * 7
+    assert states.count("success") == 30 * 7 and states.count("none") == 30 * 7
+    assert "(resources 81-90 of 90)" in page

@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,8 @@ from lib.ingest.flatten import flatten
 from lib.lake.storage import LocalStore
 from lib.lake.writer import Lake
 from lib.ops.cli import main
+
+from conftest import ROOT
 
 NOW = "2026-11-22T12:00:00Z"
 INGEST_1 = datetime(2026, 11, 22, 6, tzinfo=UTC)
@@ -271,6 +276,15 @@ def test_stuck_tasks(lake: str, capsys) -> None:
     assert report(lake, "stuck", "--hours", "12", capsys=capsys) == []
 
 
+def test_fractional_hours_are_not_truncated(lake: str, capsys) -> None:
+    """H has been running 20 minutes at this `now`: 0.5 h is longer, 0.25 h shorter."""
+    early = ["report", "stuck", "--lake", lake, "--now", "2026-11-22T01:20:00Z", "--format", "json"]
+    assert main([*early, "--hours", "0.5"]) == 0
+    assert json.loads(capsys.readouterr().out) == []  # int(0.5) would have been 0: H listed
+    assert main([*early, "--hours", "0.25"]) == 0
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == ["H"]
+
+
 def test_csv_and_table_formats(lake: str, capsys, tmp_path: Path) -> None:
     out = tmp_path / "stuck.csv"
     assert (
@@ -282,8 +296,22 @@ def test_csv_and_table_formats(lake: str, capsys, tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert [(r["id"], r["created_at"]) for r in rows] == [("H", "2026-11-22T01:00:00Z")]
     assert main(["report", "daily", "--lake", lake, "--now", NOW, "--since", "2026-11-01"]) == 0
-    text = capsys.readouterr().out
-    assert "day" in text.splitlines()[1] and "2026-11-20  backup" in text
+    head, table = capsys.readouterr().out.split("\n\n", 1)
+    assert head.splitlines()[0] == "Daily outcomes by operation type [daily]"
+    assert "period: 2026-11-01T00:00:00Z to now" in head and f"lake: {lake}" in head
+    header, first = table.splitlines()[:2]
+    assert header.split() == [
+        "day",
+        "operation_type",
+        "total",
+        "success",
+        "failed",
+        "timeout",
+        "in_progress",
+        "other",
+        "success_rate",
+    ]
+    assert first.split() == ["2026-11-20", "backup", "2", "1", "1", "0", "0", "0", "50", "%"]
 
 
 def test_report_list_names_every_report(capsys) -> None:
@@ -291,20 +319,24 @@ def test_report_list_names_every_report(capsys) -> None:
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     from lib.reports.catalog import ORDER
 
-    assert (
-        names
-        == list(ORDER)
-        == [
-            "latest",
-            "daily",
-            "failures",
-            "stale-resources",
-            "app-consistency",
-            "replication",
-            "durations",
-            "stuck",
-        ]
-    )
+    assert names == list(ORDER)
+    # The auditor's questions first; the one-row-per-task dump last.
+    assert names[:3] == ["controls", "resource-compliance", "adherence"]
+    assert names[-1] == "latest"
+    assert {"restores", "deletions", "coverage", "daily", "stuck"} <= set(names)
+
+
+def test_report_help_lists_reports_with_their_windows_and_parameters(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in text.splitlines() if line.startswith("  ")}
+    assert "last 7 days" in lines["failures"] and "last 30 days" in lines["daily"]
+    assert "--hours 24" in lines["stale-resources"] and "--hours 6" in lines["stuck"]
+    assert "all history" in lines["latest"]
+    assert "--rpo-hours 24" in lines["backup-within-rpo"]
+    assert "--max-restore-minutes 720" in lines["restore-time"]
 
 
 @pytest.mark.parametrize(
@@ -360,3 +392,93 @@ def test_all_reports_as_one_offline_html_page(lake: str, tmp_path: Path) -> None
     assert "http://" not in text and "https://" not in text
     for name in ("stale-resources", "stuck", "replication", "app-consistency", "latest"):
         assert f'data-report="{name}"' in text
+    # `all` leads with the audit summary, and the controls' chart and the heatmap are drawn.
+    assert text.index('data-section="summary"') < text.index('data-report="controls"')
+    assert 'data-chart="controls"' in text and 'data-layout="heatmap"' in text
+
+
+# --- hostile input and the command line (issue: hardening) -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def odd_lake(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Tasks the calendar filter used to drop: no created_at, 1960, year 9999."""
+    root = tmp_path_factory.mktemp("odd") / "lake"
+    no_date = task("N0", "backup", "success", "2026-11-20T01:00:00Z", 5, resource="R1")
+    no_date["created_at"] = None
+    logs = [
+        no_date,
+        task("OLD", "backup", "success", "1960-01-01T00:00:00Z", 5, resource="R1"),
+        task("FAR", "backup", "success", "9999-06-01T00:00:00Z", 5, resource="R1"),
+        task("NOW", "backup", "success", "2026-11-21T01:00:00Z", 5, resource="R1"),
+    ]
+    Lake(LocalStore(root)).write(
+        [flatten(x, ingested_at=INGEST_1, source_message_id="m")[0] for x in logs], []
+    )
+    return str(root)
+
+
+def test_latest_keeps_one_row_per_task_whatever_its_created_at(odd_lake: str, capsys) -> None:
+    assert main(["report", "latest", "--lake", odd_lake, "--now", NOW, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in rows] == ["OLD", "NOW", "FAR", "N0"]  # a null created_at last
+    assert rows[-1]["created_at"] is None and rows[-1]["started_at"] == "2026-11-20T01:00:00Z"
+    wide = ["--since", "0001-01-01", "--until", "9999-12-30"]
+    assert main(["report", "latest", "--lake", odd_lake, *wide, "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 4  # N0 counts by its started_at
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--until", "9999-12-31"],  # the day after it is not a date
+        ["--since", "0001-01-01T00:00+01:00"],  # before year 1 in UTC
+        ["--since", "2026-02-30"],
+    ],
+)
+def test_dates_off_the_calendar_are_one_line_and_exit_2(odd_lake: str, capsys, args) -> None:
+    assert main(["report", "latest", "--lake", odd_lake, *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --") and "not an ISO 8601 date" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_out_into_a_missing_folder_is_one_line_and_exit_2(
+    lake: str, tmp_path: Path, capsys
+) -> None:
+    target = tmp_path / "no" / "such" / "folder" / "daily.csv"
+    assert main(["report", "daily", "--lake", lake, "--format", "csv", "--out", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write --out {target}: No such file or directory" in err
+    assert err.count("\n") == 1 and not target.parent.exists()
+
+
+def run_cli(lake: str, *args: str, env: dict[str, str] | None = None, **popen: Any):
+    command = [sys.executable, "-m", "lib", "report", *args, "--lake", lake]
+    return subprocess.Popen(command, cwd=ROOT, env=env, text=True, stderr=subprocess.PIPE, **popen)
+
+
+def test_a_python_without_duckdb_gets_one_line_saying_what_to_install(
+    lake: str, tmp_path: Path
+) -> None:
+    """A `duckdb` that cannot be imported, first on the path, stands in for an environment
+    without it (as an operator's virtualenv with only the runtime requirements is)."""
+    (tmp_path / "duckdb.py").write_text("raise ModuleNotFoundError(\"No module named 'duckdb'\")\n")
+    env = os.environ | {"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    process = run_cli(lake, "daily", env=env, stdout=subprocess.PIPE)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 2 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "need DuckDB" in err and "pip install '.[reports]'" in err
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(lake: str) -> None:
+    """`report ... | head -1`: the pipe closes before the report is written."""
+    process = run_cli(lake, "latest", "--now", NOW, stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    process.stdout.close()  # the reader is gone
+    assert process.stderr is not None
+    with process.stderr:
+        err = process.stderr.read()
+    assert process.wait(timeout=60) == 0  # as every command of the CLI: the reader chose to stop
+    assert "Traceback" not in err and "BrokenPipeError" not in err and err == ""

@@ -1,0 +1,191 @@
+"""Running reports with DuckDB over the lake's pyarrow datasets.
+
+A session is one DuckDB connection for one period: the `latest` view over the partitions the period
+can touch, and the relations the reports read (resources, resource_compliance, ...) computed once,
+on first use, and shared by every report of the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lib.core.schema import DATA_TABLE, ERRORS_SCHEMA, ERRORS_TABLE, PARTITION_KEY
+from lib.core.settings import LakeLocation
+from lib.core.times import utc_day
+from lib.lake.reader import LakeNotFound, open_table
+from lib.reports.catalog import Query, ReportError, get_report, latest_view_sql
+from lib.reports.compose import columns_read, needed, relation_sql, scope_of
+from lib.reports.controls import choose
+from lib.reports.parameters import TOKEN, Request, Scope, format_number, render
+from lib.reports.result import ReportResult
+from lib.reports.watermarks import read_watermarks
+
+MISSING_ENGINE = (
+    "the reports need DuckDB, which is not installed in this Python environment: "
+    "pip install '.[reports]' in the checkout (or pip install -r requirements-reports.txt)"
+)
+
+
+def describe(text: str, scope: Scope) -> str:
+    """A description with its parameters filled in: "older than {hours} h" -> "older than 24 h"."""
+
+    def value(match: Any) -> str:
+        number = scope.values.get(match[1])
+        return match[0] if number is None else format_number(number)
+
+    return TOKEN.sub(value, text)
+
+
+def run_reports(
+    lake: LakeLocation | str,
+    request: Request,
+    names: Sequence[str],
+    controls: Sequence[str] | None = None,
+) -> list[ReportResult]:
+    """Run the named reports; reports over the same period share one session. A plain string
+    is a local folder, or an S3 lake reached with AWS's own settings."""
+    lake = location_of(lake)
+    relations = relation_sql(choose(controls))
+    sessions: dict[tuple[Any, ...], Session] = {}
+    try:
+        results = []
+        for name in names:
+            report = get_report(name)
+            scope = scope_of(report, request, relations)
+            key = (scope.since, scope.until, report.history)
+            if key not in sessions:
+                connection = _connect(lake, _dt_range(scope, report.history))
+                sessions[key] = Session(connection, lake, relations)
+            results.append(sessions[key].run(report, scope))
+        return results
+    finally:
+        for session in sessions.values():
+            session.close()
+
+
+class Session:
+    """One DuckDB connection holding the `latest` view for one period; the relations reports
+    read are made in it on first use."""
+
+    def __init__(
+        self, connection: Any, lake: LakeLocation | str, relations: dict[str, str]
+    ) -> None:
+        self.connection = connection
+        self.lake = location_of(lake)
+        self.relations = relations
+        self.notes: list[str] = []
+        self._made: set[str] = set()
+
+    def run(self, report: Query, scope: Scope) -> ReportResult:
+        literals = scope.literals()
+        try:
+            for name in needed(report.sql, self.relations):
+                self._make(name, literals)
+            cursor = self.connection.execute(render(report.sql, literals))
+            columns = [d[0] for d in cursor.description]
+            rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        except _engine_errors() as exc:
+            first_line = str(exc).strip().splitlines()[0]
+            raise ReportError(f"the {report.name} report failed in DuckDB: {first_line}") from None
+        return ReportResult(
+            name=report.name,
+            title=report.title,
+            description=describe(report.description, scope),
+            columns=columns,
+            rows=rows,
+            scope=scope,
+            chart=report.chart,
+            notes=tuple(self.notes) if "discover_state" in self._made else (),
+        )
+
+    def _make(self, name: str, literals: dict[str, str]) -> None:
+        if name in self._made:
+            return
+        if "latest" not in self._made:
+            self._materialise_latest()
+        if name == ERRORS_TABLE:
+            self._register_errors()
+        elif name == "discover_state":
+            self._register_watermarks()
+        else:
+            body = render(self.relations[name], literals)
+            self.connection.execute(f"CREATE TEMP TABLE {name} AS {body}")
+        self._made.add(name)
+
+    def _materialise_latest(self) -> None:
+        """Relations read `latest` many times over (each control does): compute it once, with
+        only the columns the SQL names, instead of once per reference."""
+        columns = ", ".join(columns_read())
+        self.connection.execute("DROP VIEW latest")
+        self.connection.execute(
+            f"CREATE TEMP TABLE latest AS SELECT {columns} FROM ({latest_view_sql()}) AS ranked"
+        )
+        self._made.add("latest")
+
+    def _register_errors(self) -> None:
+        try:
+            dataset: Any = open_table(self.lake, ERRORS_TABLE)
+        except (LakeNotFound, FileNotFoundError):
+            dataset = ERRORS_SCHEMA.empty_table()
+        self.connection.register("lake_operation_log_errors", dataset)
+        self.connection.execute(
+            f"CREATE VIEW {ERRORS_TABLE} AS SELECT * FROM lake_operation_log_errors"
+        )
+
+    def _register_watermarks(self) -> None:
+        marks, notes = read_watermarks(self.lake)
+        self.notes.extend(notes)
+        self.connection.execute(
+            "CREATE TEMP TABLE discover_state (project_id VARCHAR, watermark TIMESTAMPTZ)"
+        )
+        if marks:
+            self.connection.executemany("INSERT INTO discover_state VALUES (?, ?)", marks)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _engine_errors() -> tuple[type[BaseException], ...]:
+    import duckdb
+
+    return (duckdb.Error,)
+
+
+def location_of(lake: LakeLocation | str) -> LakeLocation:
+    return lake if isinstance(lake, LakeLocation) else LakeLocation(str(lake))
+
+
+def _connect(lake: LakeLocation, dt_range: str) -> Any:
+    try:
+        import duckdb  # the reporting tools' dependency, not the Lambda function's
+    except ImportError:
+        raise ReportError(MISSING_ENGINE) from None
+    try:
+        dataset = open_table(lake, DATA_TABLE)
+    except (LakeNotFound, FileNotFoundError, OSError) as exc:
+        raise ReportError(f"no operation_logs in the lake at {lake.uri}: {exc}") from None
+    if not dataset.files:
+        raise ReportError(f"the lake at {lake.uri} has no operation_logs files yet")
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute("SET enable_progress_bar = false")  # output is the report, nothing else
+    # DuckDB pushes both the dt filter (partition pruning) and the column list of each report
+    # down into the pyarrow dataset scan, so a report reads only the files and columns it needs.
+    connection.register("lake_operation_logs", dataset)
+    connection.execute(
+        f"CREATE VIEW {DATA_TABLE} AS SELECT * FROM lake_operation_logs WHERE {dt_range}"
+    )
+    connection.execute(f"CREATE VIEW latest AS {latest_view_sql()}")
+    return connection
+
+
+def _dt_range(scope: Scope, history: bool) -> str:
+    """Only the dt partitions the period can touch (dt is the UTC date of created_at); a report
+    that looks back before its period (history) reads every partition up to its end."""
+    bounds = ["TRUE"]
+    if scope.since is not None and not history:
+        bounds.append(f"{PARTITION_KEY} >= '{utc_day(scope.since)}'")
+    if scope.until is not None:
+        bounds.append(f"{PARTITION_KEY} <= '{utc_day(scope.until)}'")
+    return " AND ".join(bounds)

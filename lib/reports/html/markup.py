@@ -1,0 +1,72 @@
+"""Escaped HTML and SVG pieces shared by the charts and the pages."""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from typing import Any
+
+from lib.reports.values import format_float
+
+FONT_PX = 7  # rough width of one 12px character, to size margins without measuring text
+
+
+def attrs(**values: Any) -> str:
+    """Escaped attributes; a trailing underscore allows `class_`, data_x becomes data-x."""
+    parts = []
+    for key, value in values.items():
+        name = key.rstrip("_").replace("_", "-")
+        parts.append(f'{name}="{escape(str(value), quote=True)}"')
+    return " ".join(parts)
+
+
+def px(value: float) -> str:
+    """SVG coordinates rounded to 2 decimals: short markup, no float noise."""
+    return format_float(round(value, 2))
+
+
+def svg_text(x: float, y: float, text: str, **extra: Any) -> str:
+    return f"<text {attrs(x=px(x), y=px(y), **extra)}>{escape(text)}</text>"
+
+
+def svg_line(x1: float, y1: float, x2: float, y2: float, class_: str) -> str:
+    return f"<line {attrs(x1=px(x1), y1=px(y1), x2=px(x2), y2=px(y2), class_=class_)} />"
+
+
+def shorten(label: str, limit: int) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-") or "report"
+
+
+def svg_document(
+    name: str,
+    title: str,
+    size: tuple[float, float],
+    parts: list[str],
+    *,
+    part: int = 0,
+    kind: str = "chart",
+    **extra: Any,
+) -> str:
+    """The <svg> element; no xmlns needed inline in HTML, which keeps the page URL-free.
+    `part` tells apart the pieces of a figure drawn as several (their title ids differ)."""
+    width, height = size
+    title_id = f"chart-{slug(name)}-title" + (f"-{part}" if part else "")
+    opening = attrs(
+        data_chart=name,
+        class_=kind,
+        role="img",
+        aria_labelledby=title_id,
+        viewBox=f"0 0 {px(width)} {px(height)}",
+        width=px(width),
+        height=px(height),
+        **extra,
+    )
+    return (
+        f"<svg {opening}><title {attrs(id=title_id)}>{escape(title)}</title>"
+        + "".join(parts)
+        + "</svg>"
+    )

@@ -1,0 +1,130 @@
+"""The HTML page: its frame (styles, offline policy), report sections and their tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+
+from lib.reports.html.bars import render_chart
+from lib.reports.html.charts import build_chart
+from lib.reports.html.heatmap import render_heatmap
+from lib.reports.html.markup import attrs, slug
+from lib.reports.html.style import STYLE
+from lib.reports.result import ReportResult
+from lib.reports.values import display, is_numeric, scope_lines
+
+# Belt and braces for "offline only": even injected markup could load nothing or run nothing.
+CSP = "default-src 'none'; style-src 'unsafe-inline'"
+WIDE = 8  # tables with more columns become cards on a phone and on paper
+ID_COLUMNS = ("id", "evidence_ids", "success_ids", "failure_ids", "backup_task_id", "slowest_id")
+
+
+def frame(title: str, body: str) -> str:
+    """A whole page: no scripts, nothing loaded, readable on a phone and on paper."""
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{escape(CSP, quote=True)}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n<body>"
+        + body
+        + "</body></html>\n"
+    )
+
+
+def row_count(result: ReportResult) -> str:
+    return f"{len(result.rows)} row" + ("" if len(result.rows) == 1 else "s")
+
+
+def section_id(index: int, result: ReportResult) -> str:
+    return f"r{index}-{slug(result.name)}"  # index keeps ids unique if names repeat
+
+
+def render_cell(column: str, value: Any, label: str | None = None) -> str:
+    """One cell; `label` is the column's data-label attribute, made once per table."""
+    label = label or attrs(data_label=column)
+    text = display(column, value)
+    if column == "status" and text in ("COMPLIANT", "NON_COMPLIANT", "INSUFFICIENT_DATA"):
+        return f"<td {label}>{status_mark(text)}</td>"
+    if is_numeric(value):
+        return f'<td {label} class="num">{escape(text)}</td>'
+    if column in ID_COLUMNS:
+        return f'<td {label} class="ids">{escape(text)}</td>'
+    return f"<td {label}>{escape(text)}</td>"
+
+
+def status_mark(status: str) -> str:
+    """A verdict people see at a glance, in colour and in words (for paper and screen readers)."""
+    sign = {"COMPLIANT": "✓ pass", "NON_COMPLIANT": "✗ fail", "INSUFFICIENT_DATA": "? no data"}
+    return f'<span class="mark {status}">{sign[status]}</span> <small>{status}</small>'
+
+
+def render_table(result: ReportResult, rows: Sequence[dict[str, Any]] | None = None) -> str:
+    rows = result.rows if rows is None else rows
+    if not rows:
+        return '<p class="empty">No rows.</p>'
+    head = "".join(f'<th scope="col">{escape(column)}</th>' for column in result.columns)
+    labels = [(column, attrs(data_label=column)) for column in result.columns]
+    body = "".join(
+        "<tr>" + "".join(render_cell(c, row.get(c), label) for c, label in labels) + "</tr>"
+        for row in rows
+    )
+    wrap = "table-wrap wide" if len(result.columns) > WIDE else "table-wrap"
+    count = f"{len(rows)} row" + ("" if len(rows) == 1 else "s")
+    return (
+        f'<div class="{wrap}"><table {attrs(data_report=result.name)}>'
+        f"<caption>{count}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def render_scope(result: ReportResult, lake: str) -> str:
+    """Period, evaluation time, parameters and lake, then anything the reader must know."""
+    notes = "".join(f'<p class="note">{escape(note)}</p>' for note in result.notes)
+    if result.scope is None:
+        return notes
+    items = "".join(
+        f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>"
+        for label, text in scope_lines(result.scope, lake)
+    )
+    return f'<dl class="scope">{items}</dl>' + notes
+
+
+def render_figure(result: ReportResult) -> str:
+    chart = build_chart(result)
+    return render_chart(chart) if chart else render_heatmap(result)
+
+
+def render_section(index: int, result: ReportResult, lake: str) -> str:
+    return (
+        f"<section {attrs(id=section_id(index, result), data_report=result.name)}>"
+        f"<h2>{escape(result.title)}</h2>"
+        f'<p class="description">{escape(result.description)}</p>'
+        + render_scope(result, lake)
+        + render_figure(result)
+        + render_table(result)
+        + "</section>"
+    )
+
+
+def render_contents(results: Sequence[ReportResult]) -> str:
+    items = "".join(
+        f'<li><a href="#{section_id(i, r)}">{escape(r.title)}</a> ({row_count(r)})</li>'
+        for i, r in enumerate(results)
+    )
+    return f'<nav aria-label="Reports"><ul>{items}</ul></nav>' if results else ""
+
+
+def render_page(results: Sequence[ReportResult], *, lake: str, lead: str = "") -> str:
+    """One self-contained page: `lead` (a summary) first, then for each result its title,
+    description, period and parameters, chart (when the report declares one) and table."""
+    heading = "oplog-lake audit report"
+    body = (
+        f"<header><h1>{escape(heading)}</h1>"
+        f'<p class="meta">Lake <code>{escape(lake)}</code></p></header>'
+        + lead
+        + render_contents(results)
+        + "\n".join(render_section(i, r, lake) for i, r in enumerate(results))
+    )
+    return frame(heading, body)

@@ -1,0 +1,97 @@
+"""The audit pack: one folder an auditor can be handed and can check.
+
+`index.html` (executive summary first, then the evidence), each pack report as CSV and JSON, and
+`manifest.json` with the period, parameters, lake, generation time and the SHA-256 of every
+other file. Everything but the manifest's generation time depends only on the lake and the
+request, so the same run twice writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from lib.core.settings import LakeLocation
+from lib.core.times import format_utc
+from lib.lake.storage import open_store
+from lib.reports.controls import choose
+from lib.reports.engine import location_of, run_reports
+from lib.reports.html.summary import render_index
+from lib.reports.parameters import Request, Scope
+from lib.reports.result import ReportResult
+from lib.reports.text import render_csv, render_json
+
+PACK_REPORTS = ("controls", "resource-compliance", "adherence", "restores", "deletions", "coverage")
+MANIFEST = "manifest.json"
+FORMAT = "oplog-lake audit pack 1"
+
+
+@dataclass(frozen=True)
+class Pack:
+    files: dict[str, bytes]  # file name -> content; the manifest last
+    manifest: dict[str, Any]
+    results: dict[str, ReportResult]
+
+
+def build_pack(
+    lake: LakeLocation | str,
+    request: Request,
+    controls: Sequence[str] | None,
+    generated_at: datetime,
+) -> Pack:
+    chosen = choose(controls)
+    lake = location_of(lake)
+    results = {r.name: r for r in run_reports(lake, request, PACK_REPORTS, chosen)}
+    scope = results["controls"].scope
+    if scope is None:  # every report run over a lake has one
+        raise RuntimeError("the controls report ran without a scope")
+    index = render_index(results, lake=lake.uri, title=pack_title(scope))
+    files = {"index.html": index.encode()}
+    for name, result in results.items():
+        files[f"{name}.csv"] = render_csv(result).encode()
+        files[f"{name}.json"] = render_json([result]).encode()
+    manifest = {
+        "format": FORMAT,
+        "period": {"since": _moment(scope.since), "until": _moment(scope.until)},
+        "evaluated_at": format_utc(scope.at),
+        "generated_at": format_utc(generated_at),
+        "lake": lake.uri,
+        "controls": list(chosen),
+        "parameters": dict(scope.values),
+        "rows": {name: len(result.rows) for name, result in results.items()},
+        "notes": sorted({note for result in results.values() for note in result.notes}),
+        "files": {name: digest(data) for name, data in sorted(files.items())},
+    }
+    files[MANIFEST] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
+    return Pack(files, manifest, results)
+
+
+def digest(data: bytes) -> dict[str, Any]:
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def pack_title(scope: Scope) -> str:
+    """ "Backup audit 2026-11-01 to 2026-11-30": the days the period covers."""
+    first = scope.since.date().isoformat() if scope.since else "the start of the lake"
+    end = scope.until or scope.at
+    last = (end - timedelta(microseconds=1)).date().isoformat()
+    return f"Backup audit {first} to {last}"
+
+
+def write_pack(pack: Pack, out: LakeLocation) -> list[str]:
+    """Every file under `out` (a folder or s3://bucket/prefix, encrypted like the lake), the
+    manifest last, so a pack with a manifest is whole. Returns the names written."""
+    store = open_store(out)
+    for name, data in pack.files.items():
+        if name != MANIFEST:
+            store.put(name, data)
+    store.put(MANIFEST, pack.files[MANIFEST])
+    return list(pack.files)
+
+
+def _moment(moment: datetime | None) -> str | None:
+    return format_utc(moment) if moment else None

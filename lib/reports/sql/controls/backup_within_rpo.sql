@@ -1,0 +1,60 @@
+-- title: Latest backup within the RPO
+-- description: The resource's latest successful backup finished (ended_at, else updated_at) at most {rpo_hours} h before the evaluation time.
+WITH backups AS (
+    SELECT
+        extra_info__resource__id AS resource_id,
+        id,
+        status,
+        COALESCE(ended_at, updated_at) AS finished_at,
+        row_number() OVER (
+            PARTITION BY extra_info__resource__id ORDER BY created_at DESC, id DESC
+        ) AS recency
+    FROM latest
+    WHERE operation_type = 'backup' AND created_at < {at}
+),
+last_success AS (
+    SELECT
+        resource_id,
+        id,
+        (epoch({at}) - epoch(finished_at)) / 3600.0 AS age_hours,
+        row_number() OVER (PARTITION BY resource_id ORDER BY finished_at DESC, id DESC) AS recency
+    FROM backups
+    WHERE status = 'success' AND finished_at <= {at}
+),
+judged AS (
+    SELECT
+        resources.*,
+        last_success.id AS success_id,
+        last_success.age_hours,
+        backups.id AS last_task_id,
+        (epoch({at}) - epoch(resources.first_backup_at)) / 3600.0 AS watched_hours
+    FROM resources
+    LEFT JOIN last_success
+        ON last_success.resource_id = resources.resource_id AND last_success.recency = 1
+    LEFT JOIN backups ON backups.resource_id = resources.resource_id AND backups.recency = 1
+)
+SELECT
+    'backup-within-rpo' AS control,
+    resource_id,
+    resource_name,
+    resource_type,
+    vault_name,
+    CASE
+        WHEN success_id IS NOT NULL AND age_hours <= {rpo_hours} THEN 'COMPLIANT'
+        WHEN success_id IS NULL AND watched_hours < {rpo_hours} THEN 'INSUFFICIENT_DATA'
+        ELSE 'NON_COMPLIANT'
+    END AS status,
+    CASE
+        WHEN success_id IS NOT NULL THEN
+            'last successful backup '
+            || CAST(CAST(ROUND(age_hours, 1) AS DECIMAL(18, 1)) AS VARCHAR)
+            || ' h before the evaluation time, RPO {rpo_hours} h'
+        WHEN last_task_id IS NULL THEN 'no backup task before the evaluation time'
+        WHEN watched_hours < {rpo_hours} THEN
+            'no successful backup yet; the first backup task is '
+            || CAST(CAST(ROUND(watched_hours, 1) AS DECIMAL(18, 1)) AS VARCHAR)
+            || ' h old, less than the RPO {rpo_hours} h'
+        ELSE 'no successful backup in the lake, RPO {rpo_hours} h'
+    END AS reason,
+    COALESCE(success_id, last_task_id) AS evidence_ids
+FROM judged

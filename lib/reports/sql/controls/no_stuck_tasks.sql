@@ -1,0 +1,31 @@
+-- title: No task is stuck
+-- description: No task of the resource was still running or waiting at the evaluation time more than {stuck_hours} h after it was created.
+WITH stuck AS (
+    SELECT
+        extra_info__resource__id AS resource_id,
+        COUNT(*) AS tasks,
+        MAX(epoch({at}) - epoch(created_at)) / 3600.0 AS oldest_hours,
+        string_agg(id, ',' ORDER BY id) AS task_ids
+    FROM latest
+    WHERE extra_info__resource__id IS NOT NULL
+        AND created_at < {at}
+        AND epoch({at}) - epoch(created_at) > {stuck_hours} * 3600
+        AND (status IN ('running', 'waiting') OR ended_at > {at})
+    GROUP BY extra_info__resource__id
+)
+SELECT
+    'no-stuck-tasks' AS control,
+    resources.resource_id,
+    resources.resource_name,
+    resources.resource_type,
+    resources.vault_name,
+    CASE WHEN stuck.tasks > 0 THEN 'NON_COMPLIANT' ELSE 'COMPLIANT' END AS status,
+    CASE
+        WHEN stuck.tasks > 0 THEN
+            CAST(stuck.tasks AS VARCHAR) || ' task(s) open longer than {stuck_hours} h, the oldest '
+            || CAST(CAST(ROUND(stuck.oldest_hours, 1) AS DECIMAL(18, 1)) AS VARCHAR) || ' h'
+        ELSE 'no task open longer than {stuck_hours} h at the evaluation time'
+    END AS reason,
+    stuck.task_ids AS evidence_ids
+FROM resources
+LEFT JOIN stuck ON stuck.resource_id = resources.resource_id

@@ -1,0 +1,26 @@
+-- title: Resources the controls evaluate
+-- description: Every resource with a backup task created before the evaluation time, or a delete task in the period, named by its latest such task; first_backup_at is its first backup task.
+WITH tasks AS (
+    SELECT
+        extra_info__resource__id AS resource_id,
+        extra_info__resource__name AS resource_name,
+        extra_info__resource__type AS resource_type,
+        vault_name,
+        operation_type,
+        created_at,
+        row_number() OVER (
+            PARTITION BY extra_info__resource__id ORDER BY created_at DESC, id DESC
+        ) AS recency
+    FROM latest
+    WHERE extra_info__resource__id IS NOT NULL
+        AND created_at < {at}
+        AND (operation_type = 'backup' OR (operation_type = 'delete' AND created_at >= {since}))
+)
+SELECT
+    resource_id,
+    MAX(CASE WHEN recency = 1 THEN resource_name END) AS resource_name,
+    MAX(CASE WHEN recency = 1 THEN resource_type END) AS resource_type,
+    MAX(CASE WHEN recency = 1 THEN vault_name END) AS vault_name,
+    MIN(CASE WHEN operation_type = 'backup' THEN created_at END) AS first_backup_at
+FROM tasks
+GROUP BY resource_id
