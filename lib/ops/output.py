@@ -9,11 +9,9 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, TextIO
 
-from lib.core.times import format_utc
+from lib.reports.values import plain
 
 HUMAN, JSON = "table", "json"
 
@@ -25,21 +23,6 @@ def format_option(parser: argparse.ArgumentParser) -> None:
         default=HUMAN,
         help="table: sentences and aligned columns for people (default); json: for scripts",
     )
-
-
-def plain(value: Any) -> Any:
-    """JSON/CSV form of a value: timestamps in ISO 8601 UTC with Z, decimals as numbers."""
-    if isinstance(value, datetime):
-        return format_utc(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
-
-
-def plain_row(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: plain(v) for k, v in row.items()}
 
 
 def format_rows(header: Sequence[str], rows: Sequence[Mapping[str, Any]], width: int = 40) -> str:
