@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -46,6 +47,32 @@ def _finite(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{text} does not fit a float")
     return value
+
+
+def map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    """A copy of a decoded JSON value with `change` applied to every string, keys included.
+    Iterative, so a value nested as deep as the decoder allows never meets the recursion limit."""
+    if isinstance(value, str):
+        return change(value)
+    if not isinstance(value, dict | list):
+        return value
+    root: Any = {} if isinstance(value, dict) else []
+    pending = [(value, root)]
+    while pending:
+        source, target = pending.pop()
+        pairs: Any = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in pairs:
+            copy: Any = item
+            if isinstance(item, dict | list):
+                copy = {} if isinstance(item, dict) else []
+                pending.append((item, copy))
+            elif isinstance(item, str):
+                copy = change(item)
+            if isinstance(target, dict):
+                target[change(key)] = copy
+            else:
+                target.append(copy)
+    return root
 
 
 def compact_json(value: Any) -> str:

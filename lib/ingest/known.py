@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import pyarrow.dataset as ds
 
-from lib.core.runtime import log_event
+from lib.core.runtime import Scrub, log_event, no_scrub
 from lib.core.schema import DATA_TABLE, PARTITION_KEY
 from lib.core.settings import LakeLocation
 from lib.ingest.flatten import flatten
@@ -120,8 +120,10 @@ class LakeLogSink:
         *,
         flush_rows: int = FLUSH_ROWS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        scrub: Scrub = no_scrub,
     ) -> None:
         self.lake = lake
+        self.scrub = scrub
         self.known = known
         self.flush_rows = flush_rows
         self.clock = clock
@@ -139,7 +141,7 @@ class LakeLogSink:
         fresh = 0
         for log in logs:
             self.totals.received += 1
-            row, report = flatten(log, ingested_at=now, source_message_id=None)
+            row, report = flatten(log, ingested_at=now, source_message_id=None, scrub=self.scrub)
             identity = data_identity(row)
             if identity in self._seen:
                 self.totals.duplicates += 1

@@ -18,6 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from lib.core.errors import AccessError, PermanentError, RetriableError
+from lib.core.jsontext import utf8_safe
+from lib.core.runtime import Scrub, no_scrub
 from lib.ingest.fetch import FetchKey, Outcome
 from lib.ingest.flatten import flatten
 from lib.ingest.messages import Message, Reject, clip_raw_message, parse_body
@@ -65,14 +67,20 @@ class Settlement:
         return Counter(str(row["reason"]) for row in self.error_rows)
 
 
-def settle(plans: Sequence[Plan], outcomes: dict[FetchKey, Outcome], now: datetime) -> Settlement:
+def settle(
+    plans: Sequence[Plan],
+    outcomes: dict[FetchKey, Outcome],
+    now: datetime,
+    scrub: Scrub = no_scrub,
+) -> Settlement:
+    """`scrub` takes known secrets out of every text stored (a value the API echoed back)."""
     settlement = Settlement()
     for message_plan in plans:
         failure = _failure(message_plan, outcomes)
         if failure is not None:
             settlement.failed[message_plan.message.message_id] = failure
         else:
-            _rows(message_plan, outcomes, now, settlement)
+            _rows(message_plan, outcomes, now, scrub, settlement)
     return settlement
 
 
@@ -90,10 +98,14 @@ def _failure(message_plan: Plan, outcomes: dict[FetchKey, Outcome]) -> str | Non
 
 
 def _rows(
-    message_plan: Plan, outcomes: dict[FetchKey, Outcome], now: datetime, into: Settlement
+    message_plan: Plan,
+    outcomes: dict[FetchKey, Outcome],
+    now: datetime,
+    scrub: Scrub,
+    into: Settlement,
 ) -> None:
     message = message_plan.message
-    errors = _ErrorRows(message, now, into.error_rows)
+    errors = _ErrorRows(message, now, scrub, into.error_rows)
     for reject in message_plan.rejects:
         errors.add(
             reject.reason, reject.operation_log_id, reject.project_id, error_msg=reject.detail
@@ -111,7 +123,9 @@ def _rows(
             )
             continue
         assert isinstance(outcome, dict)  # _failure let through only rows and permanent errors
-        row, report = flatten(outcome, ingested_at=now, source_message_id=message.source_message_id)
+        row, report = flatten(
+            outcome, ingested_at=now, source_message_id=message.source_message_id, scrub=scrub
+        )
         into.data_rows.append(row)
         into.drift.update(report.drift)
         into.nulled.update(report.nulled)
@@ -127,24 +141,30 @@ def _rows(
 
 @dataclass
 class _ErrorRows:
-    """Error rows of one message: its ID, its body as stored, the time they were observed."""
+    """Error rows of one message: its ID, its body as stored, the time they were observed.
+
+    Every text is stored as data rows' text is: scrubbed of known secrets and valid UTF-8 (an
+    API error message may hold a lone surrogate from a JSON escape, which Parquet refuses)."""
 
     message: Message
     now: datetime
+    scrub: Scrub
     rows: list[Row]
     _raw: str | None = None
 
     def add(self, reason: str, log_id: str | None, project: str | None, **extra: Any) -> None:
         if self._raw is None:
             self._raw = clip_raw_message(self.message.body)
-        self.rows.append(
-            {
-                "operation_log_id": log_id,
-                "project_id": project,
-                "source_message_id": self.message.source_message_id,
-                "reason": reason,
-                "raw_message": self._raw,
-                "observed_at": self.now,
-                **extra,
-            }
-        )
+        row = {
+            "operation_log_id": log_id,
+            "project_id": project,
+            "source_message_id": self.message.source_message_id,
+            "reason": reason,
+            "raw_message": self._raw,
+            "observed_at": self.now,
+            **extra,
+        }
+        self.rows.append({k: self._text(v) if isinstance(v, str) else v for k, v in row.items()})
+
+    def _text(self, value: str) -> str:
+        return utf8_safe(self.scrub(value))

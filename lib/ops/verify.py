@@ -106,7 +106,7 @@ def check_project(
     if repair and not check.complete:
         from lib.ingest.known import KnownRows, LakeLogSink
 
-        sink = LakeLogSink(root.lake, KnownRows(root.settings.lake))
+        sink = LakeLogSink(root.lake, KnownRows(root.settings.lake), scrub=root.scrub)
         sink.add_logs([api[i] for i in (*check.missing, *check.stale)], project_id)
         sink.flush()
         again = compare(project_id, api, lake_latest(root.settings.lake, project_id, since, until))
