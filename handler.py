@@ -63,4 +63,8 @@ def undone(response: Mapping[str, Any]) -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    from lib.lake.reader import release_native_threads
+
+    release_native_threads()  # no Arrow or S3 worker may outlive the interpreter (exit 134)
+    sys.exit(status)

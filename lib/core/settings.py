@@ -49,7 +49,7 @@ IAM_GROUP = (IAM_USERNAME, IAM_PASSWORD, IAM_DOMAIN)
 AKSK_GROUP = (CBR_ACCESS_KEY, CBR_SECRET_KEY)
 SSE_CHOICES = ("AES256", "aws:kms", "none")
 # The shapes of free-text values, so a typo fails the cold start instead of the first call.
-QUEUE_URL_SHAPE = re.compile(r"https?://[A-Za-z0-9.:\[\]-]+/\S+")
+QUEUE_URL_SHAPE = re.compile(r"https?://[A-Za-z0-9.:\[\]-]+(?:/\S*)?")
 SECRET_ID = re.compile(r"[A-Za-z0-9/_+=.@:-]{1,2048}")
 KMS_KEY = re.compile(r"[A-Za-z0-9/_:.-]{1,2048}")
 DISCOVER_MODES = ("lake", "queue")
