@@ -176,6 +176,15 @@ def table(r: dict) -> str:
             f"{m['drain_vs_invocation']:.2f}x",
             "<= 1.25x",
         ),
+        *(
+            (
+                f"memory: {n} messages of 1,000 invalid IDs vs of 1 invalid ID",
+                f"{v['peak_rss_mb']:.0f} MB vs {v['baseline_rss_mb']:.0f} MB peak RSS",
+                f"{v['ratio']:.2f}x",
+                "<= 256 MB",
+            )
+            for n, v in m["invalid_ids"].items()
+        ),
         (
             "lake: Parquet bytes vs raw JSON bytes",
             f"{size['parquet_bytes'] / 2**20:.1f} vs {size['raw_json_bytes'] / 2**20:.1f} MB",

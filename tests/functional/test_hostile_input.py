@@ -433,3 +433,41 @@ def test_numbers_no_float_can_hold_keep_their_text(
     assert kept.startswith(text), raw[:200]
     if column is not None:
         assert row[column] == stored
+
+
+def test_a_message_of_many_invalid_ids_stores_its_body_once(
+    served: FakeCBR, settings: Settings, lake: Path
+) -> None:
+    """1,000 IDs that each fail the pattern make 1,000 error rows, but the body (up to 64 KiB)
+    is stored once per message, and a batch stores at most RAW_MESSAGE_BATCH_BYTES of bodies:
+    what one message can cost is bounded, whatever it holds."""
+    from lib.ingest.settle import RAW_MESSAGE_BATCH_BYTES, RAW_MESSAGE_OVER_BUDGET
+
+    bodies = [json.dumps([f"{n:03d}/" + "x" * 56 for _ in range(1000)]) for n in range(30)]
+    assert all(60_000 < utf8_size(body) < RAW_MESSAGE_LIMIT for body in bodies)
+    event = sqs_event(*bodies, VALID_ID)
+    response = make_app(settings).handle(event, Context())
+    assert_every_message_accounted_for(event, response, lake)
+    errors = read_errors(lake)
+    assert len(errors) == 30 and {e["reason"] for e in errors} == {INVALID_ID}  # deduplicated IDs
+    by_message: dict[str, list[dict[str, Any]]] = {}
+    for error in errors:
+        by_message.setdefault(error["source_message_id"], []).append(error)
+    assert len(by_message) == 30
+    stored = [e["raw_message"] for e in errors if e["raw_message"] is not None]
+    assert len(stored) == 30  # one per message
+    assert sum(map(utf8_size, stored)) <= RAW_MESSAGE_BATCH_BYTES + 30 * RAW_MESSAGE_OVER_BUDGET
+    whole = [raw for raw in stored if raw in bodies]
+    assert whole and len(whole) < 30  # the first bodies whole, the rest cut short
+    cut = [utf8_size(raw) for raw in stored if raw not in bodies]
+    assert cut and max(cut) <= RAW_MESSAGE_OVER_BUDGET, cut
+
+
+def test_each_invalid_id_of_a_message_is_an_error_row_with_the_body_on_the_first(
+    served: FakeCBR, settings: Settings, lake: Path
+) -> None:
+    body = json.dumps([f"bad/{n}" for n in range(1000)])
+    make_app(settings).handle(sqs_event(body), Context())
+    errors = read_errors(lake)
+    assert sorted(e["operation_log_id"] for e in errors) == sorted(f"bad/{n}" for n in range(1000))
+    assert [e["raw_message"] for e in errors if e["raw_message"] is not None] == [body]
