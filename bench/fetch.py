@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from lib.aws.app import Root  # noqa: E402
 from lib.core.runtime import Deadline  # noqa: E402
 from lib.core.settings import Settings  # noqa: E402
-from lib.aws.app import Root  # noqa: E402
 from lib.ingest.messages import Message  # noqa: E402
 from lib.ingest.pipeline import BatchResult  # noqa: E402
 
