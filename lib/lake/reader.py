@@ -53,7 +53,7 @@ def open_table(lake: LakeLocation | str, table: str) -> ds.Dataset:
     filesystem, path = _filesystem(location, table)
     try:
         listed = filesystem.get_file_info(pafs.FileSelector(path, recursive=True))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise LakeNotFound(f"no {table} table under {location.uri}") from None
     except OSError as exc:
         raise _unreadable(location, exc) from None
