@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from lib.aws.app import handle
+from lib.aws.events import UnsupportedEvent
+from lib.core.errors import ConfigError, SinkError
 from lib.core.runtime import LocalContext
+
+# Counts in a response that mean something is left undone (redelivered, undeleted, failed).
+UNDONE = ("batchItemFailures", "failures", "delete_failed", "failed", "discovery_failures")
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -15,20 +22,49 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python handler.py EVENT.json", file=sys.stderr)
+    """Exit 0 when everything was done, 1 when something is left to redeliver or failed, 2 for a
+    usage, event or configuration error (one line on stderr, no traceback)."""
+    parser = argparse.ArgumentParser(
+        prog="python handler.py",
+        description="Run the function once on a sample event, with a 15-minute budget.",
+    )
+    parser.add_argument("event", help='a JSON event: SQS, scheduled, or {"action": ...}')
+    args = parser.parse_args(argv)
+    try:
+        event = read_event(args.event)
+        response = lambda_handler(event, LocalContext())
+    except (OSError, UnsupportedEvent, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    with open(argv[0], encoding="utf-8") as handle:
-        event = json.load(handle)
-    response = lambda_handler(event, LocalContext())
+    except SinkError as exc:  # a compaction that could not reach the lake
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(response, indent=2))
     if "Records" in event:
         failures = len(response.get("batchItemFailures", []))
-        print(f"{argv[0]}: {len(event['Records'])} messages, {failures} to redeliver")
+        print(f"{args.event}: {len(event['Records'])} messages, {failures} to redeliver")
     else:
-        print(f"{argv[0]}: done")
-    return 0
+        print(f"{args.event}: done")
+    return 1 if undone(response) else 0
+
+
+def read_event(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise UnsupportedEvent(f"{path} is not a JSON event ({exc})") from None
+    except OSError as exc:
+        raise OSError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def undone(response: Mapping[str, Any]) -> bool:
+    return any(response.get(name) for name in UNDONE)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    status = main(sys.argv[1:])
+    from lib.lake.reader import release_native_threads
+
+    release_native_threads()  # no Arrow or S3 worker may outlive the interpreter (exit 134)
+    sys.exit(status)

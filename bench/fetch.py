@@ -28,9 +28,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from lib.aws.app import Root  # noqa: E402
 from lib.core.runtime import Deadline  # noqa: E402
 from lib.core.settings import Settings  # noqa: E402
-from lib.ingest.pipeline import BatchResult, Message, build_pipeline  # noqa: E402
+from lib.ingest.messages import Message  # noqa: E402
+from lib.ingest.pipeline import BatchResult  # noqa: E402
 
 from serve import task_id  # noqa: E402
 
@@ -80,7 +82,7 @@ def run_pipeline(
             max_rps=max_rps,
             max_attempts=10,
         )
-        pipeline = build_pipeline(settings)
+        pipeline = Root(settings).pipeline()
         messages = [Message(f"m{i}", json.dumps(ids[i : i + 10])) for i in range(0, len(ids), 10)]
         started = time.perf_counter()
         result = pipeline.process(messages, Deadline.after(600))

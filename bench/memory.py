@@ -1,9 +1,10 @@
-"""Peak memory of one invocation (a 10,000-ID SQS batch) and of a scheduled drain (100,000 IDs).
+"""Peak memory of one invocation (a 10,000-ID SQS batch), of a scheduled drain (100,000 IDs), and
+of batches of 5 and 30 messages of 1,000 invalid IDs each against one invalid ID each.
 
 Each scenario runs in a fresh child process and reports its own peak RSS (ru_maxrss). The drain
 uses moto's SQS server and the fake CBR server on loopback.
 
-    python bench/memory.py [--batch 10000] [--drain 100000]
+    python bench/memory.py [--batch 10000] [--drain 100000] [--invalid-only]
 """
 
 from __future__ import annotations
@@ -56,6 +57,52 @@ def child_invocation(base_url: str, ids: int) -> dict:
         response = app.handle(batch_event(ids), LocalContext())
     assert response == {"batchItemFailures": []}, response
     return {"ids": ids}
+
+
+def invalid_ids_event(messages: int, ids_per_message: int) -> dict:
+    """Messages of IDs that each fail the pattern (a slash), each body just under 64 KiB when it
+    names 1,000: the input that once cost 632 MB for 5 messages and 2.6 GB for 30."""
+    bodies = [
+        json.dumps([f"{m:03d}/{n:04d}-" + "x" * 51 for n in range(ids_per_message)])
+        for m in range(messages)
+    ]
+    return {
+        "Records": [
+            {"messageId": f"m{i}", "body": body, "eventSource": "aws:sqs"}
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
+def child_invalid(base_url: str, spec: int) -> dict:
+    """`spec` = messages * 10,000 + IDs per message (run_child passes one integer)."""
+    from lib.aws.app import App
+    from lib.core.runtime import LocalContext
+    from lib.core.settings import Settings
+
+    messages, per_message = divmod(spec, 10_000)
+    with tempfile.TemporaryDirectory() as lake:
+        app = App.from_settings(
+            Settings(cbr_endpoint=base_url, project_id=PROJECT, lake_uri=lake, log_level="ERROR")
+        )
+        response = app.handle(invalid_ids_event(messages, per_message), LocalContext())
+    assert response == {"batchItemFailures": []}, response
+    return {"messages": messages, "ids_per_message": per_message}
+
+
+def measure_invalid_ids(base_url: str, counts: tuple[int, ...] = (5, 30)) -> dict:
+    """Peak RSS of a batch of messages of 1,000 invalid IDs each, against the same number of
+    messages of one invalid ID each (the baseline, measured in the same run)."""
+    result = {}
+    for messages in counts:
+        heavy = run_child("invalid", base_url, messages * 10_000 + 1000)
+        light = run_child("invalid", base_url, messages * 10_000 + 1)
+        result[str(messages)] = {
+            "peak_rss_mb": heavy["peak_rss_mb"],
+            "baseline_rss_mb": light["peak_rss_mb"],
+            "ratio": heavy["peak_rss_mb"] / light["peak_rss_mb"],
+        }
+    return result
 
 
 def moto_process() -> tuple[subprocess.Popen[bytes], str]:
@@ -160,10 +207,12 @@ def measure(batch: int, drain: int) -> dict:
     with fake_server(max(batch, drain), latency=0.0) as server:
         invocation = run_child("invocation", server.base_url, batch)
         drained = run_child("drain", server.base_url, drain)
+        invalid = measure_invalid_ids(server.base_url)
     return {
         "invocation": invocation,
         "drain": drained,
         "drain_vs_invocation": drained["peak_rss_mb"] / invocation["peak_rss_mb"],
+        "invalid_ids": invalid,
     }
 
 
@@ -171,7 +220,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--drain", type=int, default=100_000)
+    parser.add_argument("--invalid-only", action="store_true", help="only the invalid-ID batches")
     args = parser.parse_args()
+    if args.invalid_only:
+        from fetch import fake_server
+
+        with fake_server(10, latency=0.0) as server:
+            print(json.dumps(measure_invalid_ids(server.base_url), indent=2))
+        return
     print(json.dumps(measure(args.batch, args.drain), indent=2))
     _ = resource
 

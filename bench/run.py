@@ -115,6 +115,7 @@ def main() -> None:
     results["ops"] = {
         "backfill": ops.backfill_ratio(1000 if quick else 10_000),
         "compaction": ops.compaction(10_000 if quick else 100_000),
+        "compaction_bodies": ops.compaction_bodies(),
     }
     results["cost"] = cost(results["fetch"])
     if not args.skip_package:
@@ -176,6 +177,15 @@ def table(r: dict) -> str:
             f"{m['drain_vs_invocation']:.2f}x",
             "<= 1.25x",
         ),
+        *(
+            (
+                f"memory: {n} messages of 1,000 invalid IDs vs of 1 invalid ID",
+                f"{v['peak_rss_mb']:.0f} MB vs {v['baseline_rss_mb']:.0f} MB peak RSS",
+                f"{v['ratio']:.2f}x",
+                "<= 256 MB",
+            )
+            for n, v in m["invalid_ids"].items()
+        ),
         (
             "lake: Parquet bytes vs raw JSON bytes",
             f"{size['parquet_bytes'] / 2**20:.1f} vs {size['raw_json_bytes'] / 2**20:.1f} MB",
@@ -210,6 +220,15 @@ def table(r: dict) -> str:
             f"{r['ops']['compaction']['daily_after_s']:.2f} s",
             f"{r['ops']['compaction']['daily_speedup']:.1f}x faster",
             "",
+        ),
+        (
+            f"compaction: {r['ops']['compaction_bodies']['rows']:,} error rows of "
+            f"{r['ops']['compaction_bodies']['body_kb']} KB bodies in "
+            f"{r['ops']['compaction_bodies']['files']} files",
+            f"{r['ops']['compaction_bodies']['peak_rss_mb']:.0f} MB peak RSS vs "
+            f"{r['ops']['compaction_bodies']['import_only_rss_mb']:.0f} MB idle",
+            "",
+            "<= 512 MB (was 3.3 GB)",
         ),
         (
             "cost: GB-s per million task logs (512 MB)",

@@ -2,6 +2,9 @@
 
 import sys
 
+from lib.lake.reader import release_native_threads
 from lib.ops.cli import main
 
-sys.exit(main())
+status = main()
+release_native_threads()  # no Arrow or S3 worker may outlive the interpreter (exit 134)
+sys.exit(status)

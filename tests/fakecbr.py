@@ -489,7 +489,7 @@ def _listed_log(body: bytes) -> dict[str, Any] | None:
     """The operation_log a stored body holds, as ListOpLogs would show it (None: not a log)."""
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # a hostile body is served by ID only
         return None
     if isinstance(document, dict) and isinstance(document.get("operation_log"), dict):
         return document["operation_log"]

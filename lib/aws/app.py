@@ -27,6 +27,7 @@ from lib.core.runtime import (
     Deadline,
     LambdaContextLike,
     RedactingFilter,
+    Scrub,
     configure_logging,
     log_event,
 )
@@ -59,6 +60,12 @@ class Root:
         self.sleep = sleep  # how the client waits between retries (tests record the waits)
         self.redactor = RedactingFilter(settings.secrets())
         configure_logging(settings.log_level, self.redactor)
+
+    @property
+    def scrub(self) -> Scrub:
+        """Takes every secret known so far (settings, secrets read, tokens issued) out of text:
+        the log redactor's, handed to the steps that build rows."""
+        return self.redactor.redact
 
     @cached_property
     def session(self) -> requests.Session:
@@ -134,6 +141,7 @@ class Root:
             concurrency=self.settings.fetch_concurrency,
             default_project=self.default_project,
             follower=self.follower if follow else None,
+            scrub=self.scrub,
         )
 
     def drain(self, pipeline: Pipeline) -> QueueDrain | None:
@@ -172,7 +180,7 @@ class Root:
             known = KnownRows(settings.lake)
             if settings.discover_mode == "queue" and queue_url is not None:
                 return QueueLogSink(self.aws_client("sqs"), queue_url, known)
-            return LakeLogSink(self.lake, known)
+            return LakeLogSink(self.lake, known, scrub=self.scrub)
 
         follower = None
         if queue_url is not None:  # unfinished tasks leaving the lookback are followed

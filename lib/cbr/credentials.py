@@ -18,6 +18,7 @@ import requests
 from requests.auth import AuthBase
 
 from lib.cbr.auth import AuthProvider, provider_for
+from lib.core.environ import is_exact
 from lib.core.errors import AccessError, ConfigError
 from lib.core.runtime import Remember, log_event
 from lib.core.settings import CBR_CREDENTIALS_SECRET_ID, AccessKey, IamPassword
@@ -44,12 +45,14 @@ def parse_secret(text: str, iam_endpoint: str) -> Credentials:
             )
     raise ConfigError(
         f"The secret named by {CBR_CREDENTIALS_SECRET_ID} must be a JSON object with "
-        "username, password and domain, or with access_key and secret_key."
+        "username, password and domain, or with access_key and secret_key (non-empty, with no "
+        "surrounding space or control character)."
     )
 
 
 def _has(document: dict[str, Any], *keys: str) -> bool:
-    return all(isinstance(document.get(k), str) and document[k] for k in keys)
+    """Every key holds text used exactly as given (a stray newline would end up in a header)."""
+    return all(isinstance(document.get(k), str) and is_exact(document[k]) for k in keys)
 
 
 def fetch_secret(client: Any, secret_id: str) -> str:

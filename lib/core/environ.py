@@ -7,6 +7,7 @@ control character is refused with one sentence naming the variable, never trimme
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -30,7 +31,7 @@ class Environ:
         value = self._env.get(name, "")
         if not value:
             return None
-        if value != value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        if not is_exact(value):
             raise ConfigError(
                 f"{name} has a leading or trailing space, a newline or another control "
                 "character: remove it (values are used exactly as given)."
@@ -77,6 +78,13 @@ class Environ:
                 f"{name} must be an ISO 8601 date or UTC datetime, got {value!r}."
             ) from None
 
+    def matching(self, name: str, shape: re.Pattern[str], what: str) -> str | None:
+        """A free-text value of a known shape (a URL, a name or an ARN), or None when unset."""
+        value = self.get(name)
+        if value is not None and not shape.fullmatch(value):
+            raise ConfigError(f"{name} must be {what}, got {value!r}.")
+        return value
+
     def optional_id(self, name: str) -> str | None:
         value = self.get(name)
         if value is not None and not ID_PATTERN.fullmatch(value):
@@ -106,6 +114,15 @@ class Environ:
         if value not in choices:
             raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}.")
         return value
+
+
+def is_exact(value: str) -> bool:
+    """Non-empty, with no surrounding space and no control character: usable exactly as given."""
+    return (
+        bool(value)
+        and value == value.strip()
+        and not any(ord(c) < 32 or ord(c) == 127 for c in value)
+    )
 
 
 def show(number: float) -> str:

@@ -86,17 +86,25 @@ class JsonFormatter(logging.Formatter):
 
 
 Remember = Callable[[str], None]  # hand a secret to the log redactor as soon as it is known
+Scrub = Callable[[str], str]  # text without the secrets known so far (RedactingFilter.redact)
+
+
+def no_scrub(text: str) -> str:
+    return text
 
 
 class RedactingFilter(logging.Filter):
     """Replaces known secret values in every formatted line's message, fields and traceback.
 
     A secret can reach a log line spelled otherwise than it was given: escaped by `repr` (a
-    newline as `\\n`), by JSON, or percent-encoded in a URL. Every spelling is replaced."""
+    newline as `\\n`, or as bytes in an http.client error), by JSON, or percent-encoded in a URL.
+    Every spelling is replaced. `redact` is also the scrub applied to rows before they are written
+    (a value the API echoes back), so it must keep working on any text."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self.secrets: set[str] = set()
+        self._longest_first: list[str] = []
         for secret in secrets:
             self.add(secret)
 
@@ -108,6 +116,7 @@ class RedactingFilter(logging.Filter):
             for spelling in (
                 secret,
                 repr(secret)[1:-1],
+                repr(secret.encode("utf-8", "surrogatepass"))[2:-1],  # a header value: b'...'
                 json.dumps(secret)[1:-1],
                 json.dumps(secret, ensure_ascii=False)[1:-1],
                 quote(secret, safe=""),
@@ -115,6 +124,7 @@ class RedactingFilter(logging.Filter):
             )
             if len(spelling) >= 4
         )
+        self._longest_first = sorted(self.secrets, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
@@ -129,8 +139,9 @@ class RedactingFilter(logging.Filter):
         return True
 
     def redact(self, text: str) -> str:
-        for secret in sorted(self.secrets, key=len, reverse=True):  # longest spelling first
-            text = text.replace(secret, "***")
+        for secret in self._longest_first:  # a longer spelling may contain a shorter one
+            if secret in text:
+                text = text.replace(secret, "***")
         return text
 
 

@@ -7,6 +7,7 @@ variable raises `ConfigError` with one sentence naming it, before any request or
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -47,6 +48,10 @@ GLOBAL_IAM_ENDPOINT = "https://iam.myhuaweicloud.com"
 IAM_GROUP = (IAM_USERNAME, IAM_PASSWORD, IAM_DOMAIN)
 AKSK_GROUP = (CBR_ACCESS_KEY, CBR_SECRET_KEY)
 SSE_CHOICES = ("AES256", "aws:kms", "none")
+# The shapes of free-text values, so a typo fails the cold start instead of the first call.
+QUEUE_URL_SHAPE = re.compile(r"https?://[A-Za-z0-9.:\[\]-]+(?:/\S*)?")
+SECRET_ID = re.compile(r"[A-Za-z0-9/_+=.@:-]{1,2048}")
+KMS_KEY = re.compile(r"[A-Za-z0-9/_:.-]{1,2048}")
 DISCOVER_MODES = ("lake", "queue")
 
 
@@ -174,9 +179,11 @@ class Settings:
             auth_token=env.get(CBR_AUTH_TOKEN),
             iam=_iam(env, iam_endpoint),
             access_key=_access_key(env),
-            credentials_secret_id=env.get(CBR_CREDENTIALS_SECRET_ID),
+            credentials_secret_id=env.matching(
+                CBR_CREDENTIALS_SECRET_ID, SECRET_ID, "a name or ARN"
+            ),
             iam_endpoint=iam_endpoint,
-            queue_url=env.get(QUEUE_URL),
+            queue_url=env.matching(QUEUE_URL, QUEUE_URL_SHAPE, "an http(s):// queue URL"),
             max_rps=_rate(env),
             follow_unfinished=env.flag(FOLLOW_UNFINISHED),
             project_ids=env.id_list(CBR_PROJECT_IDS),
@@ -292,12 +299,13 @@ def _check_auth(settings: Settings) -> None:
 
 
 def _rate(env: Environ) -> float | None:
-    """CBR_MAX_RPS, checked against the API's cap shared by CBR_CALLERS concurrent invocations."""
+    """CBR_MAX_RPS, checked against the API's cap shared by CBR_CALLERS concurrent invocations.
+    All three are read (and checked) even when no cap is set."""
+    api_cap = float(env.number(CBR_API_RPS, 200.0, float, 1.0, 100_000.0))
+    callers = int(env.number(CBR_CALLERS, 1, int, 1, 10_000))
     if env.get(CBR_MAX_RPS) is None:
         return None
     rate = float(env.number(CBR_MAX_RPS, 0.0, float, 0.1, 10_000.0))
-    api_cap = float(env.number(CBR_API_RPS, 200.0, float, 1.0, 100_000.0))
-    callers = int(env.number(CBR_CALLERS, 1, int, 1, 10_000))
     if rate * callers > api_cap:
         raise ConfigError(
             f"{CBR_MAX_RPS}={rate:g} times {CBR_CALLERS}={callers} concurrent invocations exceeds "
@@ -309,7 +317,7 @@ def _rate(env: Environ) -> float | None:
 def _lake(env: Environ, lake_uri: str | None) -> dict[str, Any]:
     """Where the lake is and how its objects are encrypted. Its endpoint and credentials are
     boto3's own (AWS_ENDPOINT_URL_S3 and the standard AWS variables)."""
-    kms_key = env.get(SSE_KMS_KEY_ID)
+    kms_key = env.matching(SSE_KMS_KEY_ID, KMS_KEY, "a key ID, alias or ARN")
     return {
         "lake_uri": check_lake_uri(lake_uri if lake_uri is not None else env.get(LAKE_URI)),
         "lake_sse": env.choice(LAKE_SSE, "aws:kms" if kms_key else "AES256", SSE_CHOICES),

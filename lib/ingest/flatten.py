@@ -7,7 +7,6 @@ neither ever fails the row.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable
@@ -18,7 +17,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from lib.core.jsontext import compact_json, is_utf8, utf8_safe
+from lib.core.jsontext import compact_json, is_utf8, map_strings, orjson_default, utf8_safe
+from lib.core.runtime import Scrub, no_scrub
 from lib.core.schema import SOURCE_COLUMNS
 from lib.core.times import parse_utc
 
@@ -41,15 +41,16 @@ Converter = Callable[[Any, str, FlattenReport], Any]
 def raw_json(value: Any) -> str:
     """The record as compact JSON with non-ASCII kept (orjson: several times faster than json).
 
-    orjson refuses lone surrogates and integers beyond 64 bits; those records take the standard
-    library, with ASCII escapes when the text would not be valid UTF-8.
+    A number no float holds is written as it was received (`RawNumber`). orjson refuses lone
+    surrogates and integers beyond 64 bits; those records take the standard library, with ASCII
+    escapes when the text would not be valid UTF-8.
     """
     try:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value, default=orjson_default).decode()
     except TypeError:
         pass
     text = compact_json(value)
-    return text if is_utf8(text) else json.dumps(value, separators=(",", ":"))
+    return text if is_utf8(text) else compact_json(value, ascii_only=True)
 
 
 def _to_string(value: Any, path: str, report: FlattenReport) -> str | None:
@@ -183,12 +184,20 @@ def flatten(
     *,
     ingested_at: datetime,
     source_message_id: str | None,
+    scrub: Scrub = no_scrub,
 ) -> tuple[dict[str, Any], FlattenReport]:
-    """The lake row for one operation log, and what was noticed while building it."""
+    """The lake row for one operation log, and what was noticed while building it.
+
+    `scrub` removes known secrets from text: a log that echoes one back (in a message, in any
+    field) is stored with every string scrubbed, in its columns and in raw_json alike."""
+    text = raw_json(operation_log)
+    if scrub(text) != text:
+        operation_log = map_strings(operation_log, scrub)
+        text = raw_json(operation_log)
     report = FlattenReport()
     row = _EMPTY_ROW.copy()
     _walk(operation_log, _TREE, "", row, report)
-    row["raw_json"] = raw_json(operation_log)
+    row["raw_json"] = text
     row["ingested_at"] = ingested_at
     row["source_message_id"] = source_message_id
     return row, report

@@ -18,12 +18,12 @@ from typing import Any, Protocol
 
 import pyarrow.dataset as ds
 
-from lib.core.runtime import log_event
+from lib.core.runtime import Scrub, log_event, no_scrub
 from lib.core.schema import DATA_TABLE, PARTITION_KEY
 from lib.core.settings import LakeLocation
 from lib.ingest.flatten import flatten
 from lib.ingest.pipeline import RowSink
-from lib.lake.reader import LakeNotFound, open_table
+from lib.lake.reader import LakeNotFound, open_table, scan
 from lib.lake.writer import Row, WriteReport, data_identity, data_partition
 
 FLUSH_ROWS = 10_000  # rows buffered before a lake write
@@ -33,6 +33,7 @@ class KnownRows:
     """The (id, updated_at) identities the lake already holds, read once per partition."""
 
     def __init__(self, lake: LakeLocation | str) -> None:
+        self._lake = lake
         try:
             self._dataset: ds.Dataset | None = open_table(lake, DATA_TABLE)
         except (LakeNotFound, FileNotFoundError):
@@ -54,8 +55,13 @@ class KnownRows:
     def _read(self, day: str) -> set[str]:
         if self._dataset is None:
             return set()
-        table = self._dataset.to_table(
-            columns=["id", "updated_at"], filter=ds.field(PARTITION_KEY) == day
+        table = scan(
+            self._lake,
+            DATA_TABLE,
+            lambda dataset: dataset.to_table(
+                columns=["id", "updated_at"], filter=ds.field(PARTITION_KEY) == day
+            ),
+            opened=self._dataset,
         )
         return {data_identity(row) for row in table.to_pylist()}
 
@@ -120,8 +126,10 @@ class LakeLogSink:
         *,
         flush_rows: int = FLUSH_ROWS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        scrub: Scrub = no_scrub,
     ) -> None:
         self.lake = lake
+        self.scrub = scrub
         self.known = known
         self.flush_rows = flush_rows
         self.clock = clock
@@ -139,7 +147,7 @@ class LakeLogSink:
         fresh = 0
         for log in logs:
             self.totals.received += 1
-            row, report = flatten(log, ingested_at=now, source_message_id=None)
+            row, report = flatten(log, ingested_at=now, source_message_id=None, scrub=self.scrub)
             identity = data_identity(row)
             if identity in self._seen:
                 self.totals.duplicates += 1

@@ -75,7 +75,7 @@ def parse_body(body: str) -> ParsedBody:
     except _Malformed as exc:
         return ParsedBody(rejects=(Reject(INVALID_MESSAGE, str(exc)),))
     refs: dict[TaskRef, None] = {}
-    rejects: list[Reject] = []
+    rejects: dict[Reject, None] = {}  # one error row for an ID named twice, like one request
     for operation_log_id, project_id, attempt in items:
         bad = [
             label
@@ -84,7 +84,9 @@ def parse_body(body: str) -> ParsedBody:
         ]
         if bad:
             detail = f"{' and '.join(bad)} must be {ID_RULE}"
-            rejects.append(Reject(INVALID_ID, detail, _clip(operation_log_id), _clip(project_id)))
+            rejects.setdefault(
+                Reject(INVALID_ID, detail, _clip(operation_log_id), _clip(project_id))
+            )
         else:
             refs.setdefault(TaskRef(operation_log_id, project_id, attempt))
     return ParsedBody(tuple(refs), tuple(rejects))
@@ -139,7 +141,7 @@ def _clip(value: str | None, limit: int = 256) -> str | None:
     return utf8_safe(value[:limit])
 
 
-def clip_raw_message(body: str) -> str:
-    """The body as stored in an error row: at most RAW_MESSAGE_LIMIT bytes of UTF-8."""
-    encoded = body.encode("utf-8", "replace")[:RAW_MESSAGE_LIMIT]
+def clip_raw_message(body: str, limit: int = RAW_MESSAGE_LIMIT) -> str:
+    """The body as stored in an error row: at most `limit` bytes of UTF-8."""
+    encoded = body.encode("utf-8", "replace")[:limit]
     return encoded.decode("utf-8", "ignore")  # drops a character cut in half at the limit

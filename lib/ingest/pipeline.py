@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from lib.cbr.client import FetchStats
 from lib.core.errors import SinkError
-from lib.core.runtime import Deadline, log_event
+from lib.core.runtime import Deadline, Scrub, log_event, no_scrub
 from lib.core.settings import CBR_PROJECT_ID
 from lib.ingest.fetch import Fetcher, FetchKey, Outcome, fetch_all
 from lib.ingest.follow import Follower, unfinished
@@ -94,6 +94,7 @@ class Pipeline:
         default_project: str | None,
         follower: Follower | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        scrub: Scrub = no_scrub,
     ) -> None:
         self.client = client
         self.sink = sink
@@ -101,13 +102,14 @@ class Pipeline:
         self.default_project = default_project
         self.follower = follower
         self.clock = clock
+        self.scrub = scrub  # known secrets out of the rows (the log redactor's)
 
     def process(self, messages: Sequence[Message], deadline: Deadline) -> BatchResult:
         plans = [plan(message, self.default_project) for message in messages]
         stats = FetchStats()
         keys = (key for message_plan in plans for key in message_plan.keys)
         outcomes = fetch_all(self.client, keys, deadline, stats, concurrency=self.concurrency)
-        settled = settle(plans, outcomes, self.clock())
+        settled = settle(plans, outcomes, self.clock(), self.scrub)
         result, written = self._write(plans, settled)
         if written and self.follower is not None:
             self._follow(plans, outcomes, result, self.follower)

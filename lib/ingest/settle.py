@@ -18,6 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from lib.core.errors import AccessError, PermanentError, RetriableError
+from lib.core.jsontext import utf8_safe
+from lib.core.runtime import Scrub, no_scrub
 from lib.ingest.fetch import FetchKey, Outcome
 from lib.ingest.flatten import flatten
 from lib.ingest.messages import Message, Reject, clip_raw_message, parse_body
@@ -25,6 +27,10 @@ from lib.lake.writer import Row
 
 ID_MISMATCH = "id_mismatch"
 NO_PROJECT = "no_project"
+# What bodies may cost: each message's body is stored once (on its first error row), whole up to
+# 64 KiB while the batch's bodies stay within RAW_MESSAGE_BATCH_BYTES, then only its start.
+RAW_MESSAGE_BATCH_BYTES = 1024 * 1024
+RAW_MESSAGE_OVER_BUDGET = 1024
 
 
 @dataclass(frozen=True)
@@ -65,14 +71,27 @@ class Settlement:
         return Counter(str(row["reason"]) for row in self.error_rows)
 
 
-def settle(plans: Sequence[Plan], outcomes: dict[FetchKey, Outcome], now: datetime) -> Settlement:
+def settle(
+    plans: Sequence[Plan],
+    outcomes: dict[FetchKey, Outcome],
+    now: datetime,
+    scrub: Scrub = no_scrub,
+) -> Settlement:
+    """`scrub` takes known secrets out of every text stored (a value the API echoed back)."""
     settlement = Settlement()
+    budget = _BodyBudget(RAW_MESSAGE_BATCH_BYTES)
     for message_plan in plans:
         failure = _failure(message_plan, outcomes)
         if failure is not None:
             settlement.failed[message_plan.message.message_id] = failure
         else:
-            _rows(message_plan, outcomes, now, settlement)
+            _rows(
+                message_plan,
+                outcomes,
+                now,
+                _ErrorRows(message_plan.message, now, scrub, budget, settlement.error_rows),
+                settlement,
+            )
     return settlement
 
 
@@ -90,10 +109,13 @@ def _failure(message_plan: Plan, outcomes: dict[FetchKey, Outcome]) -> str | Non
 
 
 def _rows(
-    message_plan: Plan, outcomes: dict[FetchKey, Outcome], now: datetime, into: Settlement
+    message_plan: Plan,
+    outcomes: dict[FetchKey, Outcome],
+    now: datetime,
+    errors: _ErrorRows,
+    into: Settlement,
 ) -> None:
-    message = message_plan.message
-    errors = _ErrorRows(message, now, into.error_rows)
+    message, scrub = message_plan.message, errors.scrub
     for reject in message_plan.rejects:
         errors.add(
             reject.reason, reject.operation_log_id, reject.project_id, error_msg=reject.detail
@@ -111,7 +133,9 @@ def _rows(
             )
             continue
         assert isinstance(outcome, dict)  # _failure let through only rows and permanent errors
-        row, report = flatten(outcome, ingested_at=now, source_message_id=message.source_message_id)
+        row, report = flatten(
+            outcome, ingested_at=now, source_message_id=message.source_message_id, scrub=scrub
+        )
         into.data_rows.append(row)
         into.drift.update(report.drift)
         into.nulled.update(report.nulled)
@@ -126,25 +150,49 @@ def _rows(
 
 
 @dataclass
+class _BodyBudget:
+    """The bytes of message bodies a batch may still store whole."""
+
+    left: int
+
+    def stored(self, body: str) -> str:
+        raw = clip_raw_message(body)
+        size = len(raw.encode("utf-8"))
+        if size > self.left:
+            return clip_raw_message(body, RAW_MESSAGE_OVER_BUDGET)
+        self.left -= size
+        return raw
+
+
+@dataclass
 class _ErrorRows:
-    """Error rows of one message: its ID, its body as stored, the time they were observed."""
+    """Error rows of one message: its ID, its body as stored, the time they were observed.
+
+    The body goes on the first row only: a message of 1,000 invalid IDs is 1,000 rows, not
+    1,000 copies of a 64 KiB body (which once took a batch past the function's memory).
+    Every text is stored as data rows' text is: scrubbed of known secrets and valid UTF-8 (an
+    API error message may hold a lone surrogate from a JSON escape, which Parquet refuses)."""
 
     message: Message
     now: datetime
+    scrub: Scrub
+    budget: _BodyBudget
     rows: list[Row]
-    _raw: str | None = None
+    _first: bool = True
 
     def add(self, reason: str, log_id: str | None, project: str | None, **extra: Any) -> None:
-        if self._raw is None:
-            self._raw = clip_raw_message(self.message.body)
-        self.rows.append(
-            {
-                "operation_log_id": log_id,
-                "project_id": project,
-                "source_message_id": self.message.source_message_id,
-                "reason": reason,
-                "raw_message": self._raw,
-                "observed_at": self.now,
-                **extra,
-            }
-        )
+        raw = self.budget.stored(self.message.body) if self._first else None
+        self._first = False
+        row = {
+            "operation_log_id": log_id,
+            "project_id": project,
+            "source_message_id": self.message.source_message_id,
+            "reason": reason,
+            "raw_message": raw,
+            "observed_at": self.now,
+            **extra,
+        }
+        self.rows.append({k: self._text(v) if isinstance(v, str) else v for k, v in row.items()})
+
+    def _text(self, value: str) -> str:
+        return utf8_safe(self.scrub(value))

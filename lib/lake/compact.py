@@ -13,6 +13,7 @@ run finds nothing to do.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import io
 import logging
 import math
@@ -47,7 +48,8 @@ from lib.lake.writer import (
 
 MIB = 1024 * 1024
 
-ROW_GROUP_ROWS = 32_768  # rows buffered per row group written: bounds the memory
+ROW_GROUP_ROWS = 32_768  # rows buffered per row group written: bounds the memory...
+ROW_GROUP_BYTES = 64 * MIB  # ...and so do their bytes, when rows carry large bodies
 MIN_PARTITION_S = 5.0  # do not start a partition with less time than this left
 
 
@@ -232,6 +234,9 @@ class Compactor:
         return result
 
     def _read_keys(self, rule: Rule, keys: list[str]) -> tuple[pa.Table, list[int]]:
+        """The key columns of every file; a body (raw_message, raw_json: up to megabytes a row)
+        is replaced by its 32-byte digest as each file is read, so the index of a partition
+        grows with its rows, not with their bodies."""
         columns = list(
             dict.fromkeys([*rule.keys, *(n for n, _ in rule.order), *rule.identity_columns])
         )
@@ -239,7 +244,8 @@ class Compactor:
         tables, sizes = [], []
         for key in keys:
             data = self.store.get(key)
-            tables.append(conform(pq.read_table(pa.BufferReader(data), columns=columns), schema))
+            table = conform(pq.read_table(pa.BufferReader(data), columns=columns), schema)
+            tables.append(_digested(table))
             sizes.append(len(data))
         return pa.concat_tables(tables), sizes
 
@@ -289,6 +295,7 @@ class _Output:
         self.bytes = 0
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
+        self._pending_bytes = 0
         self._identities: list[str] = []
         self._sink: io.BytesIO | None = None
         self._writer: pq.ParquetWriter | None = None
@@ -296,8 +303,9 @@ class _Output:
     def add(self, rows: pa.Table, identities: list[str]) -> None:
         self._pending.append(rows)
         self._pending_rows += rows.num_rows
+        self._pending_bytes += rows.nbytes
         self._identities += identities
-        if self._pending_rows >= self.group_rows:
+        if self._pending_rows >= self.group_rows or self._pending_bytes >= ROW_GROUP_BYTES:
             self._write_group()
 
     def finish(self) -> None:
@@ -313,7 +321,7 @@ class _Output:
                 self._sink, self.rule.schema, compression="zstd", compression_level=ZSTD_LEVEL
             )
         self._writer.write_table(pa.concat_tables(self._pending))
-        self._pending, self._pending_rows = [], 0
+        self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
         assert self._sink is not None
         if self._sink.tell() >= self.target_bytes:
             self._close_file()
@@ -347,6 +355,25 @@ def kept_positions(index: pa.Table, rule: Rule) -> list[int]:
         same = equal if same is None else pc.and_(same, equal)
     first = pa.chunked_array([pa.array([True]), *pc.invert(same).chunks])
     return sorted(order.filter(first).to_pylist())
+
+
+BODIES = ("raw_message", "raw_json")  # key columns compared by digest in the first pass
+DIGEST = pa.binary(32)
+
+
+def _digested(table: pa.Table) -> pa.Table:
+    for name in BODIES:
+        if name in table.column_names:
+            digests = pa.array(
+                [
+                    None if text is None else hashlib.sha256(text.encode()).digest()
+                    for text in table[name].to_pylist()
+                ],
+                DIGEST,
+            )
+            index = table.column_names.index(name)
+            table = table.set_column(index, pa.field(name, DIGEST), digests)
+    return table
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

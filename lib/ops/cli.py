@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -14,7 +16,7 @@ from lib.core.errors import ConfigError, SinkError
 from lib.core.runtime import configure_logging
 from lib.core.schema import DATA_TABLE, ERRORS_TABLE, PARTITION_KEY
 from lib.core.settings import DEFAULT_LAKE, LAKE_URI, Settings
-from lib.lake.reader import SCHEMAS, LakeNotFound, open_table
+from lib.lake.reader import SCHEMAS, LakeNotFound, scan
 from lib.ops import compaction, discover, report_cli, verify
 from lib.ops.backfill import cli as backfill_cli
 from lib.ops.output import format_rows
@@ -92,22 +94,34 @@ def _resolve_lake(args: argparse.Namespace) -> None:
 
 
 def show_lake(args: argparse.Namespace) -> int:
+    """Each table's size and first rows; a lake with no file at all is an error (as in report)."""
+    shown: list[tuple[str, pa.Table | None, int]] = []
     for table in (DATA_TABLE, ERRORS_TABLE):
         try:
-            dataset = open_table(args.location, table)
+            rows, files = scan(args.location, table, functools.partial(_show_rows, table=table))
         except LakeNotFound:
+            rows, files = None, 0
+        shown.append((table, rows, files))
+    if not any(files for _, _, files in shown):
+        raise LakeNotFound(f"no lake files under {args.lake}: check --lake or {LAKE_URI}")
+    for table, rows, files in shown:
+        if rows is None or not files:
             print(f"{table}: no files yet\n")
             continue
-        rows = dataset.to_table(columns=SHOW_COLUMNS[table]).sort_by(
-            [(PARTITION_KEY, "ascending"), (SHOW_COLUMNS[table][1], "ascending")]
-        )
         days = pc.count_distinct(rows[PARTITION_KEY]).as_py()
-        print(f"{table}: {rows.num_rows} rows in {len(dataset.files)} files, {days} partitions")
+        print(f"{table}: {rows.num_rows} rows in {files} files, {days} partitions")
         print(format_table(rows.slice(0, args.limit)))
         if rows.num_rows > args.limit:
             print(f"... {rows.num_rows - args.limit} more")
         print()
     return 0
+
+
+def _show_rows(dataset: Any, table: str) -> tuple[pa.Table, int]:
+    rows = dataset.to_table(columns=SHOW_COLUMNS[table]).sort_by(
+        [(PARTITION_KEY, "ascending"), (SHOW_COLUMNS[table][1], "ascending")]
+    )
+    return rows, len(dataset.files)
 
 
 def template_command(args: argparse.Namespace) -> int:

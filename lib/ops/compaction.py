@@ -9,7 +9,10 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from lib.core.schema import DATA_TABLE, ERRORS_TABLE
+from lib.core.settings import LAKE_URI
 from lib.lake.compact import Selection
+from lib.lake.reader import LakeNotFound
 from lib.lake.writer import DEFAULT_TARGET_MB
 from lib.ops.output import format_rows
 
@@ -45,6 +48,8 @@ def compact_command(args: argparse.Namespace) -> int:
     compactor = Compactor(
         open_store(args.location), target_mb=args.target_mb, keep_history=args.keep_history
     )
+    if not any(compactor.partitions(table) for table in (DATA_TABLE, ERRORS_TABLE)):
+        raise LakeNotFound(f"no lake files under {args.lake}: check --lake or {LAKE_URI}")
     summary = compactor.run(selection)
     rows = [p.as_dict() for p in summary.partitions]
     if rows:

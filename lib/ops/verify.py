@@ -106,7 +106,7 @@ def check_project(
     if repair and not check.complete:
         from lib.ingest.known import KnownRows, LakeLogSink
 
-        sink = LakeLogSink(root.lake, KnownRows(root.settings.lake))
+        sink = LakeLogSink(root.lake, KnownRows(root.settings.lake), scrub=root.scrub)
         sink.add_logs([api[i] for i in (*check.missing, *check.stale)], project_id)
         sink.flush()
         again = compare(project_id, api, lake_latest(root.settings.lake, project_id, since, until))
@@ -138,18 +138,18 @@ def lake_latest(
     lake: Any, project_id: str, since: datetime, until: datetime
 ) -> dict[str, datetime | None]:
     """The latest `updated_at` of each task of the project the lake holds around the window."""
-    from lib.lake.reader import LakeNotFound, open_table
+    from lib.lake.reader import LakeNotFound, scan
 
-    try:
-        dataset = open_table(lake, DATA_TABLE)
-    except (LakeNotFound, FileNotFoundError):
-        return {}
     days = (ds.field(PARTITION_KEY) >= utc_day(since - timedelta(days=1))) & (
         ds.field(PARTITION_KEY) <= utc_day(until + timedelta(days=1))
     )
-    table = dataset.to_table(
-        columns=["id", "updated_at"], filter=days & (ds.field("project_id") == project_id)
-    )
+    rows = days & (ds.field("project_id") == project_id)
+    try:
+        table = scan(
+            lake, DATA_TABLE, lambda d: d.to_table(columns=["id", "updated_at"], filter=rows)
+        )
+    except LakeNotFound:
+        return {}
     latest: dict[str, datetime | None] = {}
     for row in table.to_pylist():
         seen, updated = latest.get(row["id"]), row["updated_at"]

@@ -349,6 +349,17 @@ def answer(**fields: Any) -> str:
     return json.dumps({"operation_log": {"id": HOSTILE_LOG_ID, **fields}})
 
 
+def spliced_answer(where: str, value_text: str) -> str:
+    """A 200 body with `value_text` spliced in as JSON text (json.dumps could not write it)."""
+    if where == "progress":
+        return answer(extra_info={"common": {"progress": "@@"}}).replace('"@@"', value_text)
+    return answer(**{where: "@@"}).replace('"@@"', value_text)
+
+
+def nested_answer(levels: int, where: str) -> str:
+    return spliced_answer(where, "[" * levels + '{"k": 1e-400}' + "]" * levels)
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -363,6 +374,20 @@ def answer(**fields: Any) -> str:
             answer(extra_info={"common": {"progress": "1" * 4301}}), id="4301-digit-count"
         ),
         pytest.param(answer(status={"a": "\ud800"}), id="object-with-lone-surrogate"),
+        # nesting at and past what each JSON library handles (orjson: 1,024 levels to read, 254
+        # to write; the standard library: about the interpreter's recursion limit)
+        *(
+            pytest.param(nested_answer(levels, where), id=f"{where}-nested-{levels}")
+            for levels in (300, 1000, 1100, 5000, 100_000)
+            for where in ("unknown", "status")
+        ),
+        # numbers no float can hold
+        pytest.param(spliced_answer("unknown", "1e400"), id="1e400-unknown"),
+        pytest.param(spliced_answer("status", "-1e400"), id="1e400-string-column"),
+        pytest.param(spliced_answer("progress", "1e400"), id="1e400-integer-column"),
+        pytest.param(spliced_answer("unknown", "1e-400"), id="1e-400-unknown"),
+        pytest.param(spliced_answer("unknown", "9" * 5000), id="5000-digit-integer"),
+        pytest.param(spliced_answer("progress", "9" * 5000), id="5000-digit-progress"),
     ],
 )
 def test_an_odd_operation_log_costs_no_message(
@@ -380,3 +405,69 @@ def test_an_odd_operation_log_costs_no_message(
         (HOSTILE_LOG_ID, "odd"),
         (VALID_ID, "innocent"),
     }
+
+
+@pytest.mark.parametrize(
+    ("where", "text", "column", "stored"),
+    [
+        ("unknown", "1e-400", None, None),
+        ("unknown", "-1E+400", None, None),
+        ("unknown", "12" * 2500, None, None),
+        ("unknown", "0.0000000000000000000000000000000000000001e-300", None, None),
+        ("status", "1e400", "status", "1e400"),
+        ("progress", "1e400", "extra_info__common__progress", None),
+        ("progress", "5e-400", "extra_info__common__progress", None),
+    ],
+)
+def test_numbers_no_float_can_hold_keep_their_text(
+    served: FakeCBR, settings: Settings, lake: Path, where: str, text: str, column, stored
+) -> None:
+    """Neither 0.0 for 1e-400, nor a refusal for 1e400: raw_json keeps the number as written, a
+    string column its text, and a numeric column that cannot hold it is null (and counted)."""
+    served.add_body(HOSTILE_LOG_ID, spliced_answer(where, text))
+    response = make_app(settings).handle(sqs_event(HOSTILE_LOG_ID), Context())
+    assert failed_ids(response) == []
+    (row,) = read_rows(lake)
+    raw = row["raw_json"]
+    kept = raw[raw.index(":", raw.index(f'"{where}"')) + 1 :]
+    assert kept.startswith(text), raw[:200]
+    if column is not None:
+        assert row[column] == stored
+
+
+def test_a_message_of_many_invalid_ids_stores_its_body_once(
+    served: FakeCBR, settings: Settings, lake: Path
+) -> None:
+    """1,000 IDs that each fail the pattern make 1,000 error rows, but the body (up to 64 KiB)
+    is stored once per message, and a batch stores at most RAW_MESSAGE_BATCH_BYTES of bodies:
+    what one message can cost is bounded, whatever it holds."""
+    from lib.ingest.settle import RAW_MESSAGE_BATCH_BYTES, RAW_MESSAGE_OVER_BUDGET
+
+    bodies = [json.dumps([f"{n:03d}/" + "x" * 56 for _ in range(1000)]) for n in range(30)]
+    assert all(60_000 < utf8_size(body) < RAW_MESSAGE_LIMIT for body in bodies)
+    event = sqs_event(*bodies, VALID_ID)
+    response = make_app(settings).handle(event, Context())
+    assert_every_message_accounted_for(event, response, lake)
+    errors = read_errors(lake)
+    assert len(errors) == 30 and {e["reason"] for e in errors} == {INVALID_ID}  # deduplicated IDs
+    by_message: dict[str, list[dict[str, Any]]] = {}
+    for error in errors:
+        by_message.setdefault(error["source_message_id"], []).append(error)
+    assert len(by_message) == 30
+    stored = [e["raw_message"] for e in errors if e["raw_message"] is not None]
+    assert len(stored) == 30  # one per message
+    assert sum(map(utf8_size, stored)) <= RAW_MESSAGE_BATCH_BYTES + 30 * RAW_MESSAGE_OVER_BUDGET
+    whole = [raw for raw in stored if raw in bodies]
+    assert whole and len(whole) < 30  # the first bodies whole, the rest cut short
+    cut = [utf8_size(raw) for raw in stored if raw not in bodies]
+    assert cut and max(cut) <= RAW_MESSAGE_OVER_BUDGET, cut
+
+
+def test_each_invalid_id_of_a_message_is_an_error_row_with_the_body_on_the_first(
+    served: FakeCBR, settings: Settings, lake: Path
+) -> None:
+    body = json.dumps([f"bad/{n}" for n in range(1000)])
+    make_app(settings).handle(sqs_event(body), Context())
+    errors = read_errors(lake)
+    assert sorted(e["operation_log_id"] for e in errors) == sorted(f"bad/{n}" for n in range(1000))
+    assert [e["raw_message"] for e in errors if e["raw_message"] is not None] == [body]

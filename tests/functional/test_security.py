@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import traceback
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +13,16 @@ from lib.cbr.transport import build_session
 from lib.core.errors import OplogLakeError
 from lib.core.settings import AccessKey, IamPassword, Settings
 
-from conftest import ROOT, Context, fixture_logs, make_app, run_handler_script, sqs_event
+from conftest import (
+    ROOT,
+    Context,
+    fixture_logs,
+    make_app,
+    read_errors,
+    read_rows,
+    run_handler_script,
+    sqs_event,
+)
 from fakecbr import FakeCBR, Reply
 
 PASSWORD = "Pa55-secret-0f-the-IAM-user"
@@ -101,3 +111,81 @@ def test_plain_http_is_refused_off_loopback(endpoint: str) -> None:
 
     with pytest.raises(ConfigError, match="https"):
         Settings.from_env({"CBR_ENDPOINT": endpoint, "CBR_AUTH_TOKEN": "t"})
+
+
+def spellings(secret: str) -> list[str]:
+    """How a secret can show in text: as is, repr- and JSON-escaped, as bytes, URL-encoded."""
+    from urllib.parse import quote
+
+    return [
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        repr(secret.encode())[2:-1],
+        quote(secret, safe=""),
+    ]
+
+
+def test_a_token_with_a_trailing_newline_is_refused_and_never_shown(tmp_path: Path) -> None:
+    token = "MIIstatic-secret-token-material\n"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "CBR_ENDPOINT": "https://cbr.example.com",
+        "CBR_AUTH_TOKEN": token,
+        "LAKE_URI": str(tmp_path / "lake"),
+    }
+    run = run_handler_script("events/sqs-single.json", env)
+    assert run.returncode == 2
+    assert "CBR_AUTH_TOKEN" in run.stderr and "Traceback" not in run.stderr
+    said = run.stdout + run.stderr
+    assert [s for s in spellings(token) + spellings(token.strip()) if s in said] == []
+    assert not (tmp_path / "lake").exists()
+
+
+def test_a_secret_with_surrounding_space_is_refused_without_quoting_it() -> None:
+    from lib.cbr.credentials import parse_secret
+
+    for document in (
+        {"access_key": "AK", "secret_key": SECRET_KEY + "\n"},
+        {"username": " auditor", "password": PASSWORD, "domain": "acme"},
+    ):
+        with pytest.raises(OplogLakeError, match="CBR_CREDENTIALS_SECRET_ID") as raised:
+            parse_secret(json.dumps(document), "https://iam.example.com")
+        assert SECRET_KEY not in str(raised.value) and PASSWORD not in str(raised.value)
+
+
+ECHO_ID = "3e98c4f6-40e1-4c96-9f1c-9935719f9212"
+
+
+def lake_text(lake: Path) -> str:
+    """Every value of every row the lake holds, as text."""
+    rows = read_rows(lake) + read_errors(lake)
+    assert rows
+    return json.dumps(rows, default=str, ensure_ascii=False)
+
+
+def test_a_secret_the_api_echoes_back_is_scrubbed_from_rows(settings: Settings, lake: Path) -> None:
+    """A gateway that quotes the token in an error, or a log that carries it in a field, must not
+    put it in error_msg, error_info__message or raw_json."""
+    echoed_log = {
+        **fixture_logs()[SEED_ID],
+        "id": ECHO_ID,
+        "error_info": {"code": "BackupService.1", "message": f"token {STATIC} refused"},
+        "extra_info": {"debug": {"header": f"X-Auth-Token: {json.dumps(STATIC)}"}},
+    }
+    with FakeCBR(require_auth=True, static_token=STATIC) as server:
+        server.add_log(echoed_log)
+        server.script(
+            SEED_ID,
+            Reply(404, {"error_code": "BackupService.6500", "error_msg": f"no log for {STATIC}"}),
+        )
+        app = make_app(settings, cbr_endpoint=server.base_url, auth_token=STATIC)
+        event = sqs_event(SEED_ID, ECHO_ID, json.dumps([f"x{STATIC}"]))
+        response = app.handle(event, Context())
+    assert response == {"batchItemFailures": []}
+    text = lake_text(lake)
+    assert "refused" in text and "no log for" in text  # the rows are there, minus the secret
+    assert [s for s in spellings(STATIC) if s in text] == []
+    (row,) = read_rows(lake)
+    assert row["error_info__message"] == "token *** refused"
+    assert json.loads(row["raw_json"])["extra_info"]["debug"] == {"header": 'X-Auth-Token: "***"'}

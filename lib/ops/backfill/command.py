@@ -71,7 +71,7 @@ def _from_list(options: Options, root: Root, known: KnownRows) -> dict[str, Any]
     if options.queue_url is not None:
         sink = QueueLogSink(root.aws_client("sqs"), options.queue_url, known)
     else:
-        sink = LakeLogSink(root.lake, known, flush_rows=options.flush_rows)
+        sink = LakeLogSink(root.lake, known, flush_rows=options.flush_rows, scrub=root.scrub)
     checkpoint = Checkpoint.open(_checkpoint_path(options, job.key()), job.key())
     return asdict(ListBackfill(root.client, job, sink, checkpoint).run())
 

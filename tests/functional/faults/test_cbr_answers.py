@@ -111,6 +111,22 @@ FAULTS: dict[str, Fault] = {
         "CBR rejected the request (BackupService.9900)",
         "rejected",
     ),
+    # An API error message is text someone else wrote: a lone surrogate escape in it must not
+    # make the error row unwritable (and the whole batch redelivered for ever).
+    "404-lone-surrogate-in-error-msg": Fault(
+        lambda: [Reply(404, '{"error_code": "BackupService.6500", "error_msg": "gone \\ud800"}')],
+        False,
+        1,
+        "operation log not found",
+        "not_found",
+    ),
+    "400-lone-surrogates-in-code-and-msg": Fault(
+        lambda: [Reply(400, '{"error_code": "BackupService.99\\udfff", "error_msg": "\\udc00"}')],
+        False,
+        1,
+        "CBR rejected the request (BackupService.99\udfff)",
+        "rejected",
+    ),
     "200-malformed-json": Fault(
         lambda: always(Reply(200, '{"operation_log": {"id": ')),
         True,

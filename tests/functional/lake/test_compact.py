@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pyarrow as pa
 import pytest
 
 from handler import lambda_handler
@@ -270,3 +271,37 @@ def test_an_s3_lake_is_compacted_the_same_way(aws: str) -> None:
     assert summary["files_in"] == 33 and summary["files_out"] == 2
     again = Compactor(store).run(Selection(older_than_days=0)).as_dict()
     assert again["compacted"] == 0
+
+
+def test_the_first_pass_keys_on_fixed_size_digests_not_on_bodies(tmp_path: Path) -> None:
+    """Error rows carrying 40 KB bodies: the key index of the first pass holds a 32-byte digest
+    per row in place of raw_message (and of raw_json with --keep-history), so its memory does not
+    grow with the bodies; rows equal but for their body stay apart, equal bodies are merged."""
+    store = LocalStore(tmp_path / "lake")
+    lake = Lake(store)
+    body = "x" * 40_000
+    for n in range(4):
+        rows = [
+            {**error_row(0, n), "operation_log_id": None, "raw_message": body + str(n % 2)},
+            {**error_row(1, n), "raw_message": body},
+        ]
+        lake.write([], rows)
+    for keep_history in (True, False):
+        compactor = Compactor(store, keep_history=keep_history)
+        for rule in compactor.rules:
+            keys = compactor.partitions(rule.table).get(BASE.date().isoformat(), [])
+            if not keys:
+                continue
+            index, _ = compactor._read_keys(rule, keys)
+            for name in ("raw_message", "raw_json"):
+                if name in index.column_names:
+                    assert index.schema.field(name).type == pa.binary(32)
+    summary = Compactor(store).run(Selection(day=BASE.date()))
+    assert summary.as_dict()["failed"] == 0
+    errors = read_errors(tmp_path / "lake")
+    assert sorted((str(e["operation_log_id"]), e["raw_message"][-1]) for e in errors) == [
+        ("None", "0"),
+        ("None", "1"),
+        ("gone-1", "x"),
+    ]
+    assert all(len(e["raw_message"]) in (40_000, 40_001) for e in errors)  # bodies kept whole

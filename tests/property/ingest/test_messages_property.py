@@ -191,9 +191,11 @@ def expected_refs(named: tuple[Item, ...]) -> list[TaskRef]:
 
 
 def expected_rejects(named: tuple[Item, ...]) -> list[tuple[str, str, str | None]]:
-    return [
+    """One invalid_id per distinct invalid item, in order (an ID named twice is one row)."""
+    rejects = (
         (INVALID_ID, item.operation_log_id, item.project_id) for item in named if not item.valid
-    ]
+    )
+    return list(dict.fromkeys(rejects))
 
 
 def utf8_size(text: str) -> int:

@@ -114,3 +114,48 @@ def test_the_rate_cap_times_the_callers_must_fit_the_api_limit() -> None:
         {"CBR_MAX_RPS": "80", "CBR_CALLERS": "3", "CBR_API_RPS": "500"}
     ).max_rps
     assert Settings.from_env({}).max_rps is None
+
+
+def test_every_variable_refuses_surrounding_space_or_a_control_character() -> None:
+    """Each variable the settings know is read (and checked) at cold start, used or not."""
+    from lib.core.settings import variable_names
+
+    for name in sorted(variable_names()):
+        for bad in ("value\n", "value ", " value", "va\x00lue"):
+            with pytest.raises(ConfigError, match=name):
+                Settings.from_env({name: bad})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("QUEUE_URL", "tasks"),
+        ("QUEUE_URL", "sqs.ap-southeast-1.amazonaws.com/123/tasks"),
+        ("CBR_CREDENTIALS_SECRET_ID", "name with spaces"),
+        ("SSE_KMS_KEY_ID", "key;drop"),
+    ],
+)
+def test_free_text_settings_must_have_their_shape(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env({variable: value})
+
+
+def test_the_redactor_replaces_every_spelling_of_a_secret() -> None:
+    import json
+    from urllib.parse import quote
+
+    from lib.core.runtime import RedactingFilter
+
+    secret = 'tök/en+\n"x'
+    redactor = RedactingFilter([secret])
+    spellings = {
+        "raw": secret,
+        "repr": repr(secret),
+        "bytes-repr": repr(secret.encode()),
+        "json": json.dumps(secret),
+        "json-ascii": json.dumps(secret, ensure_ascii=True),
+        "url": quote(secret, safe=""),
+        "header": f"Invalid header value {secret.encode()!r}",
+    }
+    for name, text in spellings.items():
+        assert "tök" not in redactor.redact(text) and "t\\xc3" not in redactor.redact(text), name
