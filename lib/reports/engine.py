@@ -13,7 +13,7 @@ from typing import Any
 from lib.core.schema import DATA_TABLE, ERRORS_SCHEMA, ERRORS_TABLE, PARTITION_KEY
 from lib.core.settings import LakeLocation
 from lib.core.times import utc_day
-from lib.lake.reader import LakeNotFound, open_table
+from lib.lake.reader import SCAN_ATTEMPTS, LakeNotFound, open_table
 from lib.reports.catalog import Query, ReportError, get_report, latest_view_sql
 from lib.reports.compose import columns_read, needed, relation_sql, scope_of
 from lib.reports.controls import choose
@@ -21,6 +21,8 @@ from lib.reports.parameters import TOKEN, Request, Scope, format_number, render
 from lib.reports.result import ReportResult
 from lib.reports.watermarks import read_watermarks
 
+# What DuckDB says when a file of the scan vanished (a compaction replaced it meanwhile).
+LOST_FILE_SIGNS = ("No such file or directory", "NoSuchKey", "does not exist")
 MISSING_ENGINE = (
     "the reports need DuckDB, which is not installed in this Python environment: "
     "pip install '.[reports]' in the checkout (or pip install -r requirements-reports.txt)"
@@ -47,6 +49,20 @@ def run_reports(
     is a local folder, or an S3 lake reached with AWS's own settings."""
     lake = location_of(lake)
     relations = relation_sql(choose(controls))
+    for attempt in range(1, SCAN_ATTEMPTS + 1):
+        try:
+            return _run_once(lake, request, names, relations)
+        except _FileLost:
+            # A compaction deleted a file after listing it and writing its rows elsewhere:
+            # list the lake again and run again.
+            if attempt == SCAN_ATTEMPTS:
+                raise ReportError("files kept vanishing while the reports ran: run again") from None
+    raise AssertionError("unreachable")
+
+
+def _run_once(
+    lake: LakeLocation, request: Request, names: Sequence[str], relations: dict[str, str]
+) -> list[ReportResult]:
     sessions: dict[tuple[Any, ...], Session] = {}
     try:
         results = []
@@ -62,6 +78,10 @@ def run_reports(
     finally:
         for session in sessions.values():
             session.close()
+
+
+class _FileLost(Exception):
+    """A file listed for a report was gone when DuckDB came to read it."""
 
 
 class Session:
@@ -86,6 +106,8 @@ class Session:
             columns = [d[0] for d in cursor.description]
             rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
         except _engine_errors() as exc:
+            if any(sign in str(exc) for sign in LOST_FILE_SIGNS):
+                raise _FileLost from exc
             first_line = str(exc).strip().splitlines()[0]
             raise ReportError(f"the {report.name} report failed in DuckDB: {first_line}") from None
         return ReportResult(

@@ -482,3 +482,32 @@ def test_a_reader_that_stops_early_gets_no_traceback(lake: str) -> None:
         err = process.stderr.read()
     assert process.wait(timeout=60) == 0  # as every command of the CLI: the reader chose to stop
     assert "Traceback" not in err and "BrokenPipeError" not in err and err == ""
+
+
+def test_a_report_runs_again_when_a_compaction_replaces_its_files_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lib.lake.compact import Compactor, Selection
+    from lib.lake.storage import LocalStore
+    from lib.reports import engine
+
+    lake = tmp_path / "lake"
+    for batch in range(3):  # several small files in one partition, as SQS batches write them
+        logs = [task(f"{p}{batch}", "backup", "success", "2026-11-20T01:00:00Z", 5) for p in "ab"]
+        rows = [
+            flatten(log, ingested_at=INGEST_1, source_message_id=f"m{batch}")[0] for log in logs
+        ]
+        Lake(LocalStore(lake)).write(rows, [])
+    connect, compacted = engine._connect, []
+
+    def connect_then_compact(*arguments: Any) -> Any:
+        connection = connect(*arguments)  # the files are listed now...
+        if not compacted:  # ...and a compaction replaces them before DuckDB reads them
+            compacted.append(Compactor(LocalStore(lake)).run(Selection(older_than_days=0)))
+        return connection
+
+    monkeypatch.setattr(engine, "_connect", connect_then_compact)
+    assert main(["report", "latest", "--lake", str(lake), "--now", NOW, "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert compacted and compacted[0].as_dict()["compacted"] == 1
+    assert sorted(row["id"] for row in rows) == [f"{p}{n}" for p in "ab" for n in range(3)]
