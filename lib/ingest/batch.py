@@ -217,6 +217,7 @@ class _Build:
         texts = [self.records[i].text or b"" for i in indices]
         try:
             table = pj.read_json(io.BytesIO(_lines(texts)), parse_options=_PARSE)
+            table.validate()  # the reader can build an invalid list of inferred nulls
         except pa.ArrowInvalid:
             table = None
         if table is not None and table.num_rows == len(indices) and not _non_finite(table, texts):
@@ -229,19 +230,27 @@ class _Build:
                 yield from self.read(indices[start : start + size])
 
     def add_read(self, indices: list[int], raw: pa.Table) -> None:
-        tops = {name: raw.column(name).combine_chunks() for name in raw.column_names}
-        nulled = self.result.nulled_paths
-        columns = [_column(tops, column, nulled) for column in SOURCE_COLUMNS]
-        self._count_drift(indices, tops)
+        """A chunk as read -> its part of the table, and its counts."""
+        nulled: Counter[str] = Counter()
+        try:
+            tops = {name: raw.column(name).combine_chunks() for name in raw.column_names}
+            columns = [_column(tops, column, nulled) for column in SOURCE_COLUMNS]
+            drift = self._drift(indices, tops)
+        except pa.ArrowException:  # not expected; the per-record path gives the same rows
+            self.late += indices
+            return
+        self.result.nulled_paths.update(nulled)
+        self.result.drift_paths.update(drift)
         self.parts.append((indices, pa.table(columns, names=[c.name for c in SOURCE_COLUMNS])))
 
-    def _count_drift(self, indices: list[int], tops: dict[str, pa.Array]) -> None:
+    def _drift(self, indices: list[int], tops: dict[str, pa.Array]) -> Counter[str]:
         """Unknown keys, counted from the inferred columns. A key whose value is null cannot be
         told from an absent key there: such records are decoded and walked, when their text
         may spell the key."""
+        drift: Counter[str] = Counter()
         found = list(_unknown(tops, pa.array(range(len(indices)), pa.int64())))
         if not found:
-            return
+            return drift
         texts = self.texts.take(pa.array(indices, pa.int64()))
         exact = pa.repeat(False, len(indices))
         for _path, key, _present, maybe in found:
@@ -250,12 +259,14 @@ class _Build:
                 exact = pc.or_(exact, _scatter(maybe.filter(spelled), len(indices)))
         skip = pc.indices_nonzero(exact)
         for row in skip.to_pylist():
-            self.result.drift_paths.update(self._report(indices[row]).drift)
+            drift.update(self._report(indices[row]).drift)
         for path, _key, present, _maybe in found:
             if len(skip):
                 present = present.filter(pc.invert(pc.is_in(present, skip)))
             if len(present):
-                self.result.drift_paths[path] += len(present)
+                drift[path] += len(present)
+        return drift
+
     def _report(self, index: int) -> FlattenReport:
         log = self._log(index)
         if log is None:  # not expected: the reader took its text, so it is one JSON object

@@ -46,8 +46,9 @@ class PageTexts:
 
 def page_texts(body: bytes) -> PageTexts | None:
     """Each log's bytes in a ListOpLogs page, cut where one object of the list ends and the
-    next begins: at a `}`, `{` seam outside every nested object and list, as counted with the
-    brackets. A bracket inside a string can mislead the count; the cut is then not one object."""
+    next begins: at a `}`, `{` seam outside every nested object, list and string, as counted
+    with brackets and quotes. Brackets and escapes in strings can mislead the count; a misled
+    cut leaves texts that are not one object each."""
     body = body.removeprefix(UTF8_BOM).strip(b" \t\r\n")
     head = _PAGE_HEAD.match(body)
     tail = _PAGE_TAIL.search(body, max(0, len(body) - TAIL_WINDOW))
@@ -66,15 +67,16 @@ def page_texts(body: bytes) -> PageTexts | None:
 
 
 def _split(items: bytes) -> list[bytes]:
-    texts, start, depth, scanned = [], 0, 0, 0
+    texts, start, depth, quotes, scanned = [], 0, 0, 0, 0
     for seam in _BETWEEN.finditer(items):
         end = seam.start() + 1
         piece = items[scanned:end]
         depth += piece.count(b"{") + piece.count(b"[") - piece.count(b"}") - piece.count(b"]")
+        quotes += piece.count(b'"') - piece.count(b'\\"') + piece.count(b'\\\\"')
         scanned = end
-        if depth == 0:
+        if depth == 0 and quotes % 2 == 0:  # outside every bracket and string
             texts.append(items[start:end])
             start = seam.end() - 1
-            depth, scanned = 0, start
+            depth, quotes, scanned = 0, 0, start
     texts.append(items[start:])
     return texts
