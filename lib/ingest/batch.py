@@ -39,6 +39,7 @@ from lib.ingest.flatten import FlattenReport, converter_for, flatten
 
 FANOUT = 16  # a failed read is retried as this many chunks
 MIN_CHUNK = 64  # a failing chunk this small takes the per-record path
+BLOCK_BYTES = 4 << 20  # the reader's block: larger than its default, fewer blocks to stitch
 MAX_OPENINGS = 1000  # more `{` and `[` than this: per record (the reader recurses and
 # crashes beyond about 8,000 levels)
 _WHITESPACE = b" \t\r\n"
@@ -48,7 +49,8 @@ _DAY_TIME = (
     r"^([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-[0-9]{2}-[0-9]{2}"
     r"[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
 )
-_ZONE = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+_ZONE = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+_NAIVE, _ZONED = f"{_DAY_TIME}$", f"{_DAY_TIME}{_ZONE}$"
 _FIRST = datetime(1, 1, 1, tzinfo=UTC)
 _LAST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 # Tokens the reader takes and JSON has not
@@ -124,8 +126,8 @@ def to_table(records: Sequence[Record], *, ingested_at: datetime, decode: Decode
     decoder, so that the per-record path reads exactly what it reads today)."""
     build = _Build(records, ingested_at, decode)
     fast, slow = build.screen()
-    for indices, raw in build.read(fast):
-        build.add_read(indices, raw)
+    for indices, raw, lines in build.read(fast):
+        build.add_read(indices, raw, lines)
     for index in slow:
         build.add_record(index)
     return build.finish()
@@ -163,14 +165,23 @@ def _has_float(type_: pa.DataType) -> bool:
     return pa.types.is_struct(type_) and any(_has_float(f.type) for f in type_)
 
 
-def _lines(texts: list[bytes]) -> bytes:
-    """NDJSON: newlines outside strings are whitespace, and JSON strings hold none."""
-    lines = b"\n".join(texts)
-    if b"\r" in lines:
-        lines = lines.replace(b"\r", b" ")
-    if lines.count(b"\n") >= len(texts):  # a text spans lines
-        lines = b"\n".join([text.replace(b"\n", b" ") for text in texts])
-    return lines
+def _one_line_each(texts: list[bytes]) -> bytes | None:
+    """NDJSON of texts that span lines (newlines outside strings are whitespace, and JSON
+    strings hold none); None when every text is on one line already."""
+    if not any(b"\n" in text or b"\r" in text for text in texts):
+        return None
+    return b"\n".join([text.replace(b"\n", b" ").replace(b"\r", b" ") for text in texts])
+
+
+def _read(lines: bytes, longest: int) -> pa.Table | None:
+    """The NDJSON as read against the schema, or None when the reader refuses it."""
+    options = pj.ReadOptions(block_size=max(BLOCK_BYTES, 2 * longest + 2))
+    try:
+        table = pj.read_json(io.BytesIO(lines), read_options=options, parse_options=_PARSE)
+        table.validate()  # the reader can build an invalid list of inferred nulls
+    except pa.ArrowInvalid:
+        return None
+    return table
 
 
 def _utf8(text: bytes) -> bool:
@@ -194,6 +205,7 @@ class _Build:
         self.undecodable: list[int] = []
         self.late: list[int] = []  # records of chunks the reader refused
         self.utf8 = [True] * len(records)
+        self.escapes: pa.Array | None = None
 
     def screen(self) -> tuple[list[int], list[int]]:
         """Records the reader may take, and the rest."""
@@ -210,18 +222,20 @@ class _Build:
         chosen = set(fast)
         return fast, [i for i in range(len(self.records)) if i not in chosen]
 
-    def read(self, indices: list[int]) -> Iterator[tuple[list[int], pa.Table]]:
-        """(records, table) for every chunk the reader takes whole; the rest go per record."""
+    def read(self, indices: list[int]) -> Iterator[tuple[list[int], pa.Table, bytes]]:
+        """(records, table, NDJSON) for every chunk the reader takes whole; the rest go per
+        record."""
         if not indices:
             return
         texts = [self.records[i].text or b"" for i in indices]
-        try:
-            table = pj.read_json(io.BytesIO(_lines(texts)), parse_options=_PARSE)
-            table.validate()  # the reader can build an invalid list of inferred nulls
-        except pa.ArrowInvalid:
-            table = None
+        lines, longest = b"\n".join(texts), max(map(len, texts))
+        table = _read(lines, longest)
+        if table is None or table.num_rows != len(indices):  # pretty-printed texts, perhaps
+            spread = _one_line_each(texts)
+            if spread is not None:
+                lines, table = spread, _read(spread, longest)
         if table is not None and table.num_rows == len(indices) and not _non_finite(table, texts):
-            yield indices, table
+            yield indices, table, lines
         elif len(indices) <= MIN_CHUNK:
             self.late += indices
         else:
@@ -229,13 +243,13 @@ class _Build:
             for start in range(0, len(indices), size):
                 yield from self.read(indices[start : start + size])
 
-    def add_read(self, indices: list[int], raw: pa.Table) -> None:
+    def add_read(self, indices: list[int], raw: pa.Table, lines: bytes) -> None:
         """A chunk as read -> its part of the table, and its counts."""
         nulled: Counter[str] = Counter()
         try:
             tops = {name: raw.column(name).combine_chunks() for name in raw.column_names}
             columns = [_column(tops, column, nulled) for column in SOURCE_COLUMNS]
-            drift = self._drift(indices, tops)
+            drift = self._drift(indices, tops, lines)
         except pa.ArrowException:  # not expected; the per-record path gives the same rows
             self.late += indices
             return
@@ -243,18 +257,22 @@ class _Build:
         self.result.drift_paths.update(drift)
         self.parts.append((indices, pa.table(columns, names=[c.name for c in SOURCE_COLUMNS])))
 
-    def _drift(self, indices: list[int], tops: dict[str, pa.Array]) -> Counter[str]:
+    def _drift(self, indices: list[int], tops: dict[str, pa.Array], lines: bytes) -> Counter[str]:
         """Unknown keys, counted from the inferred columns. A key whose value is null cannot be
-        told from an absent key there: such records are decoded and walked, when their text
-        may spell the key."""
+        told from an absent key there: unless the chunk spells the key no more often than it
+        has values, the records whose text may spell it are decoded and walked."""
         drift: Counter[str] = Counter()
         found = list(_unknown(tops, pa.array(range(len(indices)), pa.int64())))
         if not found:
             return drift
+        values = Counter[str]()
+        for _path, key, present, _maybe in found:
+            values[key] += len(present)
+        counted = {key for key in values if self._spelled_only(key, values[key], indices, lines)}
         texts = self.texts.take(pa.array(indices, pa.int64()))
         exact = pa.repeat(False, len(indices))
         for _path, key, _present, maybe in found:
-            if len(maybe):
+            if len(maybe) and key not in counted:
                 spelled = _may_spell(texts.take(maybe), key)
                 exact = pc.or_(exact, _scatter(maybe.filter(spelled), len(indices)))
         skip = pc.indices_nonzero(exact)
@@ -266,6 +284,23 @@ class _Build:
             if len(present):
                 drift[path] += len(present)
         return drift
+
+    def _spelled_only(self, key: str, values: int, indices: list[int], lines: bytes) -> bool:
+        """Whether the chunk spells the key exactly as often as it has values for it (so no
+        record holds it with a null value), with no escape that could spell it otherwise."""
+        literal = orjson.dumps(key)
+        if literal[1:-1] != key.encode() or not key.isascii() or "/" in key:
+            return False
+        if lines.count(literal) != values:
+            return False
+        return not pc.any(self._ascii_escapes().take(pa.array(indices, pa.int64()))).as_py()
+
+    def _ascii_escapes(self) -> pa.Array:
+        """Per record: whether its text has a `\\u00XX` escape of an ASCII character."""
+        if self.escapes is None:
+            found = pc.match_substring_regex(self.texts, r"\\u00[0-7]")
+            self.escapes = pc.fill_null(found, True)
+        return self.escapes
 
     def _report(self, index: int) -> FlattenReport:
         log = self._log(index)
@@ -321,7 +356,9 @@ class _Build:
         return self.result
 
     def _with_lineage(self, indices: list[int], part: pa.Table) -> pa.Table:
-        raw = self.texts.take(pa.array(indices, pa.int64())).cast(STRING)
+        whole = len(indices) == len(self.records)  # then indices are every record, in order
+        texts = self.texts if whole else self.texts.take(pa.array(indices, pa.int64()))
+        raw = texts.cast(STRING)
         moments = pa.repeat(pa.scalar(self.ingested_at, TIMESTAMP), len(indices))
         sources = pa.array([self.records[i].source_message_id for i in indices], STRING)
         columns = [*part.columns, raw, moments, sources]
@@ -395,9 +432,9 @@ def _column(tops: dict[str, pa.Array], column: Column, nulled: Counter[str]) -> 
 
 def _timestamps(text: pa.Array, path: str, nulled: Counter[str]) -> pa.Array:
     """Text -> timestamp[us, UTC]: common spellings cast in C++, the rest through `parse_utc`."""
-    canonical = pc.fill_null(pc.match_substring_regex(text, _DAY_TIME + f"{_ZONE[:-1]}?$"), False)
-    zoned = pc.fill_null(pc.match_substring_regex(text, _ZONE), False)
-    spelled = pc.if_else(zoned, text, pc.binary_join_element_wise(text, "Z", ""))
+    naive = pc.fill_null(pc.match_substring_regex(text, _NAIVE), False)
+    canonical = pc.or_(naive, pc.fill_null(pc.match_substring_regex(text, _ZONED), False))
+    spelled = pc.if_else(naive, pc.binary_join_element_wise(text, "Z", ""), text)  # UTC
     try:
         moments = pc.if_else(canonical, spelled, pa.scalar(None, STRING)).cast(TIMESTAMP)
         inside = pc.and_(

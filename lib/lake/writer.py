@@ -33,12 +33,15 @@ from lib.core.schema import (
 from lib.lake.storage import ObjectStore
 
 Row = dict[str, Any]
-# Encoding, the one place it is set (compaction writes with the same options). Level 3: higher
-# levels gave 2-4 % smaller files on varied data for 2-4x the encoding time of every write.
-ZSTD_LEVEL = 3
+# Encoding, the one place it is set (compaction writes with the same options). Level 1: on the
+# varied bench data levels 1-5 gave files within 1 % of each other, and level 3 took 1.6x the
+# time of level 1 (bench/lake.py prints the comparison).
+ZSTD_LEVEL = 1
 # Columns with a value of their own per task (IDs, times, the raw text): a dictionary there costs
 # encoding time and a dictionary page for nothing. Every other column repeats and keeps one.
 _PER_TASK = re.compile(r"^(id|raw_json)$|_at$|(checkpoint|backup|request|task)_id$")
+# Minimum and maximum of whole JSON texts filter nothing and cost time and footer bytes.
+_NO_STATISTICS = frozenset({"raw_json", "raw_message"})
 
 
 def parquet_options(schema: pa.Schema) -> dict[str, Any]:
@@ -47,6 +50,7 @@ def parquet_options(schema: pa.Schema) -> dict[str, Any]:
         "compression": "zstd",
         "compression_level": ZSTD_LEVEL,
         "use_dictionary": [name for name in schema.names if not _PER_TASK.search(name)],
+        "write_statistics": [name for name in schema.names if name not in _NO_STATISTICS],
     }
 
 
@@ -133,11 +137,11 @@ def encode_data(table: pa.Table) -> list[tuple[str, bytes]]:
         raise SinkError(f"{days.null_count} {DATA_TABLE} rows have no time to partition by")
     files = []
     for day in sorted(pc.unique(days).to_pylist()):
-        chosen = pc.equal(days, day)
-        keys = identities.filter(chosen)
+        chosen = pc.indices_nonzero(pc.equal(days, day))
+        keys = identities.take(chosen)
         order = pc.sort_indices(keys)  # stable, and UTF-8 byte order is code point order
         key = file_key(DATA_TABLE, day, keys.take(order).to_pylist())
-        members = table.filter(chosen).take(order).combine_chunks()
+        members = table.take(chosen.take(order)).combine_chunks()
         try:
             files.append((key, to_parquet(members)))
         except (pa.ArrowException, ValueError) as exc:
