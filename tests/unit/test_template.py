@@ -231,3 +231,19 @@ def test_every_report_is_a_named_query_that_parses_as_trino() -> None:
         assert "QUANTILE_CONT" not in sql.upper() and "PERCENTILE_CONT" not in sql.upper()
     assert "APPROX_PERCENTILE" in queries["durations"]
     assert "FROM latest" in queries["daily"]
+
+
+def test_both_functions_ship_the_slim_package_built_by_the_makefile() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    targets = {
+        target
+        for line in makefile.splitlines()
+        if line.startswith("build-") and ":" in line
+        for target in line.split(":", 1)[0].split()
+    }
+    for name in ("IngestFunction", "CompactFunction"):
+        assert template()["Resources"][name]["Metadata"]["BuildMethod"] == "makefile"
+        assert f"build-{name}" in targets
+    assert '$(PYTHON) tools/package.py build --arch $(LAMBDA_ARCH) --out "$(ARTIFACTS_DIR)"' in (
+        makefile
+    )
