@@ -52,10 +52,14 @@ class FakeServer:
 
 @contextmanager
 def fake_server(
-    ids: int, latency: float, rate_cap: float | None = None, *extra: str
+    ids: int,
+    latency: float,
+    rate_cap: float | None = None,
+    *extra: str,
+    generator: str = "fixed",
 ) -> Iterator[FakeServer]:
     command = [sys.executable, str(ROOT / "bench" / "serve.py"), "--ids", str(ids)]
-    command += ["--latency", str(latency), *extra]
+    command += ["--latency", str(latency), "--generator", generator, *extra]
     if rate_cap:
         command += ["--rate-cap", str(rate_cap)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

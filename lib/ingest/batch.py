@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +41,7 @@ from lib.ingest.flatten import FlattenReport, converter_for, flatten
 FANOUT = 16  # a failed read is retried as this many chunks
 MIN_CHUNK = 64  # a failing chunk this small takes the per-record path
 BLOCK_BYTES = 4 << 20  # the reader's block: larger than its default, fewer blocks to stitch
+READ_BYTES = 8 << 20  # texts read at once: bounds the reader's transient memory
 MAX_OPENINGS = 1000  # more `{` and `[` than this: per record (the reader recurses and
 # crashes beyond about 8,000 levels)
 _WHITESPACE = b" \t\r\n"
@@ -126,11 +128,27 @@ def to_table(records: Sequence[Record], *, ingested_at: datetime, decode: Decode
     decoder, so that the per-record path reads exactly what it reads today)."""
     build = _Build(records, ingested_at, decode)
     fast, slow = build.screen()
-    for indices, raw, lines in build.read(fast):
-        build.add_read(indices, raw, lines)
+    for group in _groups(fast, build.texts):
+        for indices, raw, lines in build.read(group):
+            build.add_read(indices, raw, lines)
     for index in slow:
         build.add_record(index)
     return build.finish()
+
+
+def _groups(indices: list[int], texts: pa.Array) -> Iterator[list[int]]:
+    """Consecutive runs of records of at most READ_BYTES of text (at least one record each)."""
+    sizes = pc.binary_length(texts.take(pa.array(indices, pa.int64()))).to_pylist()
+    group: list[int] = []
+    total = 0
+    for index, size in zip(indices, sizes, strict=True):
+        if group and total + size > READ_BYTES:
+            yield group
+            group, total = [], 0
+        group.append(index)
+        total += size
+    if group:
+        yield group
 
 
 def _screen(texts: pa.Array) -> pa.Array:
@@ -184,6 +202,14 @@ def _read(lines: bytes, longest: int) -> pa.Table | None:
     return table
 
 
+def _binary(texts: list[bytes]) -> pa.Array:
+    """The texts as one binary array over their joined bytes (`pa.array` of a list of bytes
+    peaks at several times the data's size)."""
+    offsets = pa.array(itertools.accumulate(map(len, texts), initial=0), pa.int64())
+    data = pa.py_buffer(b"".join(texts))
+    return pa.Array.from_buffers(pa.large_binary(), len(texts), [None, offsets.buffers()[1], data])
+
+
 def _utf8(text: bytes) -> bool:
     try:
         text.decode("utf-8")
@@ -198,7 +224,7 @@ class _Build:
     def __init__(self, records: Sequence[Record], ingested_at: datetime, decode: Decode) -> None:
         self.records, self.ingested_at, self.decode = records, ingested_at, decode
         self.result = BatchTable(pa.table({}))
-        self.texts = pa.array([r.text for r in records], pa.binary())
+        self.texts = _binary([r.text or b"" for r in records])
         self.parts: list[tuple[list[int], pa.Table]] = []
         self.rows: list[dict[str, Any]] = []
         self.row_indices: list[int] = []

@@ -109,20 +109,29 @@ class Lake:
         """Write every row, or raise SinkError; files already written are safe to write again.
 
         `data_rows` are dicts of the operation_logs columns, or a table of OPERATION_LOGS_SCHEMA."""
-        data = data_rows if isinstance(data_rows, pa.Table) else _data_table(data_rows)
-        report = WriteReport(data_rows=data.num_rows, error_rows=len(error_rows))
-        for key, payload in [*encode_data(data), *_encode(_ERRORS, error_rows)]:
+        if isinstance(data_rows, pa.Table):
+            files = encode_data(data_rows)
+        else:  # one day at a time: a table of every row at once would double the peak memory
+            days: dict[str, list[Row]] = defaultdict(list)
+            for row in data_rows:
+                days[data_partition(row)].append(row)
+            for rows in days.values():
+                rows.sort(key=data_identity)  # then the table needs no reordered copy
+            files = [file for _, rows in sorted(days.items()) for file in _encode_rows(rows)]
+        report = WriteReport(data_rows=len(data_rows), error_rows=len(error_rows))
+        for key, payload in [*files, *_encode(_ERRORS, error_rows)]:
             self.store.put(key, payload)  # backends raise SinkError
             report.keys.append(key)
             report.bytes += len(payload)
         return report
 
 
-def _data_table(rows: list[Row]) -> pa.Table:
+def _encode_rows(rows: list[Row]) -> list[tuple[str, bytes]]:
     try:
-        return pa.Table.from_pylist(rows, schema=OPERATION_LOGS_SCHEMA)
+        table = pa.Table.from_pylist(rows, schema=OPERATION_LOGS_SCHEMA)
     except (pa.ArrowException, ValueError, TypeError) as exc:
         raise SinkError(f"cannot encode {len(rows)} {DATA_TABLE} rows: {exc}") from exc
+    return encode_data(table)
 
 
 def encode_data(table: pa.Table) -> list[tuple[str, bytes]]:
@@ -141,12 +150,22 @@ def encode_data(table: pa.Table) -> list[tuple[str, bytes]]:
         keys = identities.take(chosen)
         order = pc.sort_indices(keys)  # stable, and UTF-8 byte order is code point order
         key = file_key(DATA_TABLE, day, keys.take(order).to_pylist())
-        members = table.take(chosen.take(order)).combine_chunks()
+        members = _rows_at(table, chosen.take(order))
         try:
             files.append((key, to_parquet(members)))
         except (pa.ArrowException, ValueError) as exc:
             raise SinkError(f"cannot encode {members.num_rows} rows for {key}: {exc}") from exc
     return files
+
+
+def _rows_at(table: pa.Table, positions: pa.Array) -> pa.Table:
+    """The rows at these positions, in one chunk; no copy when that is the whole table."""
+    if (
+        len(positions) == table.num_rows
+        and pc.all(pc.equal(positions, pa.array(range(len(positions)), positions.type))).as_py()
+    ):
+        return table.combine_chunks()
+    return table.take(positions).combine_chunks()
 
 
 def data_partitions(table: pa.Table) -> pa.Array:
