@@ -138,7 +138,7 @@ def to_table(records: Sequence[Record], *, ingested_at: datetime, decode: Decode
 
 def _groups(indices: list[int], texts: pa.Array) -> Iterator[list[int]]:
     """Consecutive runs of records of at most READ_BYTES of text (at least one record each)."""
-    sizes = pc.binary_length(texts.take(pa.array(indices, pa.int64()))).to_pylist()
+    sizes = pc.binary_length(texts).take(pa.array(indices, pa.int64())).to_pylist()
     group: list[int] = []
     total = 0
     for index, size in zip(indices, sizes, strict=True):
@@ -157,7 +157,9 @@ def _screen(texts: pa.Array) -> pa.Array:
     long = pc.greater(pc.binary_length(texts), 2 * MAX_OPENINGS)  # else it cannot nest deeper
     if not pc.any(long).as_py():
         return ok
-    deep = [len(t) > 2 * MAX_OPENINGS and _openings(t) > MAX_OPENINGS for t in texts.to_pylist()]
+    deep = [False] * len(texts)
+    for index in pc.indices_nonzero(long).to_pylist():
+        deep[index] = _openings(texts[index].as_py()) > MAX_OPENINGS
     return pc.and_(ok, pc.invert(pa.array(deep, pa.bool_())))
 
 
@@ -295,7 +297,7 @@ class _Build:
         for _path, key, present, _maybe in found:
             values[key] += len(present)
         counted = {key for key in values if self._spelled_only(key, values[key], indices, lines)}
-        texts = self.texts.take(pa.array(indices, pa.int64()))
+        texts = self._texts_of(indices)
         exact = pa.repeat(False, len(indices))
         for _path, key, _present, maybe in found:
             if len(maybe) and key not in counted:
@@ -327,6 +329,13 @@ class _Build:
             found = pc.match_substring_regex(self.texts, r"\\u00[0-7]")
             self.escapes = pc.fill_null(found, True)
         return self.escapes
+
+    def _texts_of(self, indices: list[int]) -> pa.Array:
+        """The texts of these records (ascending): a slice, without copying, when they are
+        consecutive, as they are unless some records took the per-record path."""
+        if indices[-1] - indices[0] + 1 == len(indices):
+            return self.texts.slice(indices[0], len(indices))
+        return self.texts.take(pa.array(indices, pa.int64()))
 
     def _report(self, index: int) -> FlattenReport:
         log = self._log(index)
@@ -382,9 +391,7 @@ class _Build:
         return self.result
 
     def _with_lineage(self, indices: list[int], part: pa.Table) -> pa.Table:
-        whole = len(indices) == len(self.records)  # then indices are every record, in order
-        texts = self.texts if whole else self.texts.take(pa.array(indices, pa.int64()))
-        raw = texts.cast(STRING)
+        raw = self._texts_of(indices).cast(STRING)
         moments = pa.repeat(pa.scalar(self.ingested_at, TIMESTAMP), len(indices))
         sources = pa.array([self.records[i].source_message_id for i in indices], STRING)
         columns = [*part.columns, raw, moments, sources]

@@ -176,8 +176,11 @@ def data_partitions(table: pa.Table) -> pa.Array:
 
 def data_identities(table: pa.Table) -> pa.Array:
     """`data_identity` for every row: `{id}|{updated_at.isoformat()}` (`None|` with no id)."""
-    updated = pc.strftime(table["updated_at"], format="%Y-%m-%dT%H:%M:%S")  # with microseconds
-    updated = pc.replace_substring_regex(updated, r"\.000000$", "")  # isoformat drops zero ones
+    # "YYYY-MM-DD HH:MM:SS.ffffff" (the cast is many times faster than strftime), then spelled
+    # as isoformat spells it: a "T", no fraction when it is zero, the UTC offset.
+    updated = table["updated_at"].cast(pa.timestamp("us")).cast(pa.string())
+    updated = pc.replace_substring(updated, " ", "T", max_replacements=1)
+    updated = pc.replace_substring_regex(updated, r"\.000000$", "")
     updated = pc.fill_null(pc.binary_join_element_wise(updated, "+00:00", ""), "")
     ids = pc.fill_null(table["id"], "None")
     return pc.binary_join_element_wise(ids, updated, "|").combine_chunks()
