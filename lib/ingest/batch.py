@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -119,8 +120,13 @@ _TO_TIMESTAMP = converter_for(TIMESTAMP)
 
 def history_key(log: dict[str, Any]) -> str:
     """A snapshot's content key that ignores how its JSON was spelled: SHA-256 of the canonical
-    (sorted keys, compact) JSON of the decoded object."""
-    return hashlib.sha256(orjson.dumps(log, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    (sorted keys, compact) JSON of the decoded object. Which of the two encoders serves depends
+    on the content only (orjson refuses integers beyond 64 bits and lone surrogates)."""
+    try:
+        canonical = orjson.dumps(log, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        canonical = json.dumps(log, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def to_table(records: Sequence[Record], *, ingested_at: datetime, decode: Decode) -> BatchTable:

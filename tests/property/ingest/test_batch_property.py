@@ -234,3 +234,10 @@ def test_history_key_ignores_the_spelling() -> None:
     keys = {history_key(decode_json(text)) for text in spellings(log)}
     assert len(keys) == 1
     assert history_key({**log, "status": "other"}) not in keys
+
+
+@SETTINGS
+@given(record=FLATTEN_PROPERTIES.records)
+def test_history_key_is_the_same_for_every_spelling_of_a_record(record: dict[str, Any]) -> None:
+    keys = {history_key(decode_json(text)) for text in spellings(record)}
+    assert len(keys) == 1
