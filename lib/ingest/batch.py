@@ -2,15 +2,17 @@
 
 The records' texts are read together as NDJSON by pyarrow's JSON reader against the nested schema
 derived from `SOURCE_COLUMNS` (timestamps read as text, then cast column by column), and the struct
-columns are flattened to the `__` names. `raw_json` is each record's original text.
+columns are flattened to the `__` names (`lib.ingest.batch_read`). `raw_json` is each record's
+original text.
 
 Whatever that reader refuses (type drift such as "45", 45.0, true or an object where the schema
-says otherwise, integer overflow, duplicate keys) fails its whole read, so a failed read is split
-into FANOUT chunks and read again, and a chunk of at most MIN_CHUNK records that still fails takes
-the per-record path (`lib.ingest.flatten.flatten`). Texts the reader would accept although the
-per-record path does not, or would read differently (invalid UTF-8, lone surrogate escapes, NaN
-and Infinity, nesting deep enough to exhaust its recursion, anything but one object), never reach
-it. So every row, and every drift/nulled count, is what the per-record path gives for that record.
+says otherwise, integer overflow, duplicate keys, lone surrogates) fails its whole read, so a
+failed read is split into FANOUT chunks and read again, and a chunk of at most MIN_CHUNK records
+that still fails takes the per-record path (`lib.ingest.flatten.flatten`). Texts the reader would
+accept although the per-record path does not, or would read differently (invalid UTF-8, NaN and
+Infinity, nesting deep enough to exhaust its recursion, anything but one object), never reach it
+or fail the chunk they are in. So every row, and every drift/nulled count, is what the per-record
+path gives for that record.
 
 Row identity: the lake names files by `id` + `updated_at` only, so a row's identity does not depend
 on how `raw_json` is spelled; rows written before (re-serialised `raw_json`) and after (original
@@ -21,43 +23,35 @@ key of a snapshot for whoever must tell snapshots apart by content (compaction's
 from __future__ import annotations
 
 import hashlib
-import io
 import itertools
 import json
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pj
 
-from lib.core.schema import OPERATION_LOGS_SCHEMA, SOURCE_COLUMNS, STRING, TIMESTAMP, Column
-from lib.ingest.flatten import FlattenReport, converter_for, flatten
+from lib.core.schema import OPERATION_LOGS_SCHEMA, SOURCE_COLUMNS, STRING, TIMESTAMP
+from lib.ingest.batch_read import (
+    lake_column,
+    may_spell,
+    non_finite,
+    one_line_each,
+    read_ndjson,
+    scatter,
+    unknown_keys,
+)
+from lib.ingest.flatten import FlattenReport, flatten
 
 FANOUT = 16  # a failed read is retried as this many chunks
 MIN_CHUNK = 64  # a failing chunk this small takes the per-record path
-BLOCK_BYTES = 4 << 20  # the reader's block: larger than its default, fewer blocks to stitch
 READ_BYTES = 8 << 20  # texts read at once: bounds the reader's transient memory
 MAX_OPENINGS = 1000  # more `{` and `[` than this: per record (the reader recurses and
 # crashes beyond about 8,000 levels)
-_WHITESPACE = b" \t\r\n"
-# Timestamp spellings the vectorised cast reads exactly as `parse_utc` does: year 0001-9999, `T`
-# or space, 1-6 fraction digits, `Z`, an offset under 24 h, or no zone (UTC). Others go to Python.
-_DAY_TIME = (
-    r"^([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-[0-9]{2}-[0-9]{2}"
-    r"[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
-)
-_ZONE = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
-_NAIVE, _ZONED = f"{_DAY_TIME}$", f"{_DAY_TIME}{_ZONE}$"
-_FIRST = datetime(1, 1, 1, tzinfo=UTC)
-_LAST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
-# Tokens the reader takes and JSON has not
-_NON_FINITE = re.compile(rb"[:,\[][ \t\r\n]*-?(?:NaN|Inf)")
 
 Decode = Callable[[bytes], Any]
 
@@ -93,29 +87,6 @@ class BatchTable:
     @property
     def nulled(self) -> int:
         return sum(self.nulled_paths.values())
-
-
-def read_schema(columns: Sequence[Column] = SOURCE_COLUMNS) -> pa.Schema:
-    """The nested shape of an operation_log, derived from the columns; timestamps as text."""
-    tree: dict[str, Any] = {}
-    for column in columns:
-        node = tree
-        for key in column.path[:-1]:
-            node = node.setdefault(key, {})
-        node[column.path[-1]] = STRING if pa.types.is_timestamp(column.type) else column.type
-    return pa.schema(_fields(tree))
-
-
-def _fields(tree: dict[str, Any]) -> list[pa.Field]:
-    return [
-        pa.field(key, pa.struct(_fields(value)) if isinstance(value, dict) else value)
-        for key, value in tree.items()
-    ]
-
-
-READ_SCHEMA = read_schema()
-_PARSE = pj.ParseOptions(explicit_schema=READ_SCHEMA, unexpected_field_behavior="infer")
-_TO_TIMESTAMP = converter_for(TIMESTAMP)
 
 
 def history_key(log: dict[str, Any]) -> str:
@@ -173,43 +144,6 @@ def _openings(text: bytes) -> int:
     return text.count(b"{") + text.count(b"[")
 
 
-def _non_finite(raw: pa.Table, texts: list[bytes]) -> bool:
-    """Whether the reader took NaN or Infinity (JSON has neither) as a number: only a field the
-    schema does not know can hold one without failing the read, as an inferred float."""
-    inferred = [f.type for f in raw.schema if f.name not in READ_SCHEMA.names]
-    inferred += [raw.schema.field(n).type for n in READ_SCHEMA.names if n in raw.column_names]
-    if not any(_has_float(t) for t in inferred):
-        return False
-    return any((b"NaN" in t or b"Inf" in t) and _NON_FINITE.search(t) for t in texts)
-
-
-def _has_float(type_: pa.DataType) -> bool:
-    if pa.types.is_floating(type_):
-        return True
-    if pa.types.is_list(type_):
-        return _has_float(type_.value_type)
-    return pa.types.is_struct(type_) and any(_has_float(f.type) for f in type_)
-
-
-def _one_line_each(texts: list[bytes]) -> bytes | None:
-    """NDJSON of texts that span lines (newlines outside strings are whitespace, and JSON
-    strings hold none); None when every text is on one line already."""
-    if not any(b"\n" in text or b"\r" in text for text in texts):
-        return None
-    return b"\n".join([text.replace(b"\n", b" ").replace(b"\r", b" ") for text in texts])
-
-
-def _read(lines: bytes, longest: int) -> pa.Table | None:
-    """The NDJSON as read against the schema, or None when the reader refuses it."""
-    options = pj.ReadOptions(block_size=max(BLOCK_BYTES, 2 * longest + 2))
-    try:
-        table = pj.read_json(io.BytesIO(lines), read_options=options, parse_options=_PARSE)
-        table.validate()  # the reader can build an invalid list of inferred nulls
-    except pa.ArrowInvalid:
-        return None
-    return table
-
-
 def _binary(texts: list[bytes]) -> pa.Array:
     """The texts as one binary array over their joined bytes (`pa.array` of a list of bytes
     peaks at several times the data's size)."""
@@ -263,12 +197,12 @@ class _Build:
             return
         texts = [self.records[i].text or b"" for i in indices]
         lines, longest = b"\n".join(texts), max(map(len, texts))
-        table = _read(lines, longest)
+        table = read_ndjson(lines, longest)
         if table is None or table.num_rows != len(indices):  # pretty-printed texts, perhaps
-            spread = _one_line_each(texts)
+            spread = one_line_each(texts)
             if spread is not None:
-                lines, table = spread, _read(spread, longest)
-        if table is not None and table.num_rows == len(indices) and not _non_finite(table, texts):
+                lines, table = spread, read_ndjson(spread, longest)
+        if table is not None and table.num_rows == len(indices) and not non_finite(table, texts):
             yield indices, table, lines
         elif len(indices) <= MIN_CHUNK:
             self.late += indices
@@ -282,7 +216,7 @@ class _Build:
         nulled: Counter[str] = Counter()
         try:
             tops = {name: raw.column(name).combine_chunks() for name in raw.column_names}
-            columns = [_column(tops, column, nulled) for column in SOURCE_COLUMNS]
+            columns = [lake_column(tops, column, nulled) for column in SOURCE_COLUMNS]
             drift = self._drift(indices, tops, lines)
         except pa.ArrowException:  # not expected; the per-record path gives the same rows
             self.late += indices
@@ -296,7 +230,7 @@ class _Build:
         told from an absent key there: unless the chunk spells the key no more often than it
         has values, the records whose text may spell it are decoded and walked."""
         drift: Counter[str] = Counter()
-        found = list(_unknown(tops, pa.array(range(len(indices)), pa.int64())))
+        found = list(unknown_keys(tops, pa.array(range(len(indices)), pa.int64())))
         if not found:
             return drift
         values = Counter[str]()
@@ -307,8 +241,8 @@ class _Build:
         exact = pa.repeat(False, len(indices))
         for _path, key, _present, maybe in found:
             if len(maybe) and key not in counted:
-                spelled = _may_spell(texts.take(maybe), key)
-                exact = pc.or_(exact, _scatter(maybe.filter(spelled), len(indices)))
+                spelled = may_spell(texts.take(maybe), key)
+                exact = pc.or_(exact, scatter(maybe.filter(spelled), len(indices)))
         skip = pc.indices_nonzero(exact)
         for row in skip.to_pylist():
             drift.update(self._report(indices[row]).drift)
@@ -402,93 +336,3 @@ class _Build:
         sources = pa.array([self.records[i].source_message_id for i in indices], STRING)
         columns = [*part.columns, raw, moments, sources]
         return pa.Table.from_arrays(columns, schema=OPERATION_LOGS_SCHEMA)
-
-
-def _may_spell(texts: pa.Array, key: str) -> pa.Array:
-    """Whether each text may spell this key: literally, or through an escape that could stand
-    for one of its characters (any `\\u` escape, `\\/`, or, for a key of other characters,
-    any escape at all)."""
-    literal = orjson.dumps(key).decode()
-    if literal[1:-1] != key:  # the key holds characters JSON must escape
-        return pc.invert(pc.is_null(texts))
-    escape = r"\\u00[0-7]" if key.isascii() else r"\\u"
-    if "/" in key:
-        escape += r"|\\/"
-    spelled = pc.match_substring_regex(texts, re.escape(literal))  # RE2 finds a literal fast
-    spelled = pc.or_(spelled, pc.match_substring_regex(texts, escape))
-    return pc.fill_null(spelled, True)
-
-
-def _scatter(rows: pa.Array, size: int) -> pa.Array:
-    """A mask of `size` entries, true at the given positions."""
-    mask = [False] * size
-    for row in rows.to_pylist():
-        mask[row] = True
-    return pa.array(mask)
-
-
-def _unknown(
-    tops: dict[str, pa.Array], rows: pa.Array
-) -> Iterator[tuple[str, str, pa.Array, pa.Array]]:
-    """(path, key, rows where it has a value, rows where it may be null) for every key the
-    schema does not know, one row entry per occurrence (a list element counts on its own)."""
-    for name, column in tops.items():
-        if name not in READ_SCHEMA.names:
-            yield name, name, rows.filter(column.is_valid()), rows.filter(column.is_null())
-        elif column.type != READ_SCHEMA.field(name).type:
-            yield from _unknown_in(column, READ_SCHEMA.field(name).type, name, rows)
-
-
-def _unknown_in(
-    array: pa.Array, expected: pa.DataType, path: str, rows: pa.Array
-) -> Iterator[tuple[str, str, pa.Array, pa.Array]]:
-    if pa.types.is_list(array.type):
-        elements = pc.list_flatten(array)
-        parents = rows.take(pc.list_parent_indices(array))
-        yield from _unknown_in(elements, expected.value_type, f"{path}[]", parents)
-        return
-    known = {f.name: f.type for f in expected}
-    is_object = array.is_valid()
-    for position, child in enumerate(array.type):
-        values = pc.struct_field(array, [position])
-        if child.name not in known:
-            maybe = pc.and_(is_object, values.is_null())
-            child_path = f"{path}.{child.name}"
-            yield child_path, child.name, rows.filter(values.is_valid()), rows.filter(maybe)
-        elif child.type != known[child.name]:
-            yield from _unknown_in(values, known[child.name], f"{path}.{child.name}", rows)
-
-
-def _column(tops: dict[str, pa.Array], column: Column, nulled: Counter[str]) -> pa.Array:
-    """One lake column from the columns as read: struct fields flattened, types declared."""
-    values: Any = tops[column.path[0]]
-    for key in column.path[1:]:
-        values = pc.struct_field(values, [values.type.get_field_index(key)])
-    if pa.types.is_timestamp(column.type):
-        return _timestamps(values, ".".join(column.path), nulled)
-    return values if values.type == column.type else values.cast(column.type)
-
-
-def _timestamps(text: pa.Array, path: str, nulled: Counter[str]) -> pa.Array:
-    """Text -> timestamp[us, UTC]: common spellings cast in C++, the rest through `parse_utc`."""
-    naive = pc.fill_null(pc.match_substring_regex(text, _NAIVE), False)
-    canonical = pc.or_(naive, pc.fill_null(pc.match_substring_regex(text, _ZONED), False))
-    spelled = pc.if_else(naive, pc.binary_join_element_wise(text, "Z", ""), text)  # UTC
-    try:
-        moments = pc.if_else(canonical, spelled, pa.scalar(None, STRING)).cast(TIMESTAMP)
-        inside = pc.and_(
-            pc.greater_equal(moments, pa.scalar(_FIRST, TIMESTAMP)),
-            pc.less_equal(moments, pa.scalar(_LAST, TIMESTAMP)),
-        )
-        done = pc.fill_null(pc.and_(canonical, inside), False)
-    except pa.ArrowInvalid:  # a spelling of a day or time that does not exist: all in Python
-        moments, done = pa.nulls(len(text), TIMESTAMP), pa.repeat(False, len(text))
-    rest = pc.and_(pc.and_(text.is_valid(), pc.invert(done)), pc.not_equal(text, ""))
-    rest = pc.fill_null(rest, False)
-    if not pc.any(rest).as_py():
-        return pc.if_else(done, moments, pa.scalar(None, TIMESTAMP))
-    report = FlattenReport()
-    parsed = [_TO_TIMESTAMP(value, path, report) for value in text.filter(rest).to_pylist()]
-    nulled.update(report.nulled)
-    moments = pc.if_else(done, moments, pa.scalar(None, TIMESTAMP))
-    return pc.replace_with_mask(moments, rest, pa.array(parsed, TIMESTAMP))
