@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test lint format bench fuzz soak audit clean
+.PHONY: install demo test lint format bench fuzz soak audit clean package
 
 # Two layers in one virtualenv: the runtime and the reports (all that `make demo` needs), then
 # the test and lint tools on top (`make install`, `make test`, `make lint`).
@@ -43,6 +43,17 @@ $(BIN)/.bench-installed: $(BIN)/.installed requirements-bench.txt
 bench: $(BIN)/.bench-installed  ## every benchmark with its baseline; writes bench/results.json
 	$(BIN)/python bench/run.py
 
+# template.yaml deploys arm64 (Architectures); make package LAMBDA_ARCH=x86_64 for the other.
+LAMBDA_ARCH ?= arm64
+
+package: install  ## the slim Lambda package in build/lambda-arm64, and its x86_64 twin proven here
+	$(BIN)/python tools/package.py build --arch $(LAMBDA_ARCH) --out build/lambda-$(LAMBDA_ARCH)
+	$(BIN)/python tools/package.py build --arch x86_64 --out build/lambda-x86_64 --check
+
+# `sam build` (BuildMethod: makefile) runs these with ARTIFACTS_DIR set; the same package.
+build-IngestFunction build-CompactFunction:
+	$(PYTHON) tools/package.py build --arch $(LAMBDA_ARCH) --out "$(ARTIFACTS_DIR)"
+
 fuzz: install  ## hypothesis at high example counts over message parsing and flatten
 	$(BIN)/python tests/fuzz/fuzz_parse.py --examples 20000
 
@@ -66,4 +77,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(AUDIT_VENV) lake .pytest_cache .ruff_cache .oplog-lake
+	rm -rf $(VENV) $(AUDIT_VENV) lake build .pytest_cache .ruff_cache .oplog-lake

@@ -54,10 +54,14 @@ class FakeServer:
 
 @contextmanager
 def fake_server(
-    ids: int, latency: float, rate_cap: float | None = None, *extra: str
+    ids: int,
+    latency: float,
+    rate_cap: float | None = None,
+    *extra: str,
+    generator: str = "fixed",
 ) -> Iterator[FakeServer]:
     command = [sys.executable, str(ROOT / "bench" / "serve.py"), "--ids", str(ids)]
-    command += ["--latency", str(latency), *extra]
+    command += ["--latency", str(latency), "--generator", generator, *extra]
     if rate_cap:
         command += ["--rate-cap", str(rate_cap)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -110,7 +114,7 @@ def uncapped(ids: int, runs: int, latency: float = 0.02, concurrency: int = 16) 
         full = []
         for _ in range(runs):
             elapsed, result = run_pipeline(server.base_url, names, concurrency)
-            assert not result.failed and result.data_rows == ids, result.summary()
+            assert not result.failed and result.counts.rows == ids, result.summary()
             full.append(elapsed)
     ideal = ids * latency / concurrency
     bare_s, full_s = statistics.median(bare), statistics.median(full)
@@ -141,7 +145,7 @@ def capped(ids: int, cap: float = 200, latency: float = 0.05, client_rps: float 
         "requests": requests_sent,
         "throttled": throttled,
         "throttled_share": throttled / max(1, requests_sent),
-        "all_written": result.data_rows == ids and not result.failed,
+        "all_written": result.counts.rows == ids and not result.failed,
     }
 
 

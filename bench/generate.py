@@ -51,3 +51,322 @@ def make_logs(count: int, seed: int = 7, days: int = 60) -> list[dict[str, Any]]
             log["vault_name"] = None
         logs.append(log)
     return logs
+
+
+# The varied generator ---------------------------------------------------------------------------
+# Logs as a real account produces them: a few projects, each with its own vaults, policies and
+# hundreds of resources; mostly scheduled backups clustered at policy hours, then deletes,
+# replications, restores and the rarer kinds; random names and IDs, error messages with their
+# variable parts, volume lists of varied length, and one timestamp spelling per project.
+
+RESOURCE_KINDS = (  # type, name stem, provider_id
+    ("OS::Nova::Server", "ecs", "0daac4c5-6707-4851-97ba-169e36266b66"),
+    ("OS::Cinder::Volume", "evs", "d1603440-187d-4516-af25-121250c7cc97"),
+    ("OS::Sfs::Turbo", "sfs", "3f3c3220-245c-4805-b811-758870015881"),
+    ("OS::Workspace::DesktopV2", "desktop", "86a80900-71bf-4961-956a-d52df944f84a"),
+    ("OS::Ironic::BareMetalServer", "bms", "0daac4c5-6707-4851-97ba-169e36266b66"),
+)
+TEAMS = [
+    "web",
+    "app",
+    "db",
+    "erp",
+    "crm",
+    "billing",
+    "search",
+    "cache",
+    "mq",
+    "etl",
+    "hr",
+    "fin",
+    "ops",
+    "ci",
+    "git",
+    "wiki",
+    "mail",
+    "k8s",
+]
+ENVIRONMENTS = ("prod", "prod", "prod", "staging", "test", "dev")
+UNICODE_NAMES = ("生产备份库", "copias-producción", "サーバー", "données-clients", "резерв")
+OS_VERSIONS = (
+    "CentOS 7.9 64bit",
+    "Ubuntu 22.04 server 64bit",
+    "Windows Server 2019 Datacenter 64bit",
+    "EulerOS 2.9 64bit",
+    "Debian 12.0 64bit",
+)
+REGIONS = ("ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "la-south-2", "af-south-1")
+OPERATIONS = (  # operation_type, weight
+    ("backup", 70),
+    ("delete", 10),
+    ("replication", 5),
+    ("copy", 2),
+    ("restore", 3),
+    ("sync", 3),
+    ("remove_resource", 2),
+    ("vault_delete", 1),
+    ("migrate_resources", 1),
+    ("update_expiration_time", 3),
+)
+BACKUP_STATUS = (("success", 85), ("failed", 7), ("running", 3), ("waiting", 2), ("timeout", 1))
+ERRORS = (  # code, message template
+    (
+        "BackupService.7101",
+        "The server {name} is in an abnormal state ({state}). Make sure it is"
+        " running or stopped and try again.",
+    ),
+    (
+        "BackupService.7116",
+        "Failed to create the application-consistent backup of {name}: the"
+        " database {db} could not be frozen within {n} seconds.",
+    ),
+    (
+        "BackupService.6302",
+        "The backup task timed out after {n} minutes. {pct}% of volume {vol} was copied.",
+    ),
+    (
+        "BackupService.6113",
+        "The vault {vault} is not in the available state. {k} of {n} backups could not be deleted.",
+    ),
+    (
+        "BackupService.7126",
+        "The backup of {name} was skipped because task {task} of the same resource is in progress.",
+    ),
+    ("BackupService.6010", "Insufficient vault capacity: {vault} has {k} GB free, {n} GB needed."),
+)
+STATES = ("ERROR", "SHUTOFF_PENDING", "MIGRATING", "RESIZE", "UNKNOWN")
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _weighted(rng: random.Random, pairs: tuple[tuple[str, int], ...]) -> str:
+    return rng.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0]
+
+
+class _Account:
+    """The projects, vaults, policies and resources one account's logs are drawn from."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.projects = [rng.getrandbits(128).to_bytes(16, "big").hex() for _ in range(3)]
+        self.styles = {p: rng.randrange(3) for p in self.projects}
+        self.vaults = [self._vault(n) for n in range(40)]
+        self.policies = [(_uuid(rng), rng.randrange(24)) for _ in range(12)]  # (id, hour)
+        self.resources = [self._resource(n) for n in range(600)]
+
+    def _vault(self, n: int) -> dict[str, str]:
+        rng = self.rng
+        if rng.random() < 0.08:
+            name = f"{rng.choice(UNICODE_NAMES)}-{n:02d}"
+        else:
+            name = f"vault-{rng.choice(ENVIRONMENTS)}-{rng.choice(TEAMS)}-{n:02d}"
+        return {"id": _uuid(rng), "name": name, "project": rng.choice(self.projects)}
+
+    def _resource(self, n: int) -> dict[str, Any]:
+        rng = self.rng
+        kind, stem, provider = rng.choices(RESOURCE_KINDS, weights=(60, 25, 5, 7, 3))[0]
+        name = f"{stem}-{rng.choice(TEAMS)}-{rng.choice(ENVIRONMENTS)}-{rng.randrange(1, 99):02d}"
+        volumes = [
+            {"id": _uuid(rng), "os_version": rng.choice(OS_VERSIONS)}
+            for _ in range(rng.choice((0, 1, 1, 2, 3, 5)))
+        ]
+        excluded = [_uuid(rng) for _ in range(rng.choice((0, 0, 0, 1, 2)))]
+        return {
+            "id": _uuid(rng),
+            "name": name,
+            "type": kind,
+            "provider": provider,
+            "vault": rng.choice(self.vaults),
+            "policy": rng.choice(self.policies),
+            "extra_info": {"exclude_volumes": excluded, "include_volumes": volumes}
+            if kind == "OS::Nova::Server" and rng.random() < 0.5
+            else None,
+        }
+
+
+def make_varied_logs(count: int, seed: int = 7, days: int = 60) -> list[dict[str, Any]]:
+    """`count` operation logs as a real account would produce them (see the notes above)."""
+    rng = random.Random(seed)
+    account = _Account(rng)
+    return [_varied_log(rng, account, days) for _ in range(count)]
+
+
+def _varied_log(rng: random.Random, account: _Account, days: int) -> dict[str, Any]:
+    resource = rng.choice(account.resources)
+    vault = resource["vault"]
+    operation = _weighted(rng, OPERATIONS)
+    status = _weighted(rng, BACKUP_STATUS) if operation == "backup" else "success"
+    if operation != "backup" and rng.random() < 0.04:
+        status = "failed"
+    created = _created(rng, days, resource["policy"][1] if operation == "backup" else None)
+    log: dict[str, Any] = {
+        "id": _uuid(rng),
+        "project_id": vault["project"],
+        "operation_type": operation,
+        "status": status,
+        "provider_id": resource["provider"],
+        "checkpoint_id": _uuid(rng) if operation in ("backup", "replication", "copy") else None,
+        "policy_id": resource["policy"][0] if rng.random() < 0.7 else None,
+        "vault_id": vault["id"],
+        "vault_name": vault["name"],
+    }
+    log.update(_times(rng, created, status, account.styles[vault["project"]]))
+    log["error_info"] = _error(rng, status, resource, vault)
+    log["extra_info"] = _extra(rng, operation, status, resource, vault)
+    if operation == "migrate_resources":
+        log["enterprise_project_id"] = str(rng.randrange(3))  # fields the schema does not know
+        log["extra_info"]["migrate"] = {"resource_count": 1, "source_vault_id": _uuid(rng)}
+    return log
+
+
+def _created(rng: random.Random, days: int, hour: int | None) -> datetime:
+    day = START + timedelta(days=rng.randrange(days))
+    if hour is None:  # operator actions: any time of the day
+        return day + timedelta(seconds=rng.randrange(86400), microseconds=rng.randrange(10**6))
+    jitter = timedelta(seconds=rng.expovariate(1 / 120), microseconds=rng.randrange(10**6))
+    return day + timedelta(hours=hour) + jitter
+
+
+def _times(rng: random.Random, created: datetime, status: str, style: int) -> dict[str, Any]:
+    started = created + timedelta(milliseconds=rng.randrange(50, 2000))
+    duration = timedelta(seconds=min(6 * 3600, rng.lognormvariate(5.5, 1.2)))
+    ended = started + duration
+    updated = ended + timedelta(milliseconds=rng.randrange(20, 500))
+    unfinished = status in ("running", "waiting")
+    return {
+        "created_at": spell(created, style),
+        "started_at": spell(started, style),
+        "ended_at": "" if unfinished else spell(ended, style),
+        "updated_at": spell(started + duration / 3 if unfinished else updated, style),
+    }
+
+
+def _error(
+    rng: random.Random, status: str, resource: dict[str, Any], vault: dict[str, str]
+) -> dict[str, str]:
+    if status in ("success", "running", "waiting"):
+        return {"code": "", "message": ""}
+    code, template = rng.choice(ERRORS)
+    message = template.format(
+        name=resource["name"],
+        state=rng.choice(STATES),
+        db=f"{rng.choice(TEAMS)}db{rng.randrange(10)}",
+        n=rng.randrange(2, 600),
+        k=rng.randrange(1, 50),
+        pct=rng.randrange(1, 100),
+        vol=_uuid(rng),
+        vault=vault["name"],
+        task=_uuid(rng),
+    )
+    return {"code": code, "message": message}
+
+
+def _extra(
+    rng: random.Random,
+    operation: str,
+    status: str,
+    resource: dict[str, Any],
+    vault: dict[str, str],
+) -> dict[str, Any]:
+    common: dict[str, Any] = {
+        "progress": 100 if status == "success" else rng.randrange(0, 100),
+        "request_id": f"req-{_uuid(rng)}",
+    }
+    if rng.random() < 0.7:
+        common["task_id"] = _uuid(rng)
+    extra: dict[str, Any] = {"common": common}
+    target = {"id": resource["id"], "name": resource["name"], "type": resource["type"]}
+    if resource["extra_info"] is not None:
+        target["extra_info"] = resource["extra_info"]
+    backup_name = f"{rng.choice(('autobk', 'autobk', 'manualbk'))}_{rng.getrandbits(16):04x}"
+    if operation == "backup":
+        extra["resource"] = target
+        extra["backup"] = _backup(rng, backup_name, status)
+    elif operation == "delete":
+        extra["resource"] = target
+        extra["delete"] = {"backup_id": _uuid(rng), "backup_name": backup_name}
+    elif operation in ("replication", "copy"):
+        extra["resource"] = target
+        extra["replication"] = _replication(rng, backup_name, vault)
+    elif operation == "restore":
+        extra["resource"] = target
+        extra["restore"] = {
+            "backup_id": _uuid(rng),
+            "backup_name": backup_name,
+            "target_resource_id": resource["id"],
+            "target_resource_name": resource["name"],
+        }
+    elif operation == "sync":
+        extra["resource"] = target
+        extra["sync"] = {
+            "sync_backup_num": rng.randrange(0, 40),
+            "delete_backup_num": rng.randrange(0, 10),
+            "err_sync_backup_num": rng.choice((0, 0, 0, 1, 2)),
+        }
+    elif operation == "remove_resource":
+        total = rng.randrange(1, 8)
+        extra["remove_resources"] = {
+            "fail_count": 0 if status == "success" else rng.randrange(1, total + 1),
+            "total_count": total,
+            "resources": [_removed(rng) for _ in range(total)],
+        }
+    elif operation == "vault_delete":
+        total = rng.randrange(0, 200)
+        extra["vault_delete"] = {"fail_count": 0, "total_count": total}
+    elif operation == "update_expiration_time":
+        extra["update_expiration_time"] = {
+            "affected_backups_count": rng.randrange(1, 500),
+            "expiration_day": (START + timedelta(days=rng.randrange(30, 400))).date().isoformat(),
+        }
+    else:
+        extra["resource"] = target
+    return extra
+
+
+def _backup(rng: random.Random, name: str, status: str) -> dict[str, str]:
+    backup = {"backup_id": _uuid(rng), "backup_name": name}
+    backup["incremental"] = rng.choice(("true", "true", "true", "false"))
+    if rng.random() < 0.2:  # application-consistent backups
+        ok = status == "success" or rng.random() < 0.5
+        backup["app_consistency_status"] = "1" if ok else "0"
+        backup["app_consistency_error_code"] = "" if ok else "BackupService.7130"
+        backup["app_consistency_error_message"] = (
+            "" if ok else f"VSS writer {rng.choice(('SqlServerWriter', 'NTDS'))} failed."
+        )
+    return backup
+
+
+def _replication(rng: random.Random, name: str, vault: dict[str, str]) -> dict[str, str]:
+    source, destination = rng.sample(REGIONS, 2)
+    return {
+        "source_backup_id": _uuid(rng),
+        "source_checkpoint_id": _uuid(rng),
+        "source_project_id": vault["project"],
+        "source_region": source,
+        "source_backup_name": name,
+        "destination_backup_id": _uuid(rng),
+        "destination_checkpoint_id": _uuid(rng),
+        "destination_project_id": rng.getrandbits(128).to_bytes(16, "big").hex(),
+        "destination_region": destination,
+        "destination_backup_name": f"{name}_replica",
+    }
+
+
+def _removed(rng: random.Random) -> dict[str, Any]:
+    return {
+        "id": _uuid(rng),
+        "name": f"ecs-{rng.choice(TEAMS)}-legacy-{rng.randrange(1, 99):02d}",
+        "type": "OS::Nova::Server",
+        "extra_info": {
+            "exclude_volumes": [_uuid(rng) for _ in range(rng.randrange(0, 3))],
+            "include_volumes": [
+                {"id": _uuid(rng), "os_version": rng.choice(OS_VERSIONS)}
+                for _ in range(rng.randrange(1, 4))
+            ],
+        },
+    }
+
+
+GENERATORS = {"samples": make_logs, "varied": make_varied_logs}

@@ -1,10 +1,13 @@
-"""Peak memory of one invocation (a 10,000-ID SQS batch), of a scheduled drain (100,000 IDs), and
-of batches of 5 and 30 messages of 1,000 invalid IDs each against one invalid ID each.
+"""Peak memory of one invocation (a 10,000-ID SQS batch) and of a scheduled drain (100,000 IDs),
+for the logs of each bench generator, and of batches of 5 and 30 messages of 1,000 invalid IDs
+each against one invalid ID each.
 
-Each scenario runs in a fresh child process and reports its own peak RSS (ru_maxrss). The drain
-uses moto's SQS server and the fake CBR server on loopback.
+Each scenario runs in a fresh child process and reports its own peak RSS (VmHWM). The drain also
+samples its RSS four times a second: RSS is flat when the median of the last quarter of the drain
+is no higher than that of the second quarter (the first is warm-up). The drain uses moto's SQS
+server and the fake CBR server on loopback.
 
-    python bench/memory.py [--batch 10000] [--drain 100000] [--invalid-only]
+    python bench/memory.py [--batch 10000] [--drain 100000] [--generator varied] [--invalid-only]
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import json
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -105,6 +110,35 @@ def measure_invalid_ids(base_url: str, counts: tuple[int, ...] = (5, 30)) -> dic
     return result
 
 
+def child_batch(bodies_file: str, ids: int) -> dict:
+    """The batch path alone (not wired into the pipeline yet): bodies -> texts -> one table ->
+    the lake, for as many bodies as one invocation fetches (read from a file, one a line)."""
+    from datetime import UTC, datetime
+
+    from lib.core.jsontext import decode_json
+    from lib.ingest.batch import Record, to_table
+    from lib.ingest.texts import operation_log_text
+    from lib.lake.storage import LocalStore
+    from lib.lake.writer import Lake
+
+    bodies = Path(bodies_file).read_bytes().splitlines()[:ids]
+    records = [Record(None, operation_log_text(body), f"m{n}") for n, body in enumerate(bodies)]
+    built = to_table(records, ingested_at=datetime.now(UTC), decode=decode_json)
+    with tempfile.TemporaryDirectory() as lake:
+        Lake(LocalStore(lake)).write(built.table, [])
+    return {"ids": ids}
+
+
+def batch_path(generator: str, ids: int) -> dict:
+    from generate import GENERATORS
+
+    logs = GENERATORS[generator](ids, days=1)
+    with tempfile.NamedTemporaryFile(suffix=".ndjson") as bodies:
+        bodies.write(b"\n".join(json.dumps({"operation_log": log}).encode() for log in logs))
+        bodies.flush()
+        return run_child("batch", bodies.name, ids)
+
+
 def moto_process() -> tuple[subprocess.Popen[bytes], str]:
     """moto's server in its own process, so it does not share the drain's interpreter."""
     with socket.socket() as probe:
@@ -145,6 +179,7 @@ def child_drain(base_url: str, ids: int) -> dict:
             for i, r in enumerate(records[start : start + 10])
         ]
         sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    sampler = RssSampler()
     with tempfile.TemporaryDirectory() as lake:
         settings = Settings(
             cbr_endpoint=base_url,
@@ -155,13 +190,48 @@ def child_drain(base_url: str, ids: int) -> dict:
             drain_wait_s=1,
             drain_max_messages=10_000_000,
         )
-        summary = App.from_settings(settings).handle(
-            {"detail-type": "Scheduled Event"}, LocalContext()
-        )
+        app = App.from_settings(settings)
+        sampler.start()
+        summary = app.handle({"detail-type": "Scheduled Event"}, LocalContext())
+        sampler.stop()
     server.terminate()
     server.wait(timeout=30)
     assert summary["deleted"] == len(records) and summary["rows"] == ids, summary
-    return {"ids": ids, "batches": summary["batches"]}
+    return {"ids": ids, "batches": summary["batches"], **sampler.summary()}
+
+
+class RssSampler(threading.Thread):
+    """VmRSS four times a second until stopped."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.samples: list[float] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.25):
+            self.samples.append(rss_mb())
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+
+    def summary(self) -> dict[str, float]:
+        quarter = max(1, len(self.samples) // 4)
+        early = statistics.median(self.samples[quarter : 2 * quarter] or self.samples)
+        late = statistics.median(self.samples[-quarter:])
+        return {
+            "rss_second_quarter_mb": early,
+            "rss_last_quarter_mb": late,
+            "rss_growth": late / early,
+        }
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def peak_rss_mb() -> float:
@@ -185,15 +255,16 @@ def block_pandas() -> None:
     sys.meta_path.insert(0, _NoPandas())
 
 
-def run_child(kind: str, base_url: str, ids: int) -> dict:
-    """The scenario in a fresh process; returns its result with its peak RSS."""
+def run_child(kind: str, target: str, ids: int) -> dict:
+    """The scenario in a fresh process (`target`: the fake CBR's URL, or a generator); returns
+    its result with its peak RSS."""
     paths = [str(ROOT), str(ROOT / "bench")]
     # pandas is installed for the CPU baseline only; pyarrow would import it on its first
     # conversion, which the deployed function (without pandas) never does.
     code = (
         f"import json, resource, sys; sys.path[:0] = {paths!r}; import memory; "
         "memory.block_pandas(); "
-        f"r = memory.child_{kind}({base_url!r}, {ids}); "
+        f"r = memory.child_{kind}({target!r}, {ids}); "
         "r['peak_rss_mb'] = memory.peak_rss_mb(); "
         "print(json.dumps(r))"
     )
@@ -201,25 +272,35 @@ def run_child(kind: str, base_url: str, ids: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(batch: int, drain: int) -> dict:
+def measure_one(generator: str, batch: int, drain: int) -> dict:
     from fetch import fake_server
 
-    with fake_server(max(batch, drain), latency=0.0) as server:
+    with fake_server(max(batch, drain), latency=0.0, generator=generator) as server:
         invocation = run_child("invocation", server.base_url, batch)
         drained = run_child("drain", server.base_url, drain)
         invalid = measure_invalid_ids(server.base_url)
     return {
         "invocation": invocation,
+        "batch_path": batch_path(generator, batch),
         "drain": drained,
         "drain_vs_invocation": drained["peak_rss_mb"] / invocation["peak_rss_mb"],
         "invalid_ids": invalid,
     }
 
 
+def measure(batch: int, drain: int) -> dict[str, dict]:
+    from generate import GENERATORS
+
+    return {generator: measure_one(generator, batch, drain) for generator in GENERATORS}
+
+
 def main() -> None:
+    from generate import GENERATORS
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--drain", type=int, default=100_000)
+    parser.add_argument("--generator", choices=sorted(GENERATORS), default=None, help="else both")
     parser.add_argument("--invalid-only", action="store_true", help="only the invalid-ID batches")
     args = parser.parse_args()
     if args.invalid_only:
@@ -228,7 +309,10 @@ def main() -> None:
         with fake_server(10, latency=0.0) as server:
             print(json.dumps(measure_invalid_ids(server.base_url), indent=2))
         return
-    print(json.dumps(measure(args.batch, args.drain), indent=2))
+    if args.generator is None:
+        print(json.dumps(measure(args.batch, args.drain), indent=2))
+    else:
+        print(json.dumps(measure_one(args.generator, args.batch, args.drain), indent=2))
     _ = resource
 
 

@@ -1,6 +1,7 @@
-"""Lake-operations benchmarks: backfill through the list API, and compaction.
+"""Lake-operations benchmarks, for each bench generator: backfill through the list API, and
+compaction.
 
-    python bench/ops.py [--tasks 10000] [--rows 100000]
+    python bench/ops.py [--tasks 10000] [--rows 100000] [--generator varied]
 
 1. Backfill of T tasks from the fake CBR in its own process (20 ms latency): listing the day in
    pages of 1,000 vs the same T IDs fetched one by one through the pipeline (16 at a time).
@@ -20,53 +21,55 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from lib.aws.app import Root  # noqa: E402
+from lib.core.settings import Settings  # noqa: E402
 from lib.ingest.flatten import flatten  # noqa: E402
 from lib.lake.storage import LocalStore  # noqa: E402
 from lib.lake.writer import Lake  # noqa: E402
-from lib.ops import backfill  # noqa: E402
+from lib.ops.backfill import command as backfill  # noqa: E402
 from lib.reports.catalog import Window, run_report  # noqa: E402
 
 from fetch import PROJECT, fake_server  # noqa: E402
-from generate import make_logs  # noqa: E402
+from generate import GENERATORS, START  # noqa: E402
 from serve import task_id  # noqa: E402
 
-DAY = datetime(2026, 11, 20, tzinfo=UTC)  # the day bench/serve.py's logs were created
+DAY = START  # the day bench/serve.py's generated logs were created
+COMPACTION_MEMORY_MB = 3008  # template.yaml: CompactFunction MemorySize
 
 
-def backfill_ratio(tasks: int) -> dict:
+def backfill_ratio(generator: str, tasks: int) -> dict:
     env = {"CBR_ENDPOINT": "", "CBR_PROJECT_ID": PROJECT, "LOG_LEVEL": "WARNING"}
-    with fake_server(tasks, latency=0.02) as server, tempfile.TemporaryDirectory() as work:
+    served = fake_server(tasks, latency=0.02, generator=generator)
+    with served as server, tempfile.TemporaryDirectory() as work:
         env["CBR_ENDPOINT"] = server.base_url
         work_dir = Path(work)
         started = time.perf_counter()
         listed = backfill.run(
             backfill.Options(
-                lake_uri=str(work_dir / "listed"),
-                since=DAY,
-                until=DAY + timedelta(days=1),
-                checkpoint=str(work_dir / "a.json"),
+                since=DAY, until=DAY + timedelta(days=1), checkpoint=str(work_dir / "a.json")
             ),
-            env,
+            Root(Settings.from_env(env, lake_uri=str(work_dir / "listed"))),
         )
         list_s = time.perf_counter() - started
         ids_file = work_dir / "ids.txt"
         ids_file.write_text("".join(f"{task_id(n)}\n" for n in range(tasks)))
         started = time.perf_counter()
         fetched = backfill.run(
-            backfill.Options(
-                lake_uri=str(work_dir / "fetched"),
-                ids_file=str(ids_file),
-                checkpoint=str(work_dir / "b.json"),
+            backfill.Options(ids_file=str(ids_file), checkpoint=str(work_dir / "b.json")),
+            Root(
+                Settings.from_env(
+                    {**env, "FETCH_CONCURRENCY": "16"}, lake_uri=str(work_dir / "fetched")
+                )
             ),
-            {**env, "FETCH_CONCURRENCY": "16"},
         )
         fetch_s = time.perf_counter() - started
-    assert listed["written"] == tasks and fetched["written"] == tasks, (listed, fetched)
+    assert listed["written"] == tasks and fetched["rows"] == tasks, (listed, fetched)
     return {
         "tasks": tasks,
         "list_s": list_s,
@@ -77,10 +80,10 @@ def backfill_ratio(tasks: int) -> dict:
     }
 
 
-def build_partition(folder: Path, rows: int) -> int:
+def build_partition(folder: Path, generator: str, rows: int) -> int:
     """One day of `rows` tasks in files of 100 rows, as SQS batches write them; every fifth batch
     is redelivered mixed with other messages (another file, 100 duplicate rows)."""
-    logs = make_logs(rows, days=1)
+    logs = GENERATORS[generator](rows, days=1)
     lake = Lake(LocalStore(folder))
     now = datetime.now(UTC)
     written = 0
@@ -124,9 +127,9 @@ def daily_s(lake: str, runs: int = 5) -> float:
     return statistics.median(times)
 
 
-def compaction(rows: int) -> dict:
+def compaction(generator: str, rows: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        written = build_partition(Path(folder), rows)
+        written = build_partition(Path(folder), generator, rows)
         files_before = sum(1 for _ in Path(folder).rglob("*.parquet"))
         bytes_before = sum(p.stat().st_size for p in Path(folder).rglob("*.parquet"))
         before_s = daily_s(folder)
@@ -152,6 +155,7 @@ def compaction(rows: int) -> dict:
         "mb_after": bytes_after / 2**20,
         "compact_s": result["seconds"],
         "peak_rss_mb": result["peak_rss_mb"],
+        "function_memory_mb": COMPACTION_MEMORY_MB,
         "import_only_rss_mb": idle["peak_rss_mb"],
         "rss_per_partition_mb": extra_mb / (bytes_before / 2**20),
         "daily_before_s": before_s,
@@ -198,24 +202,33 @@ def compaction_bodies(files: int = 20, rows_per_file: int = 1000, body_kb: int =
     }
 
 
+def measure(tasks: int, rows: int) -> dict[str, dict]:
+    return {
+        name: {"backfill": backfill_ratio(name, tasks), "compaction": compaction(name, rows)}
+        for name in GENERATORS
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--generator", choices=sorted(GENERATORS), default=None, help="else both")
     parser.add_argument("--bodies-only", action="store_true", help="only the large-body compaction")
     args = parser.parse_args()
     if args.bodies_only:
         print(json.dumps(compaction_bodies()))
         return
-    print(
-        json.dumps(
-            {
-                "backfill": backfill_ratio(args.tasks),
-                "compaction": compaction(args.rows),
-                "compaction_bodies": compaction_bodies(),
-            }
-        )
-    )
+    names = [args.generator] if args.generator else list(GENERATORS)
+    found: dict[str, Any] = {
+        name: {
+            "backfill": backfill_ratio(name, args.tasks),
+            "compaction": compaction(name, args.rows),
+        }
+        for name in names
+    }
+    found["compaction_bodies"] = compaction_bodies()
+    print(json.dumps(found, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Serve generated operation logs from the fake CBR in its own process (for benchmarks).
 
-Prints the base URL on stdout, then serves until stdin closes.
+Prints the base URL on stdout, then serves until stdin closes. `--generator fixed` serves one
+small log shape (the fetch benchmarks); `samples` and `varied` serve bench/generate.py's logs,
+renamed `task-00000000`, ... in one project, all created on generate.START's day.
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fakecbr import FakeCBR, Reply
+from generate import GENERATORS
+
+PROJECT = "04f1829c788037ac2fb8c01eb2b04b95"
 
 
 def main() -> None:
@@ -22,12 +28,13 @@ def main() -> None:
     parser.add_argument("--rate-cap", type=float, default=None, help="GETs per second, else 429")
     parser.add_argument("--faults", type=float, default=0.0, help="share of IDs answered 500 once")
     parser.add_argument("--throttles", type=float, default=0.0, help="share answered 429 once")
+    parser.add_argument("--generator", choices=["fixed", *GENERATORS], default="fixed")
     args = parser.parse_args()
     rng = random.Random(11)
     with FakeCBR(latency=args.latency) as server:
         server.rate_cap = args.rate_cap
-        for n in range(args.ids):
-            server.add_log(sample_log(n))
+        for n, log in enumerate(served_logs(args.ids, args.generator)):
+            server.add_log(log)
             draw = rng.random()
             if draw < args.faults:
                 server.script(task_id(n), Reply(500, {"error_code": "BackupService.9910"}))
@@ -39,10 +46,19 @@ def main() -> None:
         sys.stdin.read()
 
 
+def served_logs(count: int, generator: str) -> list[dict]:
+    if generator == "fixed":
+        return [sample_log(n) for n in range(count)]
+    logs = GENERATORS[generator](count, seed=11, days=1)
+    for n, log in enumerate(logs):
+        log["id"], log["project_id"] = task_id(n), PROJECT
+    return logs
+
+
 def sample_log(n: int) -> dict:
     return {
         "id": task_id(n),
-        "project_id": "04f1829c788037ac2fb8c01eb2b04b95",
+        "project_id": PROJECT,
         "operation_type": "backup",
         "status": "success",
         "provider_id": "0daac4c5-6707-4851-97ba-169e36266b66",

@@ -4,7 +4,9 @@ Checks the delivery invariant for every invocation, redelivers what failed (as S
 nothing is left, verifies every ID ends as exactly one row in the latest view, and compares the
 process's RSS after invocation 1 with the last. Loopback only, bounded in requests and time.
 
-    python bench/soak.py [--ids 50000] [--per-invocation 1000]
+    python bench/soak.py [--ids 50000] [--per-invocation 1000] [--generator varied]
+
+Without --generator it soaks once with each bench generator's logs.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from lib.core.settings import Settings  # noqa: E402
 from lib.lake.reader import open_table  # noqa: E402
 
 from fetch import fake_server  # noqa: E402
+from generate import GENERATORS  # noqa: E402
 from serve import task_id  # noqa: E402
 
 PROJECT = "04f1829c788037ac2fb8c01eb2b04b95"
@@ -55,11 +58,11 @@ def event(messages: dict[str, list[str]]) -> dict:
     }
 
 
-def soak(total: int, per_invocation: int) -> dict:
+def soak(total: int, per_invocation: int, generator: str) -> dict:
     started = time.perf_counter()
     faults = ("--faults", "0.01", "--throttles", "0.01")
     with (
-        fake_server(total, 0.002, None, *faults) as server,
+        fake_server(total, 0.002, None, *faults, generator=generator) as server,
         tempfile.TemporaryDirectory() as lake,
     ):
         settings = Settings(
@@ -89,6 +92,7 @@ def soak(total: int, per_invocation: int) -> dict:
         table = open_table(lake, DATA_TABLE).to_table(columns=["id"])
         ids = table["id"].to_pylist()
     return {
+        "generator": generator,
         "ids": total,
         "invocations": len(rss),
         "redelivered_messages": redelivered,
@@ -107,10 +111,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ids", type=int, default=50_000)
     parser.add_argument("--per-invocation", type=int, default=1000)
+    parser.add_argument("--generator", choices=sorted(GENERATORS), default=None, help="else both")
     args = parser.parse_args()
-    result = soak(args.ids, args.per_invocation)
-    print(json.dumps(result, indent=2))
-    ok = result["all_ids_written"] and not result["lost_messages"] and result["rss_growth"] < 1.25
+    ok = True
+    for generator in [args.generator] if args.generator else list(GENERATORS):
+        result = soak(args.ids, args.per_invocation, generator)
+        print(json.dumps(result, indent=2))
+        ok &= result["all_ids_written"] and not result["lost_messages"]
+        ok &= result["rss_growth"] < 1.25
     sys.exit(0 if ok else 1)
 
 

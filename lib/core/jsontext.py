@@ -56,7 +56,7 @@ def decode_json(body: bytes) -> Any:
     for what orjson refuses or would round (lone surrogate escapes, long integers, tiny
     numbers). Raises ValueError for what is not JSON."""
     body = body.removeprefix(UTF8_BOM)
-    if _deeper_than(body, MAX_DEPTH):
+    if deeper_than(body, MAX_DEPTH):
         body = _deep_parts_as_text(body, MAX_DEPTH)
     if not _NEEDS_EXACT.search(body):
         try:
@@ -94,7 +94,7 @@ def _integer(text: str) -> int | RawNumber:
         return RawNumber(text)
 
 
-def _deeper_than(body: bytes, limit: int) -> bool:
+def deeper_than(body: bytes, limit: int) -> bool:
     """Whether brackets nest deeper than `limit`: strings blanked, then the innermost pairs
     removed once per level, at C speed. A body with fewer brackets than that is not looked at."""
     if body.count(b"[") + body.count(b"{") <= limit:

@@ -29,6 +29,7 @@ from conftest import (
     sqs_event,
 )
 from fakecbr import FakeCBR
+from hostile import HOSTILE_ANSWERS, HOSTILE_LOG_ID, spliced_answer
 
 VALID_ID = "4827f2da-b008-4507-ab7d-42d0df5ed912"  # served by the fake
 ID = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
@@ -341,55 +342,8 @@ def test_a_huge_body_is_stored_as_its_first_64_kib(hostile_batch: Handled, lake:
 # a value of the wrong type is converted or nulled and "the row is always written", so one odd
 # operation log must cost at most its own row's values, never its message or the batch.
 
-HOSTILE_LOG_ID = "hostile-log-1"
 
-
-def answer(**fields: Any) -> str:
-    """A 200 body for HOSTILE_LOG_ID (lone surrogates are sent as JSON escapes)."""
-    return json.dumps({"operation_log": {"id": HOSTILE_LOG_ID, **fields}})
-
-
-def spliced_answer(where: str, value_text: str) -> str:
-    """A 200 body with `value_text` spliced in as JSON text (json.dumps could not write it)."""
-    if where == "progress":
-        return answer(extra_info={"common": {"progress": "@@"}}).replace('"@@"', value_text)
-    return answer(**{where: "@@"}).replace('"@@"', value_text)
-
-
-def nested_answer(levels: int, where: str) -> str:
-    return spliced_answer(where, "[" * levels + '{"k": 1e-400}' + "]" * levels)
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        pytest.param(
-            answer(status={"a": [1, "é"]}, extra_info={"common": {"progress": "55"}}),
-            id="wrong-types",
-        ),
-        pytest.param(answer(status="\ud800", vault_name="\udfff x"), id="lone-surrogates"),
-        pytest.param(answer(unknown={"deep": [[[[[[1e300, 2**64, "\ud800"]]]]]]}), id="drift"),
-        pytest.param(answer(created_at="0001-01-01T00:00:00+01:00"), id="timestamp-before-year-1"),
-        pytest.param(
-            answer(extra_info={"common": {"progress": "1" * 4301}}), id="4301-digit-count"
-        ),
-        pytest.param(answer(status={"a": "\ud800"}), id="object-with-lone-surrogate"),
-        # nesting at and past what each JSON library handles (orjson: 1,024 levels to read, 254
-        # to write; the standard library: about the interpreter's recursion limit)
-        *(
-            pytest.param(nested_answer(levels, where), id=f"{where}-nested-{levels}")
-            for levels in (300, 1000, 1100, 5000, 100_000)
-            for where in ("unknown", "status")
-        ),
-        # numbers no float can hold
-        pytest.param(spliced_answer("unknown", "1e400"), id="1e400-unknown"),
-        pytest.param(spliced_answer("status", "-1e400"), id="1e400-string-column"),
-        pytest.param(spliced_answer("progress", "1e400"), id="1e400-integer-column"),
-        pytest.param(spliced_answer("unknown", "1e-400"), id="1e-400-unknown"),
-        pytest.param(spliced_answer("unknown", "9" * 5000), id="5000-digit-integer"),
-        pytest.param(spliced_answer("progress", "9" * 5000), id="5000-digit-progress"),
-    ],
-)
+@pytest.mark.parametrize("body", list(HOSTILE_ANSWERS.values()), ids=list(HOSTILE_ANSWERS))
 def test_an_odd_operation_log_costs_no_message(
     served: FakeCBR, settings: Settings, lake: Path, body: str
 ) -> None:

@@ -283,3 +283,19 @@ def test_the_controls_reach_athena_as_the_same_sql_with_their_defaults() -> None
     serde = state["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
     assert state["Name"] == "discover_state_files" and serde == "org.openx.data.jsonserde.JsonSerDe"
     assert state["StorageDescriptor"]["Columns"] == [{"Name": "watermark", "Type": "string"}]
+
+
+def test_both_functions_ship_the_slim_package_built_by_the_makefile() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    targets = {
+        target
+        for line in makefile.splitlines()
+        if line.startswith("build-") and ":" in line
+        for target in line.split(":", 1)[0].split()
+    }
+    for name in ("IngestFunction", "CompactFunction"):
+        assert template()["Resources"][name]["Metadata"]["BuildMethod"] == "makefile"
+        assert f"build-{name}" in targets
+    assert '$(PYTHON) tools/package.py build --arch $(LAMBDA_ARCH) --out "$(ARTIFACTS_DIR)"' in (
+        makefile
+    )
