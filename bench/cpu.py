@@ -4,7 +4,7 @@
 
 Three paths over the same bodies, for each generator, alternately in one process; medians:
 - per record (today's pipeline): the client's body decoding (classify), flatten, the lake writer;
-- batch: each body's operation_log text cut out (`lib.ingest.texts`), the batch read into one
+- batch: each body's operation_log text cut out (`lib.cbr.texts`), the batch read into one
   table (`lib.ingest.batch`), the lake writer; bodies are not decoded one by one;
 - the baseline: pandas `json_normalize` + `to_parquet` (zstd).
 Both oplog-lake paths write to a temporary folder through the real lake writer.
@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from lib.cbr.answers import classify  # noqa: E402
+from lib.cbr.texts import operation_log_text  # noqa: E402
 from lib.core.jsontext import decode_json  # noqa: E402
 from lib.ingest.batch import Record, to_table  # noqa: E402
 from lib.ingest.flatten import flatten  # noqa: E402
-from lib.ingest.texts import operation_log_text  # noqa: E402
 from lib.lake.storage import LocalStore  # noqa: E402
 from lib.lake.writer import Lake  # noqa: E402
 

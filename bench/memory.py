@@ -115,9 +115,9 @@ def child_batch(bodies_file: str, ids: int) -> dict:
     the lake, for as many bodies as one invocation fetches (read from a file, one a line)."""
     from datetime import UTC, datetime
 
+    from lib.cbr.texts import operation_log_text
     from lib.core.jsontext import decode_json
     from lib.ingest.batch import Record, to_table
-    from lib.ingest.texts import operation_log_text
     from lib.lake.storage import LocalStore
     from lib.lake.writer import Lake
 

@@ -61,9 +61,9 @@ assert (
 read = pj.read_json(io.BytesIO(b'{"a": 1}\n{"a": 2}'))
 assert pc.sum(read["a"]).as_py() == 3
 
+from lib.cbr.texts import operation_log_text  # noqa: E402
 from lib.core.jsontext import decode_json  # noqa: E402
 from lib.ingest.batch import Record, to_table  # noqa: E402
-from lib.ingest.texts import operation_log_text  # noqa: E402
 
 texts = []
 for name in sorted(samples):

@@ -120,7 +120,12 @@ class QueueLogSink:
     def pending(self) -> int:
         return len(self._bodies)
 
-    def add_logs(self, logs: Sequence[dict[str, Any]], project_id: str) -> int:
+    def add_logs(
+        self,
+        logs: Sequence[dict[str, Any]],
+        project_id: str,
+        texts: Sequence[bytes] | None = None,  # the queue carries IDs only
+    ) -> int:
         now = datetime.now(UTC)
         fresh = 0
         for log in logs:

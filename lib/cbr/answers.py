@@ -16,6 +16,7 @@ from typing import Any
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
+from lib.cbr.texts import operation_log_text, page_texts
 from lib.core.errors import (
     AccessError,
     ApiAnswer,
@@ -68,19 +69,31 @@ def classify(
     )
 
 
-def operation_log(body: bytes) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Fetched:
+    """An operation_log as the API answered it: decoded (to check it, and to know its id and
+    status), and its original JSON text when it could be cut out of the body (the batch path
+    reads that text in C++ and keeps it as `raw_json`)."""
+
+    log: dict[str, Any]
+    text: bytes | None = None
+
+
+def operation_log(body: bytes) -> Fetched:
     log = _json_document(body).get("operation_log")
     if not isinstance(log, dict):
         raise RetriableError("CBR answered 200 without an operation_log object", ApiAnswer(200))
-    return log
+    return Fetched(log, operation_log_text(body))
 
 
 @dataclass(frozen=True)
 class LogPage:
-    """One page of ListOpLogs: the logs on it and the total the API counts for the query."""
+    """One page of ListOpLogs: the logs on it, the total the API counts for the query, and each
+    log's original text when the page could be cut into them (else None)."""
 
     logs: list[dict[str, Any]]
     count: int | None
+    texts: list[bytes] | None = None
 
 
 def log_page(body: bytes) -> LogPage:
@@ -89,7 +102,11 @@ def log_page(body: bytes) -> LogPage:
     if not isinstance(logs, list) or not all(isinstance(log, dict) for log in logs):
         raise RetriableError("CBR answered 200 without an operation_logs list", ApiAnswer(200))
     count = document.get("count")
-    return LogPage(logs, count if isinstance(count, int) and not isinstance(count, bool) else None)
+    cut = page_texts(body)
+    texts = cut.texts if cut is not None and len(cut.texts) == len(logs) else None
+    return LogPage(
+        logs, count if isinstance(count, int) and not isinstance(count, bool) else None, texts
+    )
 
 
 def _json_document(body: bytes) -> dict[str, Any]:

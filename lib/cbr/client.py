@@ -21,7 +21,7 @@ import urllib3
 from requests.auth import AuthBase
 from urllib3.response import BaseHTTPResponse
 
-from lib.cbr.answers import LogPage, classify, log_page, operation_log
+from lib.cbr.answers import Fetched, LogPage, classify, log_page, operation_log
 from lib.cbr.auth import AuthProvider
 from lib.core.errors import (
     AccessError,
@@ -124,12 +124,12 @@ class CbrClient:
 
     def fetch(
         self, operation_log_id: str, project_id: str, deadline: Deadline, stats: FetchStats
-    ) -> dict[str, Any]:
-        """The operation_log object, or the FetchError that ended the attempts."""
-        log: dict[str, Any] = self._call(
+    ) -> Fetched:
+        """The operation_log (decoded, and its text), or the FetchError that ended the attempts."""
+        fetched: Fetched = self._call(
             self.url(operation_log_id, project_id), None, project_id, deadline, stats, operation_log
         )
-        return log
+        return fetched
 
     def list_page(
         self,

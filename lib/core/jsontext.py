@@ -10,6 +10,7 @@ Out: the lake's compact spelling, and text that Parquet can store (valid UTF-8).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -176,6 +177,21 @@ def _spell(value: Any, ascii_only: bool) -> list[str]:
             parts += [*([","] if len(parts) > 1 else []), *_spell(item, ascii_only)]
         return [*parts, "]"]
     return [json.dumps(value, ensure_ascii=ascii_only, allow_nan=False)]
+
+
+def content_key(value: Any) -> bytes:
+    """A digest of a decoded JSON value that ignores how it was spelled (spacing, escapes, key
+    order, 1e+300 or 1e300): SHA-256 of its canonical form (sorted keys, compact). Which encoder
+    serves depends on the content only (orjson refuses integers beyond 64 bits and lone
+    surrogates)."""
+    try:
+        canonical = orjson.dumps(value, default=orjson_default, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        try:
+            canonical = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+        except TypeError:  # a RawNumber beside what orjson refuses: its own spelling, in order
+            canonical = compact_json(value, ascii_only=True).encode()
+    return hashlib.sha256(canonical).digest()
 
 
 def orjson_default(value: Any) -> Any:

@@ -16,15 +16,14 @@ path gives for that record.
 
 Row identity: the lake names files by `id` + `updated_at` only, so a row's identity does not depend
 on how `raw_json` is spelled; rows written before (re-serialised `raw_json`) and after (original
-text) with the same `id` and `updated_at` are the same row. `history_key` gives the spelling-free
-key of a snapshot for whoever must tell snapshots apart by content (compaction's history mode).
+text) with the same `id` and `updated_at` are the same row. `lib.core.jsontext.content_key` gives
+the spelling-free key of a snapshot for whoever must tell snapshots apart by content (compaction's
+history mode).
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -87,17 +86,6 @@ class BatchTable:
     @property
     def nulled(self) -> int:
         return sum(self.nulled_paths.values())
-
-
-def history_key(log: dict[str, Any]) -> str:
-    """A snapshot's content key that ignores how its JSON was spelled: SHA-256 of the canonical
-    (sorted keys, compact) JSON of the decoded object. Which of the two encoders serves depends
-    on the content only (orjson refuses integers beyond 64 bits and lone surrogates)."""
-    try:
-        canonical = orjson.dumps(log, option=orjson.OPT_SORT_KEYS)
-    except TypeError:
-        canonical = json.dumps(log, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(canonical).hexdigest()
 
 
 def to_table(records: Sequence[Record], *, ingested_at: datetime, decode: Decode) -> BatchTable:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lib.cbr.answers import LogPage
 from lib.cbr.client import CbrClient, FetchStats
 from lib.core.errors import FetchError, SinkError
 from lib.core.runtime import Deadline, log_event
@@ -182,9 +183,9 @@ class Discovery:
         run.window_from, run.window_to = start, now
         sink, unfinished, stats = self.new_sink(), _Unfinished(), FetchStats()
 
-        def emit(logs: list[dict[str, Any]]) -> None:
-            unfinished.note(logs)
-            sink.add_logs(logs, project_id)
+        def emit(page: LogPage) -> None:
+            unfinished.note(page.logs)
+            sink.add_logs(page.logs, project_id, page.texts)
 
         lister = Lister(
             self.client, project_id, emit, deadline, page_size=config.page_size, fetch_stats=stats

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Any, Protocol
+from typing import Protocol
 
+from lib.cbr.answers import Fetched
 from lib.cbr.client import FetchStats
 from lib.core.errors import AccessError, FetchError, RetriableError
 from lib.core.runtime import Deadline, log_event
@@ -19,7 +20,7 @@ from lib.core.runtime import Deadline, log_event
 LATE_GRACE_S = 0.5  # past the work deadline, still inside the safety margin
 
 FetchKey = tuple[str, str]  # (operation_log_id, project_id)
-Outcome = dict[str, Any] | FetchError  # a fetched operation_log, or why there is none
+Outcome = Fetched | FetchError  # a fetched operation_log, or why there is none
 
 
 class Fetcher(Protocol):
@@ -27,7 +28,7 @@ class Fetcher(Protocol):
 
     def fetch(
         self, operation_log_id: str, project_id: str, deadline: Deadline, stats: FetchStats
-    ) -> dict[str, Any]: ...
+    ) -> Fetched: ...
 
 
 def fetch_all(

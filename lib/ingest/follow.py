@@ -16,6 +16,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from lib.cbr.answers import Fetched
 from lib.ingest.fetch import FetchKey, Outcome
 from lib.ingest.settle import Plan
 
@@ -79,9 +80,9 @@ def unfinished(
             continue
         for (log_id, project), attempt in message_plan.keys.items():
             outcome = outcomes[(log_id, project)]
-            if not isinstance(outcome, dict) or outcome.get("id") != log_id:
+            if not isinstance(outcome, Fetched) or outcome.log.get("id") != log_id:
                 continue
-            if outcome.get("status") in UNFINISHED:
+            if outcome.log.get("status") in UNFINISHED:
                 item = FollowUp(log_id, project, attempt + 1, message_id)
                 (follow if attempt < max_attempts else exhausted).append(item)
     return follow, exhausted

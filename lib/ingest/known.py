@@ -10,21 +10,30 @@ its new row.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 
 from lib.core.runtime import Scrub, log_event, no_scrub
 from lib.core.schema import DATA_TABLE, PARTITION_KEY
 from lib.core.settings import LakeLocation
-from lib.ingest.flatten import flatten
+from lib.ingest.batch import Record
 from lib.ingest.pipeline import RowSink
+from lib.ingest.rows import data_table, record
 from lib.lake.reader import LakeNotFound, open_table, scan
-from lib.lake.writer import Row, WriteReport, data_identity, data_partition
+from lib.lake.writer import (
+    Row,
+    WriteReport,
+    data_identities,
+    data_identity,
+    data_partition,
+    data_partitions,
+    rows_table,
+)
 
 FLUSH_ROWS = 10_000  # rows buffered before a lake write
 
@@ -45,6 +54,32 @@ class KnownRows:
 
     def add(self, row: Row) -> None:
         self._partition(data_partition(row)).add(data_identity(row))
+
+    def keep_new(self, table: pa.Table) -> tuple[pa.Table, int, int]:
+        """The rows of `table` the lake does not hold yet, each identity once; and how many were
+        left out as already held and as repeated. Call `remember` once they are written."""
+        days = data_partitions(table).to_pylist()
+        identities = data_identities(table).to_pylist()
+        keep: list[bool] = []
+        taken: set[str] = set()
+        known = repeated = 0
+        for day, identity in zip(days, identities, strict=True):
+            if identity in taken:
+                repeated += 1
+            elif identity in self._partition(day):
+                known += 1
+            else:
+                taken.add(identity)
+                keep.append(True)
+                continue
+            keep.append(False)
+        return table.filter(pa.array(keep, pa.bool_())), known, repeated
+
+    def remember(self, table: pa.Table) -> None:
+        """The rows of a table just written: held by the lake from now on."""
+        days = data_partitions(table).to_pylist()
+        for day, identity in zip(days, data_identities(table).to_pylist(), strict=True):
+            self._partition(day).add(identity)
 
     def _partition(self, day: str) -> set[str]:
         known = self._loaded.get(day)
@@ -76,19 +111,13 @@ class KnownRowsFilter:
     skipped: int = 0  # already in the lake
     duplicates: int = 0  # repeated within a write
 
-    def write(self, data_rows: list[Row], error_rows: list[Row]) -> WriteReport:
-        new: dict[str, Row] = {}
-        for row in data_rows:
-            identity = data_identity(row)
-            if identity in new:
-                self.duplicates += 1
-            elif self.known.contains(row):
-                self.skipped += 1
-            else:
-                new[identity] = row
-        report = self.lake.write(list(new.values()), error_rows)
-        for row in new.values():
-            self.known.add(row)
+    def write(self, data: pa.Table | list[Row], error_rows: list[Row]) -> WriteReport:
+        table = data if isinstance(data, pa.Table) else rows_table(data)
+        new, known, repeated = self.known.keep_new(table)
+        self.skipped += known
+        self.duplicates += repeated
+        report = self.lake.write(new, error_rows)
+        self.known.remember(new)
         return report
 
 
@@ -109,15 +138,21 @@ class LogSink(Protocol):
     @property
     def pending(self) -> int: ...
 
-    def add_logs(self, logs: Sequence[dict[str, Any]], project_id: str) -> int:
-        """Take listed logs; how many were new to this run."""
+    def add_logs(
+        self,
+        logs: Sequence[dict[str, Any]],
+        project_id: str,
+        texts: Sequence[bytes] | None = None,
+    ) -> int:
+        """Take listed logs (with their original texts, when known); how many were new to this
+        run."""
         ...
 
     def flush(self) -> None: ...
 
 
 class LakeLogSink:
-    """Flattens listed logs and writes the ones the lake does not hold yet."""
+    """Writes listed logs the lake does not hold yet, a table at a time through the batch path."""
 
     def __init__(
         self,
@@ -134,45 +169,47 @@ class LakeLogSink:
         self.flush_rows = flush_rows
         self.clock = clock
         self.totals = SinkTotals()
-        self._seen: set[str] = set()
-        self._rows: list[Row] = []
-        self._drift: Counter[str] = Counter()
+        self._seen: set[tuple[str, str]] = set()
+        self._records: list[Record] = []
 
     @property
     def pending(self) -> int:
-        return len(self._rows)
+        return len(self._records)
 
-    def add_logs(self, logs: Sequence[dict[str, Any]], project_id: str) -> int:
-        now = self.clock()
+    def add_logs(
+        self,
+        logs: Sequence[dict[str, Any]],
+        project_id: str,
+        texts: Sequence[bytes] | None = None,
+    ) -> int:
         fresh = 0
-        for log in logs:
+        for n, log in enumerate(logs):
             self.totals.received += 1
-            row, report = flatten(log, ingested_at=now, source_message_id=None, scrub=self.scrub)
-            identity = data_identity(row)
-            if identity in self._seen:
+            listed = (repr(log.get("id")), repr(log.get("updated_at")))  # the same snapshot again
+            if listed in self._seen:
                 self.totals.duplicates += 1
                 continue
-            self._seen.add(identity)
+            self._seen.add(listed)
             fresh += 1
-            self._drift.update(report.drift + report.nulled)
-            if self.known.contains(row):
-                self.totals.known += 1
-            else:
-                self._rows.append(row)
-        if len(self._rows) >= self.flush_rows:
+            text = texts[n] if texts is not None else None
+            self._records.append(record(log, text, None, self.scrub))
+        if len(self._records) >= self.flush_rows:
             self.flush()
         return fresh
 
     def flush(self) -> None:
         """Write what is buffered (raises SinkError); once per flush, say what drifted."""
-        if self._drift:
-            log_event(logging.WARNING, "schema drift", counts=dict(self._drift.most_common(50)))
-            self._drift.clear()
-        if not self._rows:
+        if not self._records:
             return
-        report = self.lake.write(self._rows, [])
-        for row in self._rows:
-            self.known.add(row)
+        built = data_table(self._records, self.clock())
+        if built.drift_paths or built.nulled_paths:
+            drifted = built.drift_paths + built.nulled_paths
+            log_event(logging.WARNING, "schema drift", counts=dict(drifted.most_common(50)))
+        new, known, repeated = self.known.keep_new(built.table)
+        self.totals.known += known
+        self.totals.duplicates += repeated
+        report = self.lake.write(new, [])
+        self.known.remember(new)
         self.totals.written += report.data_rows
         self.totals.files += len(report.keys)
-        self._rows = []
+        self._records = []

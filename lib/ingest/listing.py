@@ -40,7 +40,7 @@ LIST_FILTERS = ("operation_type", "status", "vault_id")
 SECOND = timedelta(seconds=1)
 
 Log = dict[str, Any]
-Emit = Callable[[list[Log]], None]
+Emit = Callable[[LogPage], None]  # each page: its logs, and their original texts when cut
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class ListStats:
 
 @dataclass
 class Lister:
-    """Lists windows of one project's tasks, handing each page's logs to `emit`."""
+    """Lists windows of one project's tasks, handing each page to `emit`."""
 
     client: CbrClient
     project_id: str
@@ -175,7 +175,7 @@ class Lister:
         self.stats.pages += 1
         self.stats.listed += len(page.logs)
         if page.logs:
-            self.emit(page.logs)
+            self.emit(page)
         return page
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import pyarrow as pa
+
 from lib.cbr.client import FetchStats
 from lib.core.errors import SinkError
 from lib.core.runtime import Deadline, Scrub, log_event, no_scrub
@@ -28,7 +30,7 @@ from lib.lake.writer import Row, WriteReport
 class RowSink(Protocol):
     """Where settled rows go: the lake (`lib.lake.writer.Lake`) or a filter in front of it."""
 
-    def write(self, data_rows: list[Row], error_rows: list[Row]) -> WriteReport: ...
+    def write(self, data: pa.Table | list[Row], error_rows: list[Row]) -> WriteReport: ...
 
 
 @dataclass
@@ -127,7 +129,7 @@ class Pipeline:
         )
         result = BatchResult(list(settled.failed), counts)
         try:
-            report = self.sink.write(settled.data_rows, settled.error_rows)
+            report = self.sink.write(settled.data, settled.error_rows)
         except SinkError as exc:
             log_event(logging.ERROR, f"lake write failed, whole batch redelivered: {exc}")
             result.failed = [p.message.message_id for p in plans]

@@ -1,8 +1,9 @@
 """Pure: what each message comes to, given what the API answered for the IDs it names.
 
 `plan` reads a message: the (ID, project) pairs to fetch and what its body already rejected.
-`settle` turns the plans and the fetch outcomes into data rows, error rows and the messages that
-must be redelivered. No I/O and no clock: the same inputs always settle the same way.
+`settle` turns the plans and the fetch outcomes into data rows (one Arrow table for the whole
+batch, through the batch path), error rows and the messages that must be redelivered. No I/O and
+no clock: the same inputs always settle the same way.
 
 A message is settled (acknowledged once the rows are written) only when every ID it names ends as
 a data row or an error row. An ID that failed retriably, or met a configuration problem, leaves its
@@ -17,12 +18,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
+
+from lib.cbr.answers import Fetched
 from lib.core.errors import AccessError, PermanentError, RetriableError
 from lib.core.jsontext import utf8_safe
 from lib.core.runtime import Scrub, no_scrub
+from lib.core.schema import OPERATION_LOGS_SCHEMA
+from lib.ingest.batch import Record
 from lib.ingest.fetch import FetchKey, Outcome
-from lib.ingest.flatten import flatten
 from lib.ingest.messages import Message, Reject, clip_raw_message, parse_body
+from lib.ingest.rows import data_table, record
 from lib.lake.writer import Row
 
 ID_MISMATCH = "id_mismatch"
@@ -61,7 +67,7 @@ def plan(message: Message, default_project: str | None) -> Plan:
 class Settlement:
     """The rows a batch of messages comes to, and the messages to redeliver (with why)."""
 
-    data_rows: list[Row] = field(default_factory=list)
+    data: pa.Table = field(default_factory=OPERATION_LOGS_SCHEMA.empty_table)
     error_rows: list[Row] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # message ID -> reason, in order
     drift: Counter[str] = field(default_factory=Counter)  # unknown fields, by path
@@ -80,18 +86,17 @@ def settle(
     """`scrub` takes known secrets out of every text stored (a value the API echoed back)."""
     settlement = Settlement()
     budget = _BodyBudget(RAW_MESSAGE_BATCH_BYTES)
+    records: list[Record] = []
     for message_plan in plans:
         failure = _failure(message_plan, outcomes)
         if failure is not None:
             settlement.failed[message_plan.message.message_id] = failure
         else:
-            _rows(
-                message_plan,
-                outcomes,
-                now,
-                _ErrorRows(message_plan.message, now, scrub, budget, settlement.error_rows),
-                settlement,
-            )
+            errors = _ErrorRows(message_plan.message, now, scrub, budget, settlement.error_rows)
+            records += _rows(message_plan, outcomes, errors)
+    built = data_table(records, now)
+    settlement.data = built.table
+    settlement.drift, settlement.nulled = built.drift_paths, built.nulled_paths
     return settlement
 
 
@@ -109,13 +114,11 @@ def _failure(message_plan: Plan, outcomes: dict[FetchKey, Outcome]) -> str | Non
 
 
 def _rows(
-    message_plan: Plan,
-    outcomes: dict[FetchKey, Outcome],
-    now: datetime,
-    errors: _ErrorRows,
-    into: Settlement,
-) -> None:
+    message_plan: Plan, outcomes: dict[FetchKey, Outcome], errors: _ErrorRows
+) -> list[Record]:
+    """The message's error rows (added to `errors`), and the records of its data rows."""
     message, scrub = message_plan.message, errors.scrub
+    records: list[Record] = []
     for reject in message_plan.rejects:
         errors.add(
             reject.reason, reject.operation_log_id, reject.project_id, error_msg=reject.detail
@@ -132,21 +135,18 @@ def _rows(
                 error_msg=answer.error_msg or str(outcome),
             )
             continue
-        assert isinstance(outcome, dict)  # _failure let through only rows and permanent errors
-        row, report = flatten(
-            outcome, ingested_at=now, source_message_id=message.source_message_id, scrub=scrub
-        )
-        into.data_rows.append(row)
-        into.drift.update(report.drift)
-        into.nulled.update(report.nulled)
-        if row["id"] != log_id:
+        assert isinstance(outcome, Fetched)  # _failure let through only logs and permanent errors
+        records.append(record(outcome.log, outcome.text, message.source_message_id, scrub))
+        returned = outcome.log.get("id")
+        if returned != log_id:
             errors.add(
                 ID_MISMATCH,
                 log_id,
                 project,
                 http_status=200,
-                error_msg=f"asked for {log_id}, CBR returned id {row['id']!r}",
+                error_msg=f"asked for {log_id}, CBR returned id {returned!r}",
             )
+    return records
 
 
 @dataclass

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lib.core.errors import ObjectMissing, SinkError
+from lib.core.jsontext import content_key, decode_json
 from lib.core.runtime import Deadline, log_event
 from lib.core.schema import (
     DATA_TABLE,
@@ -39,11 +40,11 @@ from lib.core.schema import (
 from lib.lake.storage import ObjectStore
 from lib.lake.writer import (
     DEFAULT_TARGET_MB,
-    ZSTD_LEVEL,
     Row,
     data_identity,
     error_identity,
     file_key,
+    parquet_options,
 )
 
 MIB = 1024 * 1024
@@ -318,7 +319,7 @@ class _Output:
         if self._writer is None:
             self._sink = io.BytesIO()
             self._writer = pq.ParquetWriter(
-                self._sink, self.rule.schema, compression="zstd", compression_level=ZSTD_LEVEL
+                self._sink, self.rule.schema, **parquet_options(self.rule.schema)
             )
         self._writer.write_table(pa.concat_tables(self._pending))
         self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
@@ -362,18 +363,29 @@ DIGEST = pa.binary(32)
 
 
 def _digested(table: pa.Table) -> pa.Table:
+    """Bodies replaced by 32-byte digests: raw_message by its text's, raw_json by its content's
+    (the same snapshot keeps one key whether it was written re-serialised or as the API spelled
+    it, so --keep-history keeps it once)."""
     for name in BODIES:
         if name in table.column_names:
-            digests = pa.array(
-                [
-                    None if text is None else hashlib.sha256(text.encode()).digest()
-                    for text in table[name].to_pylist()
-                ],
-                DIGEST,
-            )
+            digest = _content_digest if name == "raw_json" else _text_digest
+            digests = pa.array([digest(text) for text in table[name].to_pylist()], DIGEST)
             index = table.column_names.index(name)
             table = table.set_column(index, pa.field(name, DIGEST), digests)
     return table
+
+
+def _text_digest(text: str | None) -> bytes | None:
+    return None if text is None else hashlib.sha256(text.encode()).digest()
+
+
+def _content_digest(text: str | None) -> bytes | None:
+    if text is None:
+        return None
+    try:
+        return content_key(decode_json(text.encode()))
+    except (ValueError, RecursionError):  # not JSON (written by hand?): its text, then
+        return _text_digest(text)
 
 
 def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

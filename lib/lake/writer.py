@@ -128,11 +128,15 @@ class Lake:
 
 
 def _encode_rows(rows: list[Row]) -> list[tuple[str, bytes]]:
+    return encode_data(rows_table(rows))
+
+
+def rows_table(rows: list[Row]) -> pa.Table:
+    """Data rows as dicts -> a table of OPERATION_LOGS_SCHEMA (SinkError if they do not fit)."""
     try:
-        table = pa.Table.from_pylist(rows, schema=OPERATION_LOGS_SCHEMA)
+        return pa.Table.from_pylist(rows, schema=OPERATION_LOGS_SCHEMA)
     except (pa.ArrowException, ValueError, TypeError) as exc:
         raise SinkError(f"cannot encode {len(rows)} {DATA_TABLE} rows: {exc}") from exc
-    return encode_data(table)
 
 
 def encode_data(table: pa.Table) -> list[tuple[str, bytes]]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow.dataset as ds
 
+from lib.cbr.answers import LogPage
 from lib.core.errors import FetchError
 from lib.core.ids import ID_RULE, is_valid_id
 from lib.core.schema import DATA_TABLE, PARTITION_KEY
@@ -101,13 +102,20 @@ def verify_command(args: argparse.Namespace) -> int:
 def check_project(
     root: Any, project_id: str, since: datetime, until: datetime, *, repair: bool
 ) -> ProjectCheck:
-    api = list_api(root, project_id, since, until)
+    texts: dict[str, bytes | None] = {}
+    api = list_api(root, project_id, since, until, texts)
     check = compare(project_id, api, lake_latest(root.settings.lake, project_id, since, until))
     if repair and not check.complete:
         from lib.ingest.known import KnownRows, LakeLogSink
 
         sink = LakeLogSink(root.lake, KnownRows(root.settings.lake), scrub=root.scrub)
-        sink.add_logs([api[i] for i in (*check.missing, *check.stale)], project_id)
+        gaps = [*check.missing, *check.stale]
+        listed = [texts.get(i) for i in gaps]
+        sink.add_logs(
+            [api[i] for i in gaps],
+            project_id,
+            None if None in listed else listed,  # type: ignore[arg-type]
+        )
         sink.flush()
         again = compare(project_id, api, lake_latest(root.settings.lake, project_id, since, until))
         again.repaired = sink.totals.written
@@ -115,18 +123,22 @@ def check_project(
     return check
 
 
-def list_api(root: Any, project_id: str, since: datetime, until: datetime) -> dict[str, Log]:
-    """Every task the API lists in the window: its latest listed state, by id."""
+def list_api(
+    root: Any, project_id: str, since: datetime, until: datetime, texts: dict[str, bytes | None]
+) -> dict[str, Log]:
+    """Every task the API lists in the window: its latest listed state, by id (and its original
+    text, into `texts`)."""
     from lib.core.runtime import Deadline
     from lib.ingest.listing import Lister, Window
 
     latest: dict[str, Log] = {}
 
-    def keep(logs: list[Log]) -> None:
-        for log in logs:
+    def keep(page: LogPage) -> None:
+        for n, log in enumerate(page.logs):
             key = str(log.get("id"))
             if key not in latest or _order(log) >= _order(latest[key]):
                 latest[key] = log
+                texts[key] = page.texts[n] if page.texts is not None else None
 
     lister = Lister(root.client, project_id, keep, Deadline.after(BUDGET_S))
     # The API takes whole seconds with an inclusive end: stop one second before `until`.

@@ -384,7 +384,7 @@ def test_numbers_no_float_can_hold_keep_their_text(
     (row,) = read_rows(lake)
     raw = row["raw_json"]
     kept = raw[raw.index(":", raw.index(f'"{where}"')) + 1 :]
-    assert kept.startswith(text), raw[:200]
+    assert kept.lstrip().startswith(text), raw[:200]  # as the API wrote it
     if column is not None:
         assert row[column] == stored
 

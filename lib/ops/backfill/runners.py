@@ -12,9 +12,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from lib.aws.sqs import QueueLogSink
+from lib.cbr.answers import LogPage
 from lib.cbr.client import CbrClient, FetchStats
 from lib.core.errors import FetchError
 from lib.core.runtime import Deadline, log_event
@@ -103,7 +103,7 @@ class ListBackfill:
         lister = Lister(
             self.client,
             self.job.project_id,
-            lambda logs: self._take(logs),
+            self._take,
             Deadline.after(RUN_BUDGET_S),
             filters=self.job.filters,
             page_size=self.job.page_size,
@@ -116,8 +116,8 @@ class ListBackfill:
         except FetchError as exc:
             raise BackfillError(f"listing tasks from {format_utc(piece[0])} failed: {exc}") from exc
 
-    def _take(self, logs: list[dict[str, Any]]) -> None:
-        self.sink.add_logs(logs, self.job.project_id)
+    def _take(self, page: LogPage) -> None:
+        self.sink.add_logs(page.logs, self.job.project_id, page.texts)
 
     def _copy_stats(self) -> None:
         summary, totals, listing = self.summary, self.sink.totals, self.list_stats

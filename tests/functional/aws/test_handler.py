@@ -15,6 +15,7 @@ from lib.core.schema import ERRORS_SCHEMA, OPERATION_LOGS_SCHEMA
 from lib.core.settings import Settings
 
 from conftest import (
+    FIXTURE_LOGS,
     PROJECT,
     Context,
     failed_ids,
@@ -61,6 +62,7 @@ def test_sample_batch_lands_in_the_lake_with_the_source_values(
         for name, value in expected_columns(source).items():
             assert row[name] == value, (row["id"], name)
         assert json.loads(row["raw_json"]) == source
+        assert row["raw_json"] == json.dumps(source)  # the text the API sent, not re-spelled
         assert row["source_message_id"] == message_of[row["id"]]
         first_time = source.get("created_at") or source.get("started_at")
         assert row["dt"] == utc(first_time).date().isoformat()
@@ -347,3 +349,17 @@ def test_metrics_are_emitted_only_inside_lambda(
         0,
     )
     assert lines[1]["Reason"] == "invalid_id"
+
+
+def test_raw_json_is_the_operation_log_exactly_as_the_api_wrote_it(
+    fake: FakeCBR, settings: Settings, lake: Path
+) -> None:
+    path = next(iter(sorted(FIXTURE_LOGS.glob("*.json"))))
+    body = path.read_bytes()  # pretty-printed, as some gateways answer
+    log_id = json.loads(body)["operation_log"]["id"]
+    fake.add_body(log_id, b"\xef\xbb\xbf" + body)
+    assert make_app(settings).handle(sqs_event(log_id), Context()) == {"batchItemFailures": []}
+    (row,) = read_rows(lake)
+    text = body.decode()
+    start = text.index("{", text.index('"operation_log"'))
+    assert row["raw_json"] == text[start : text.rindex("}")].rstrip()

@@ -24,7 +24,13 @@ START = datetime(2026, 5, 1, tzinfo=UTC)
 
 def lister(fake: FakeCBR, seen: list[dict[str, Any]], page_size: int) -> Lister:
     root = Root(Settings(cbr_endpoint=fake.base_url, project_id=PROJECT, backoff_base_s=0.01))
-    return Lister(root.client, PROJECT, seen.extend, Deadline.after(60), page_size=page_size)
+    return Lister(
+        root.client,
+        PROJECT,
+        lambda page: seen.extend(page.logs),
+        Deadline.after(60),
+        page_size=page_size,
+    )
 
 
 def queries(fake: FakeCBR) -> list[tuple[str, str, int]]:

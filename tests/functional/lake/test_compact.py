@@ -305,3 +305,23 @@ def test_the_first_pass_keys_on_fixed_size_digests_not_on_bodies(tmp_path: Path)
         ("gone-1", "x"),
     ]
     assert all(len(e["raw_message"]) in (40_000, 40_001) for e in errors)  # bodies kept whole
+
+
+def test_keep_history_keeps_a_snapshot_once_however_its_raw_json_was_spelled(
+    tmp_path: Path,
+) -> None:
+    """Rows written before the batch path (raw_json re-serialised) and after (the API's own text)
+    hold the same snapshot: --keep-history keys on content, not spelling."""
+    lake = tmp_path / "lake"
+    log = snapshot(1, 1)
+    compact_row, spelled_row = row(log, 1, "m1"), row(log, 2, "m2")
+    spelled_row["raw_json"] = json.dumps(log, indent=2)  # the same content, spelled otherwise
+    other = row({**log, "status": "success"}, 3, "m3")
+    other["updated_at"] = compact_row["updated_at"]  # same id and time, other content
+    for n, one in enumerate((compact_row, spelled_row, other), start=2):
+        # beside another task each time, as SQS batches write them: three files
+        Lake(LocalStore(lake)).write([one, row(snapshot(n, 1), n, f"m{n}")], [])
+    assert len(read_rows(lake)) == 6
+    Compactor(LocalStore(lake), keep_history=True).run(Selection(older_than_days=0))
+    kept = [r for r in read_rows(lake) if r["id"] == log["id"]]
+    assert sorted(r["status"] for r in kept) == ["running", "success"]

@@ -26,11 +26,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lib.core.jsontext import MAX_DEPTH, decode_json, deeper_than
+from lib.cbr.texts import operation_log_text
+from lib.core.jsontext import MAX_DEPTH, content_key, decode_json, deeper_than
 from lib.core.schema import OPERATION_LOGS_SCHEMA
-from lib.ingest.batch import FANOUT, MIN_CHUNK, Record, history_key, to_table
+from lib.ingest.batch import FANOUT, MIN_CHUNK, Record, to_table
 from lib.ingest.flatten import FlattenReport, flatten
-from lib.ingest.texts import operation_log_text
 
 from conftest import FIXTURE_LOGS, ROOT
 from hostile import HOSTILE_ANSWERS
@@ -248,15 +248,15 @@ def test_drift_keys_with_null_values_are_counted_like_the_per_record_path(
     assert_same(texts)
 
 
-def test_history_key_ignores_the_spelling() -> None:
+def test_the_content_key_ignores_the_spelling() -> None:
     log = json.loads(HOSTILE_ANSWERS["wrong-types"])["operation_log"]
-    keys = {history_key(decode_json(text)) for text in spellings(log)}
+    keys = {content_key(decode_json(text)) for text in spellings(log)}
     assert len(keys) == 1
-    assert history_key({**log, "status": "other"}) not in keys
+    assert content_key({**log, "status": "other"}) not in keys
 
 
 @SETTINGS
 @given(record=FLATTEN_PROPERTIES.records)
-def test_history_key_is_the_same_for_every_spelling_of_a_record(record: dict[str, Any]) -> None:
-    keys = {history_key(decode_json(text)) for text in spellings(record)}
+def test_the_content_key_is_the_same_for_every_spelling_of_a_record(record: dict[str, Any]) -> None:
+    keys = {content_key(decode_json(text)) for text in spellings(record)}
     assert len(keys) == 1

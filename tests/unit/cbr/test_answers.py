@@ -8,7 +8,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from lib.cbr.answers import classify, parse_retry_after
+from lib.cbr.answers import Fetched, classify, log_page, parse_retry_after
 from lib.cbr.client import RetryPolicy
 from lib.core.errors import AccessError, PermanentError, RetriableError, TokenExpired
 
@@ -17,10 +17,26 @@ def body(code: str, msg: str = "msg") -> bytes:
     return json.dumps({"error_code": code, "error_msg": msg}).encode()
 
 
-def test_a_good_answer_gives_the_operation_log_even_after_a_byte_order_mark() -> None:
+def test_a_good_answer_gives_the_operation_log_and_its_text_even_after_a_byte_order_mark() -> None:
     log = {"id": "a1", "status": "success"}
-    assert classify(200, json.dumps({"operation_log": log}).encode(), {}) == log
-    assert classify(200, b"\xef\xbb\xbf" + json.dumps({"operation_log": log}).encode(), {}) == log
+    text = b'{ "status": "success",\n  "id": "a1" }'  # as the API spelled it
+    for prefix in (b"", b"\xef\xbb\xbf"):
+        fetched = classify(200, prefix + b'{"operation_log": ' + text + b"}\n", {})
+        assert fetched == Fetched(log, text)
+
+
+def test_a_list_page_gives_each_log_with_its_text_or_none_when_it_cannot_be_cut() -> None:
+    texts = [b'{"id": "a1", "x": "},{"}', b'{"id":"b2"}']
+    page = log_page(b'{"operation_logs": [' + b", ".join(texts) + b'], "count": 2}')
+    assert (page.logs, page.count, page.texts) == (
+        [{"id": "a1", "x": "},{"}, {"id": "b2"}],
+        2,
+        texts,
+    )
+    full = log_page(b'{"count": 1, "limit": 5, "operation_logs": [{"id": "a1"}], "offset": 0}')
+    assert full.texts == [b'{"id": "a1"}']  # the API's members around the list
+    other = log_page(b'{"meta": {"n": 1}, "operation_logs": [{"id": "a1"}]}')
+    assert other.logs == [{"id": "a1"}] and other.texts is None  # an unexpected framing
 
 
 @pytest.mark.parametrize(

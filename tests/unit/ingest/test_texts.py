@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lib.cbr.texts import operation_log_text, page_texts
 from lib.core.jsontext import decode_json
 from lib.ingest.batch import Record, to_table
-from lib.ingest.texts import operation_log_text, page_texts
 
 from conftest import FIXTURE_LOGS
 

@@ -18,11 +18,14 @@ UTF8_BOM = b"\xef\xbb\xbf"
 TAIL_WINDOW = 256  # the end of a page ("]", "count") is looked for in its last bytes only
 _WS = rb"[ \t\r\n]*"
 _GET_HEAD = re.compile(rb"\{" + _WS + rb'"operation_log"' + _WS + rb":" + _WS)
-_COUNT = _WS + rb'"count"' + _WS + rb":" + _WS + rb"(-?[0-9]+)" + _WS
+# Beside "operation_logs" a page holds scalar members only ("count", "limit", "offset"): a member
+# of any other shape leaves the framing unrecognised, and the texts unknown.
+_SCALAR = rb'(?:-?[0-9][0-9.eE+-]*|"(?:[^"\\]|\\.)*"|true|false|null)'
+_MEMBER = _WS + rb'"(?:[^"\\]|\\.)*"' + _WS + rb":" + _WS + _SCALAR + _WS
 _PAGE_HEAD = re.compile(
-    rb"\{(?:" + _COUNT + rb",)?" + _WS + rb'"operation_logs"' + _WS + rb":" + _WS + rb"\[" + _WS
+    rb"\{(?:" + _MEMBER + rb",)*" + _WS + rb'"operation_logs"' + _WS + rb":" + _WS + rb"\[" + _WS
 )
-_PAGE_TAIL = re.compile(_WS + rb"\]" + _WS + rb"(?:," + _COUNT + rb")?\}" + _WS + rb"\Z")
+_PAGE_TAIL = re.compile(_WS + rb"\]" + _WS + rb"(?:," + _MEMBER + rb")*\}" + _WS + rb"\Z")
 _BETWEEN = re.compile(rb"\}" + _WS + rb"," + _WS + rb"\{")  # the seam of two objects in a list
 
 
@@ -54,16 +57,21 @@ def page_texts(body: bytes) -> PageTexts | None:
     tail = _PAGE_TAIL.search(body, max(0, len(body) - TAIL_WINDOW))
     if head is None or tail is None or tail.start() < head.end():
         return None
-    if head.group(1) is not None and tail.group(1) is not None:
-        return None  # "count" twice
-    count_text = head.group(1) or tail.group(1)
-    count = int(count_text) if count_text is not None else None
+    framing = body[: head.end()] + body[tail.start() :]
+    if len(re.findall(rb'"count"' + _WS + rb":", framing)) > 1:
+        return None  # "count" twice: which one a decoder keeps is its choice
+    count = _count(framing)
     items = body[head.end() : tail.start()]
     if not items:
         return PageTexts([], count)
     if items[:1] != b"{" or items[-1:] != b"}":
         return None
     return PageTexts(_split(items), count)
+
+
+def _count(framing: bytes) -> int | None:
+    found = re.findall(rb'"count"' + _WS + rb":" + _WS + rb"(-?[0-9]+)", framing)
+    return int(found[0]) if len(found) == 1 else None
 
 
 def _split(items: bytes) -> list[bytes]:
