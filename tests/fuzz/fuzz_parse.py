@@ -6,7 +6,7 @@ Two targets, each split into `--jobs` shares (default 2) run by as many processe
 target first, each share with its own seed:
 
 - parse_body: arbitrary text, arbitrary JSON, 64 KiB+ bodies and bodies of an accepted shape with
-  near-miss IDs; checks every invariant of tests/property/test_messages_property.py.
+  near-miss IDs; checks every invariant of tests/property/ingest/test_messages_property.py.
 - flatten: operation_log objects built on the schema's paths and of any JSON shape, edges included
   (timestamps at the year 1/9999 edges, integer text over 4300 digits, lone surrogates inside
   values of the wrong type); checks the row converts to the Arrow schema, keeps the record in
@@ -43,7 +43,7 @@ SHOWN_CHARS = 2000  # of a falsifying input's repr
 
 def load_property_module(name: str) -> ModuleType:
     """A property test module by file, for its strategies and checks (tests/ is no package)."""
-    path = ROOT / "tests" / "property" / f"{name}.py"
+    path = ROOT / "tests" / "property" / "ingest" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"fuzz_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
