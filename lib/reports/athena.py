@@ -125,7 +125,8 @@ def _in_lake(path: str) -> dict[str, Any]:
     return {"Fn::Sub": [f"s3://${{Bucket}}/${{LakePrefix}}/{path}", {"Bucket": _LAKE_BUCKET}]}
 
 
-def _table(name: str, schema: pa.Schema, description: str) -> dict[str, Any]:
+def _glue_table(name: str, description: str, **table: Any) -> dict[str, Any]:
+    """A Glue table of the audit database, external, over files in the lake."""
     return {
         "Type": "AWS::Glue::Table",
         "Properties": {
@@ -135,55 +136,53 @@ def _table(name: str, schema: pa.Schema, description: str) -> dict[str, Any]:
                 "Name": name,
                 "Description": description,
                 "TableType": "EXTERNAL_TABLE",
-                "Parameters": {
-                    "classification": "parquet",
-                    "parquet.compression": "ZSTD",
-                    "projection.enabled": "true",
-                    f"projection.{PARTITION_KEY}.type": "date",
-                    f"projection.{PARTITION_KEY}.format": "yyyy-MM-dd",
-                    f"projection.{PARTITION_KEY}.range": f"{PROJECTION_START},NOW",
-                    f"projection.{PARTITION_KEY}.interval": "1",
-                    f"projection.{PARTITION_KEY}.interval.unit": "DAYS",
-                    "storage.location.template": _in_lake(
-                        f"{name}/{PARTITION_KEY}=${{!{PARTITION_KEY}}}/"
-                    ),
-                },
-                "PartitionKeys": [{"Name": PARTITION_KEY, "Type": "string"}],
-                "StorageDescriptor": {
-                    "Location": _in_lake(f"{name}/"),
-                    "Columns": glue_columns(schema),
-                    **_PARQUET,
-                },
+                **table,
             },
         },
     }
+
+
+def _table(name: str, schema: pa.Schema, description: str) -> dict[str, Any]:
+    return _glue_table(
+        name,
+        description,
+        Parameters={
+            "classification": "parquet",
+            "parquet.compression": "ZSTD",
+            "projection.enabled": "true",
+            f"projection.{PARTITION_KEY}.type": "date",
+            f"projection.{PARTITION_KEY}.format": "yyyy-MM-dd",
+            f"projection.{PARTITION_KEY}.range": f"{PROJECTION_START},NOW",
+            f"projection.{PARTITION_KEY}.interval": "1",
+            f"projection.{PARTITION_KEY}.interval.unit": "DAYS",
+            "storage.location.template": _in_lake(f"{name}/{PARTITION_KEY}=${{!{PARTITION_KEY}}}/"),
+        },
+        PartitionKeys=[{"Name": PARTITION_KEY, "Type": "string"}],
+        StorageDescriptor={
+            "Location": _in_lake(f"{name}/"),
+            "Columns": glue_columns(schema),
+            **_PARQUET,
+        },
+    )
 
 
 def _state_table() -> dict[str, Any]:
     """Discovery's per-project state files, read as JSON lines (one object per file)."""
-    return {
-        "Type": "AWS::Glue::Table",
-        "Properties": {
-            "CatalogId": {"Ref": "AWS::AccountId"},
-            "DatabaseName": {"Ref": "AuditDatabase"},
-            "TableInput": {
-                "Name": STATE_TABLE,
-                "Description": "discovery watermarks, one JSON object per project",
-                "TableType": "EXTERNAL_TABLE",
-                "Parameters": {"classification": "json"},
-                "StorageDescriptor": {
-                    "Location": _in_lake("_state/discover/"),
-                    "Columns": [{"Name": "watermark", "Type": "string"}],
-                    "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
-                    "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-                    "SerdeInfo": {
-                        "SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe",
-                        "Parameters": {"ignore.malformed.json": "true"},
-                    },
-                },
+    return _glue_table(
+        STATE_TABLE,
+        "discovery watermarks, one JSON object per project",
+        Parameters={"classification": "json"},
+        StorageDescriptor={
+            "Location": _in_lake("_state/discover/"),
+            "Columns": [{"Name": "watermark", "Type": "string"}],
+            "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+            "SerdeInfo": {
+                "SerializationLibrary": "org.openx.data.jsonserde.JsonSerDe",
+                "Parameters": {"ignore.malformed.json": "true"},
             },
         },
-    }
+    )
 
 
 def _logical_id(name: str) -> str:
