@@ -135,7 +135,7 @@ def capped(ids: int, cap: float = 200, latency: float = 0.05, client_rps: float 
     with fake_server(ids, latency, rate_cap=cap) as server:
         elapsed, result = run_pipeline(server.base_url, names, 16, max_rps=client_rps)
         throttled = server.throttled()
-    requests_sent = result.stats.requests
+    requests_sent = result.counts.requests
     return {
         "ids": ids,
         "cap_rps": cap,
