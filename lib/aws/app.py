@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
 from lib.aws.events import compact_request, event_kind, partial_batch_response, sqs_messages
 from lib.aws.metrics import emf_lines
 from lib.cbr.auth import AuthProvider, NoAuth, StaticToken, provider_for
@@ -56,6 +58,10 @@ class Root:
     """Builds each object the settings call for, once, on first use."""
 
     def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        # The system allocator gives back what Arrow freed (the JSON reader's buffers, a written
+        # batch's table); mimalloc, pyarrow's default, keeps it: 267 MB against 215 MB peak RSS
+        # for a 10,000-ID invocation (bench/memory.py), in a function of 512 MB.
+        pa.set_memory_pool(pa.system_memory_pool())
         self.settings = settings
         self.sleep = sleep  # how the client waits between retries (tests record the waits)
         self.redactor = RedactingFilter(settings.secrets())
