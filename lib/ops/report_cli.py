@@ -18,8 +18,8 @@ from typing import Any
 from lib.core.errors import ConfigError, OplogLakeError
 from lib.core.settings import Settings
 from lib.core.times import format_utc, parse_day_or_moment
-from lib.reports.catalog import CONTROL_ORDER, ORDER, all_controls, all_reports, get_report
-from lib.reports.controls import choose
+from lib.reports.catalog import ORDER, all_reports, get_report
+from lib.reports.controls import CONTROL_ORDER, all_controls, choose
 from lib.reports.parameters import PARAMETERS, ParameterError, PeriodError, Request, format_number
 
 FORMATS = ("table", "csv", "json", "html")
@@ -115,7 +115,7 @@ def _parameters(query: Any) -> str:
     from lib.reports.compose import parameters_of, relation_sql
 
     names = parameters_of(query, relation_sql(choose(None)))
-    defaults = query.defaults()
+    defaults = query.defaults
     shown = []
     for name in names:
         value = defaults.get(name, PARAMETERS[name].default)

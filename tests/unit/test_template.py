@@ -262,7 +262,7 @@ def test_every_report_is_a_named_query_that_parses_as_trino() -> None:
 def test_the_controls_reach_athena_as_the_same_sql_with_their_defaults() -> None:
     import sqlglot
 
-    from lib.reports.catalog import CONTROL_ORDER
+    from lib.reports.controls import CONTROL_ORDER
 
     resources = template()["Resources"]
     queries = {

@@ -1,6 +1,3 @@
--- title: Lake coverage
--- description: Per UTC day of the period and project: tasks in the lake (by created_at), tasks still unfinished, error rows by reason (by observed_at), and the project's discovery watermark: the lake is complete up to it.
--- window_days: 30
 WITH days AS (
     SELECT CAST(span.day AS DATE) AS day
     FROM UNNEST(

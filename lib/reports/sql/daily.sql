@@ -1,11 +1,3 @@
--- title: Daily outcomes by operation type
--- description: Per UTC day of created_at and operation type: tasks by status and the success rate.
--- window_days: 30
--- chart: stacked
--- chart_x: day
--- chart_y: success, failed, timeout, in_progress, other
--- chart_unit: tasks
--- chart_title: tasks per UTC day by status
 SELECT
     CAST(created_at AS DATE) AS day,
     operation_type,

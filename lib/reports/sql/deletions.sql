@@ -1,7 +1,3 @@
--- title: Deletions
--- description: Every delete and vault_delete task created in the period: what it removed, the backup's age when it was deleted (the delete's end minus the backup's end, when the backup's creation is in the lake) and the outcome.
--- window_days: 30
--- history: true
 SELECT
     deletes.id,
     deletes.operation_type,

@@ -1,12 +1,3 @@
--- title: Task durations by operation type
--- description: p50, p95 and maximum of ended_at - started_at per operation type (tasks created in the period), and the slowest task.
--- window_days: 30
--- chart: grouped
--- chart_x: operation_type
--- chart_y: p50_s, p95_s, max_s
--- chart_order: rows
--- chart_unit: seconds
--- chart_title: task duration percentiles per operation type
 WITH finished AS (
     SELECT id, operation_type, date_diff('millisecond', started_at, ended_at) / 1000.0 AS duration_s
     FROM latest

@@ -1,6 +1,3 @@
--- title: Cross-region replication
--- description: Replication and copy tasks created in the period by source and destination region and outcome, with their average and longest duration.
--- window_days: 7
 SELECT
     extra_info__replication__source_region AS source_region,
     extra_info__replication__destination_region AS destination_region,

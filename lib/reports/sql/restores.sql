@@ -1,7 +1,3 @@
--- title: Restores
--- description: Every restore task created in the period: the resource, the backup restored and the resource it came from, the target, the outcome and the duration.
--- window_days: 30
--- history: true
 SELECT
     restores.id,
     restores.created_at,

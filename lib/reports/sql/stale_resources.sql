@@ -1,7 +1,3 @@
--- title: Resources without a recent successful backup (RPO audit)
--- description: Every backed-up resource whose last successful backup ended more than {hours} h before the evaluation time, or that never had one.
--- window_days: none
--- hours: 24
 WITH backups AS (
     SELECT
         extra_info__resource__id AS resource_id,

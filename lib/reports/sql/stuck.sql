@@ -1,7 +1,3 @@
--- title: Stuck tasks
--- description: Tasks still running or waiting more than {hours} h after they were created.
--- window_days: none
--- hours: 6
 SELECT
     id,
     operation_type,

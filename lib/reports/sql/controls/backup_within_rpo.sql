@@ -1,5 +1,3 @@
--- title: Latest backup within the RPO
--- description: The resource's latest successful backup finished (ended_at, else updated_at) at most {rpo_hours} h before the evaluation time.
 WITH backups AS (
     SELECT
         extra_info__resource__id AS resource_id,

@@ -1,5 +1,3 @@
--- title: Backups are copied to another region
--- description: The resource's latest successful backup older than {copy_within_hours} h is the source of a successful replication finished by the evaluation time.
 WITH candidates AS (
     SELECT
         extra_info__resource__id AS resource_id,

@@ -1,5 +1,3 @@
--- title: A successful backup every day
--- description: At least one successful backup on each full UTC day of the period from the resource's first backup task on, on at least {adherence_pct} % of those days.
 WITH days AS (
     SELECT
         resource_id,

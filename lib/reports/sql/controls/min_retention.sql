@@ -1,5 +1,3 @@
--- title: Backups are kept a minimum time
--- description: No successful delete task in the period removed a backup of the resource younger than {min_retention_days} d (age: the delete's end minus the backup's end).
 WITH deletions AS (
     SELECT
         deletes.id,

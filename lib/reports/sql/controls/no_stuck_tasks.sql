@@ -1,5 +1,3 @@
--- title: No task is stuck
--- description: No task of the resource was still running or waiting at the evaluation time more than {stuck_hours} h after it was created.
 WITH stuck AS (
     SELECT
         extra_info__resource__id AS resource_id,

@@ -1,5 +1,3 @@
--- title: Restores are tested
--- description: A successful restore of the resource (by its resource ID, or of one of its backups) finished at most {restore_test_days} d before the evaluation time.
 WITH last_restore AS (
     SELECT
         resource_id,

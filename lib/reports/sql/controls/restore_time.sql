@@ -1,5 +1,3 @@
--- title: Restores meet the time target
--- description: The resource's latest successful restore took at most {max_restore_minutes} min (ended_at, else updated_at, minus started_at, else created_at).
 WITH last_restore AS (
     SELECT
         resource_id,

@@ -1,5 +1,3 @@
--- title: Backups per resource and day
--- description: One row per evaluated resource and full UTC day of the period, from the day of its first backup task: the backups created that day by outcome.
 WITH span AS (
     SELECT
         CASE
