@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from lib.reports.macros import expand
 from lib.reports.parameters import tokens_in
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -157,7 +158,8 @@ def relation(name: str, sql_file: str, title: str, description: str, columns: st
 
 @cache
 def sql_text(sql_file: str) -> str:
-    return (SQL_DIR / sql_file).read_text(encoding="utf-8")
+    """A SQL file's text with its macros (lib/reports/macros.py) expanded."""
+    return expand((SQL_DIR / sql_file).read_text(encoding="utf-8"))
 
 
 def checked(queries: tuple[Query, ...]) -> dict[str, Query]:

@@ -9,7 +9,7 @@ SELECT
         AS insufficient_data,
     CASE
         WHEN SUM(CASE WHEN resource_compliance.status <> 'INSUFFICIENT_DATA' THEN 1 ELSE 0 END) > 0
-        THEN ROUND(
+        THEN round_half_up(
             SUM(CASE WHEN resource_compliance.status = 'COMPLIANT' THEN 1 ELSE 0 END) * 1.0
             / SUM(CASE WHEN resource_compliance.status <> 'INSUFFICIENT_DATA' THEN 1 ELSE 0 END),
             4

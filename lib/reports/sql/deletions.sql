@@ -11,7 +11,7 @@ SELECT
     deletes.extra_info__delete__backup_name AS backup_name,
     backups_by_id.backup_task_id,
     backups_by_id.finished_at AS backup_finished_at,
-    ROUND(
+    round_half_up(
         epoch(COALESCE(deletes.ended_at, deletes.updated_at)) - epoch(backups_by_id.finished_at), 3
     ) AS backup_age_s,
     deletes.extra_info__vault_delete__total_count AS vault_backups,

@@ -7,8 +7,8 @@ WITH finished AS (
 SELECT
     operation_type,
     COUNT(*) AS tasks,
-    ROUND(quantile_cont(duration_s, 0.5), 3) AS p50_s,
-    ROUND(quantile_cont(duration_s, 0.95), 3) AS p95_s,
+    round_half_up(quantile_cont(duration_s, 0.5), 3) AS p50_s,
+    round_half_up(quantile_cont(duration_s, 0.95), 3) AS p95_s,
     MAX(duration_s) AS max_s,
     arg_max(id, duration_s) AS slowest_id
 FROM finished

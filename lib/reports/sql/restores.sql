@@ -11,7 +11,7 @@ SELECT
     restores.extra_info__restore__target_resource_name AS target_resource_name,
     restores.vault_name,
     restores.ended_at,
-    ROUND(
+    round_half_up(
         epoch(restores.ended_at) - epoch(COALESCE(restores.started_at, restores.created_at)), 3
     ) AS duration_s,
     restores.error_info__code AS error_code,

@@ -4,7 +4,7 @@ SELECT
     status,
     created_at,
     updated_at,
-    ROUND(date_diff('second', created_at, {at}) / 3600.0, 1) AS hours_open,
+    round_half_up(date_diff('second', created_at, {at}) / 3600.0, 1) AS hours_open,
     extra_info__common__progress AS progress,
     extra_info__resource__id AS resource_id,
     extra_info__resource__name AS resource_name,

@@ -35,7 +35,7 @@ SELECT
         ELSE
             CAST(good_days AS VARCHAR) || ' of ' || CAST(days AS VARCHAR)
             || ' days had a successful backup ('
-            || CAST(CAST(ROUND(share_pct, 1) AS DECIMAL(18, 1)) AS VARCHAR)
+            || CAST(CAST(round_half_up(share_pct, 1) AS DECIMAL(18, 1)) AS VARCHAR)
             || ' %), required {adherence_pct} %'
             || CASE
                 WHEN first_missed IS NULL THEN ''

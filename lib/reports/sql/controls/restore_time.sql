@@ -21,7 +21,7 @@ SELECT
         WHEN last_restore.id IS NULL THEN 'no successful restore in the lake'
         ELSE
             'latest successful restore took '
-            || CAST(CAST(ROUND(last_restore.minutes, 1) AS DECIMAL(18, 1)) AS VARCHAR)
+            || CAST(CAST(round_half_up(last_restore.minutes, 1) AS DECIMAL(18, 1)) AS VARCHAR)
             || ' min, target {max_restore_minutes} min'
     END AS reason,
     last_restore.id AS evidence_ids
