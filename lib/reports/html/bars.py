@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from html import escape
 
 from lib.reports.html.charts import Chart, Number, Series
-from lib.reports.html.markup import FONT_PX, attrs, px, shorten, svg_document, svg_line, svg_text
+from lib.reports.html.markup import (
+    FONT_PX,
+    attrs,
+    escape,
+    px,
+    shorten,
+    svg_document,
+    svg_line,
+    svg_text,
+)
 from lib.reports.values import format_cell, format_float
 
 WIDTH = 960

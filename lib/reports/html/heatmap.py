@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
 from lib.reports.declaration import ChartSpec
 from lib.reports.html.charts import as_number, category_label
-from lib.reports.html.markup import FONT_PX, attrs, px, shorten, svg_document, svg_text
+from lib.reports.html.markup import FONT_PX, attrs, escape, px, shorten, svg_document, svg_text
 from lib.reports.result import ReportResult
 
 WIDTH = 960

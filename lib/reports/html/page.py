@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
 from typing import Any
 
 from lib.reports.html.bars import render_chart
 from lib.reports.html.charts import build_chart
 from lib.reports.html.heatmap import render_heatmap
-from lib.reports.html.markup import attrs, slug
+from lib.reports.html.markup import attrs, escape, slug
 from lib.reports.html.style import STYLE
 from lib.reports.result import ReportResult
 from lib.reports.values import display, is_numeric, scope_lines
