@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lib.core.errors import ConfigError, OplogLakeError
-from lib.core.settings import Settings
+from lib.core.settings import LAKE_URI, LakeLocation, Settings
 from lib.core.times import format_utc, parse_day_or_moment
 from lib.reports.catalog import ORDER, all_reports, get_report
 from lib.reports.controls import CONTROL_ORDER, all_controls, choose
@@ -221,27 +221,40 @@ def emit(text: str, out: str | None) -> None:
 
 
 def audit_command(args: argparse.Namespace) -> int:
-    from lib.reports.pack import build_pack, write_pack
+    from lib.reports.pack import DestinationError, build_pack, check_destination, write_pack
 
     request = request_from(args)
     if request.since is None or request.until is None:  # argparse requires both flags
         raise UsageError("an audit pack needs --since and --until")
     out = args.out or default_out(request.since, request.until)
-    with worded_errors():
-        pack = build_pack(args.location, request, controls_from(args), datetime.now(UTC))
+    destination = out_location(out)
     try:
-        destination = Settings.for_lake(os.environ, lake_uri=out).lake  # checked like LAKE_URI
-    except ConfigError as exc:
-        raise UsageError(f"--out {out}: {exc}") from None
-    try:
-        write_pack(pack, destination)
-    except (OplogLakeError, OSError, ValueError) as exc:
-        raise UsageError(f"cannot write the audit pack to {out}: {exc}") from None
+        check_destination(destination, args.location)  # before the work, not after it
+        with worded_errors():
+            pack = build_pack(args.location, request, controls_from(args), datetime.now(UTC))
+        write_pack(pack, destination, args.location)
+    except DestinationError as exc:
+        raise UsageError(f"--out {exc}") from None
+    except (OplogLakeError, OSError) as exc:
+        message = str(exc).replace(f"{LAKE_URI}=", "")  # the store speaks of the lake
+        raise UsageError(f"cannot write the audit pack to {out}: {message}") from None
     if args.format == "json":
         print(json.dumps(pack.manifest | {"out": out}, indent=2))
     else:
         print(pack_summary(pack, out))
     return 0
+
+
+def out_location(out: str) -> LakeLocation:
+    """Where --out points, checked like LAKE_URI and encrypted like the lake; a file refused."""
+    if not out.startswith("s3://") and os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(
+            f"--out {out} is a file: name a folder (new, empty, or holding an earlier audit pack)"
+        )
+    try:
+        return Settings.for_lake(os.environ, lake_uri=out).lake
+    except ConfigError as exc:
+        raise UsageError(f"--out {out}: {str(exc).replace(LAKE_URI, '--out')}") from None
 
 
 def default_out(since: datetime, until: datetime) -> str:
