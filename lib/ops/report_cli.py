@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from lib.core.errors import ConfigError, OplogLakeError
@@ -185,7 +186,7 @@ def report_command(args: argparse.Namespace) -> int:
     request = request_from(args)
     with worded_errors():
         results = run_reports(args.location, request, names, controls_from(args))
-    emit(render(results, args.format, args.lake), args.out)
+    emit(render(results, args.format, args.lake), args.out, args.format)
     for note in sorted({note for result in results for note in result.notes}):
         print(f"note: {note}", file=sys.stderr)
     return 0
@@ -205,16 +206,25 @@ def render(results: Sequence[Any], fmt: str, lake: str) -> str:
     return text.render_text(results, lake)
 
 
-def emit(text: str, out: str | None) -> None:
-    """Write to the --out file, or to standard output (a reader that stops early, `| head`, is
-    handled quietly by the CLI's main)."""
+HOW_TO_OPEN = {
+    "html": "open it in a web browser: {uri}",
+    "csv": "open it in a spreadsheet (cells that would run as formulas start with ')",
+    "json": "read it with jq or any JSON reader",
+    "table": "read it with less -S (wide lines scroll sideways)",
+}
+
+
+def emit(text: str, out: str | None, fmt: str = "table") -> None:
+    """Write to the --out file, saying how to open it, or to standard output (a reader that
+    stops early, `| head`, is handled quietly by the CLI's main)."""
     if out:
         try:
             with open(out, "w", encoding="utf-8") as handle:
                 handle.write(text)
         except OSError as exc:
             raise UsageError(f"cannot write --out {out}: {exc.strerror}") from None
-        print(f"wrote {out}", file=sys.stderr)
+        how = HOW_TO_OPEN[fmt].format(uri=Path(out).resolve().as_uri())
+        print(f"wrote {out}: {how}", file=sys.stderr)
         return
     sys.stdout.write(text)
     sys.stdout.flush()  # a closed pipe surfaces here, inside the command
