@@ -262,7 +262,7 @@ def test_every_report_is_a_named_query_that_parses_as_trino() -> None:
 def test_the_controls_reach_athena_as_the_same_sql_with_their_defaults() -> None:
     import sqlglot
 
-    from lib.reports.catalog import CONTROL_ORDER
+    from lib.reports.controls import CONTROL_ORDER
 
     resources = template()["Resources"]
     queries = {
@@ -276,7 +276,9 @@ def test_the_controls_reach_athena_as_the_same_sql_with_their_defaults() -> None
             assert f"'{control}' AS control" in sql, (name, control)
         tree = sqlglot.parse_one(sql, read="trino")
         ctes = [cte.alias for cte in tree.args["with_"].expressions]
-        assert ctes[:2] == ["resources", "backups_by_id"] and "resource_compliance" in ctes
+        assert (
+            ctes[:3] == ["latest", "resources", "backups_by_id"] and "resource_compliance" in ctes
+        )
     assert "rpo_hours=24" in queries["controls"] and "> 24 * 3600" in queries["resource-compliance"]
     assert "discover_state_files" in queries["coverage"]  # the watermarks, read as JSON
     state = resources["DiscoverStateTable"]["Properties"]["TableInput"]
