@@ -17,7 +17,7 @@ from lib.core.runtime import configure_logging
 from lib.core.schema import DATA_TABLE, ERRORS_TABLE, PARTITION_KEY
 from lib.core.settings import DEFAULT_LAKE, LAKE_URI, Settings
 from lib.lake.reader import SCHEMAS, LakeNotFound, scan
-from lib.ops import compaction, discover, report_cli, verify
+from lib.ops import compaction, discover, inventory, report_cli, verify
 from lib.ops.backfill import cli as backfill_cli
 from lib.ops.output import format_rows
 
@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     template.set_defaults(run=template_command)
     backfill_cli.register(commands, _lake_option)
     discover.register(commands, _lake_option)
+    inventory.register(commands, _lake_option)
     verify.register(commands, _lake_option)
     compaction.register(commands, _lake_option)
     schema = commands.add_parser("schema", help="print the lake's columns (README table)")
