@@ -10,8 +10,9 @@ for, and ListProtectable has no `count` at all. So a list ends only on evidence:
 - offset lists (ListVault, ListBackups) go on at the previous offset plus the items received;
   marker lists (ListProtectable) go on after the last ID received;
 - items are told apart by ID: one seen again is not emitted twice. A pass that met the same item
-  twice, a `count` that changed, or fewer items than `count` means the list moved while it was
-  read, so it is read again from the start, until a whole pass adds nothing new;
+  twice, or a `count` that changed, means the list moved while it was read, so it is read again
+  from the start, until a whole pass adds nothing new. (An empty page short of a steady `count`
+  ends the list: it is the evidence; the difference is logged.);
 - everything is bounded: pages in a row that add nothing (an API that ignores offset or marker
   and repeats itself), passes that keep finding new items, or pages past a hard cap fail the list
   (`IncompleteList`), never loop and never end it early.
@@ -149,8 +150,6 @@ class ListReader:
                 raise IncompleteList(f"{spec.name} answered an item without an id to page after")
         else:
             raise IncompleteList(f"{spec.name} gave more than {MAX_PAGES} pages in one pass")
-        if read.count is not None and not read.count_wrong and len(read.ids) < read.count:
-            read.moved = True  # ended on an empty page short of the count: read it again
         return read
 
     @staticmethod
