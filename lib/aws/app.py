@@ -325,8 +325,17 @@ def compact_lake(
     days, target_mb, keep_history = compact_request(event)
     compactor = Compactor(root.store, target_mb=target_mb, keep_history=keep_history)
     response = compactor.run(Selection(older_than_days=days), deadline).as_dict()
+    response.update(expire_inventory(root))
     _done(context, started, {"event": "compact", **response}, root.settings.in_lambda)
     return response
+
+
+def expire_inventory(root: Root) -> dict[str, Any]:
+    """Inventory retention, run with every compaction: snapshots older than INVENTORY_KEEP_DAYS
+    (never a project's latest) and the files no published snapshot names."""
+    from lib.lake.snapshots import remove_expired
+
+    return remove_expired(root.store, root.settings.inventory_keep_days, datetime.now(UTC))
 
 
 _app: App | None = None

@@ -202,7 +202,11 @@ def remove_expired(store: ObjectStore, keep_days: int, now: datetime) -> dict[st
     try:
         removed, named = Snapshots(store).expire(cutoff)
     except SnapshotStateUnreadable as exc:
-        return {"inventory_snapshots_removed": 0, "inventory_files_removed": 0, "error": str(exc)}
+        return {
+            "inventory_snapshots_removed": 0,
+            "inventory_files_removed": 0,
+            "inventory_retention_error": str(exc),
+        }
     doomed = {key for s in removed for keys in s.files.values() for key in keys}
     last_day = utc_day(cutoff)
     for key in store.list(f"{INVENTORY_PREFIX}/"):

@@ -1,4 +1,4 @@
-"""`python -m lib inventory`: one inventory snapshot per project, as the scheduled function takes it.
+"""`python -m lib inventory`: one inventory snapshot per project, as the scheduled function takes.
 
 Exit status: 0 when every project's snapshot was published, 1 when one was not (a request or a
 write failed, a list could not be read whole, or the time budget ran out: the snapshot in force

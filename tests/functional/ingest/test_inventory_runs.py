@@ -277,3 +277,38 @@ def test_two_runs_at_once_both_publish_and_neither_is_lost(
     assert len(runs) == 2 and all(r.published for r in runs)
     history = Snapshots(LocalStore(lake)).history(PROJECT)
     assert sorted(s.snapshot_id for s in history) == sorted(r.snapshot_id for r in runs)
+
+
+def test_every_compaction_removes_snapshots_past_inventory_keep_days(
+    settings: Settings,
+    lake: Path,
+    inventory: FakeInventory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from handler import lambda_handler
+    from lib.ops import cli
+
+    populate(inventory, PROJECT, vaults=1, servers=2, backups=2)
+    times = iter(datetime(2026, 1, day, tzinfo=UTC) for day in range(1, 10))
+    root = Root(replace(settings, lake_uri=str(lake)))
+    root.inventory.clock = lambda: next(times)
+    first, second, third = (root.inventory.run([PROJECT], Deadline.after(60))[0] for _ in range(3))
+    monkeypatch.setenv("LAKE_URI", str(lake))
+    monkeypatch.setenv("INVENTORY_KEEP_DAYS", "1")
+
+    response = lambda_handler({"action": "compact", "older_than_days": 0}, Context())
+    assert response["inventory_snapshots_removed"] == 2
+    assert [s.snapshot_id for s in Snapshots(LocalStore(lake)).history(PROJECT)] == [
+        third.snapshot_id
+    ]
+
+    (fourth,) = root.inventory.run([PROJECT], Deadline.after(60))
+    assert cli.main(["compact", "--lake", str(lake), "--older-than-days", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["inventory_snapshots_removed"] == 1
+    assert [s.snapshot_id for s in Snapshots(LocalStore(lake)).history(PROJECT)] == [
+        fourth.snapshot_id
+    ]
+    assert {first.snapshot_id, second.snapshot_id}.isdisjoint(
+        pq.read_table(p)["snapshot_id"][0].as_py() for p in lake.rglob("*.parquet")
+    )

@@ -75,7 +75,10 @@ def test_a_damaged_state_is_refused_and_retention_then_deletes_nothing(tmp_path:
         Snapshots(store).publish(taken(1))
     result = remove_expired(store, keep_days=1, now=datetime(2026, 12, 1, tzinfo=UTC))
 
-    assert result["inventory_files_removed"] == 0 and "cannot be read" in result["error"]
+    assert (
+        result["inventory_files_removed"] == 0
+        and "cannot be read" in result["inventory_retention_error"]
+    )
     assert old.exists()
     latest, notes = Snapshots(store).latest()
     assert latest == [] and "unreadable" in notes[0]
