@@ -29,6 +29,12 @@ SNAPSHOT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("snapshot_id", STRING),
     ("snapshot_at", TIMESTAMP),
 )
+SNAPSHOT_NOTES = {
+    "project_id": "the project listed",
+    "snapshot_id": "the snapshot the row belongs to",
+    "snapshot_at": "when the snapshot was taken",
+}
+RAW_JSON_NOTE = "the object as the API answered it (compact JSON)"
 
 Known = dict[str, Any]  # documented field -> None (a value) or the Known of its object
 LEAF = None
@@ -41,6 +47,7 @@ class Field:
     name: str
     type: pa.DataType
     paths: tuple[tuple[str, ...], ...] = ()
+    note: str = ""  # where a derived value comes from
 
     @property
     def derived(self) -> bool:
@@ -51,6 +58,10 @@ def _field(name: str, type_: pa.DataType, *paths: str) -> Field:
     return Field(name, type_, tuple(tuple(path.split(".")) for path in paths))
 
 
+def _derived(name: str, type_: pa.DataType, note: str) -> Field:
+    return Field(name, type_, (), note)
+
+
 @dataclass(frozen=True)
 class InventoryTable:
     name: str
@@ -58,6 +69,7 @@ class InventoryTable:
     fields: tuple[Field, ...]
     known: Known  # the documented fields of the source object ("x[]": a list of objects)
     raw_json: bool = True
+    raw_note: str = RAW_JSON_NOTE
 
     @property
     def path(self) -> str:
@@ -140,8 +152,8 @@ VAULTS = InventoryTable(
         _field("threshold_pct", INT32, "threshold"),
         _field("enterprise_project_id", STRING, "enterprise_project_id"),
         _field("created_at", TIMESTAMP, "created_at"),
-        _field("policy_id", STRING),  # the backup policy whose associated_vaults name it
-        _field("resource_count", INT32),  # entries in resources[]
+        _derived("policy_id", STRING, "the backup policy whose `associated_vaults` name it"),
+        _derived("resource_count", INT32, "entries in `resources[]`"),
     ),
     VAULT_KNOWN,
 )
@@ -149,7 +161,7 @@ VAULT_RESOURCES = InventoryTable(
     "vault_resources",
     "ListVault `vaults[].resources[]`",
     (
-        _field("vault_id", STRING),  # the vault whose resources[] lists it
+        _derived("vault_id", STRING, "the vault whose `resources[]` lists it"),
         _field("resource_id", STRING, "id"),
         _field("resource_name", STRING, "name"),
         _field("resource_type", STRING, "type"),
@@ -184,8 +196,12 @@ POLICIES = InventoryTable(
         _field("timezone", STRING, "operation_definition.timezone"),
         _field("destination_region", STRING, "operation_definition.destination_region"),
         _field("patterns", STRINGS, "trigger.properties.pattern"),
-        _field("vault_ids", STRINGS),  # associated_vaults[].vault_id
-        _field("max_interval_hours", FLOAT64),  # the longest gap the patterns leave
+        _derived("vault_ids", STRINGS, "`associated_vaults[].vault_id`"),
+        _derived(
+            "max_interval_hours",
+            FLOAT64,
+            "the longest gap between two runs the patterns schedule; null when one is not read",
+        ),
     ),
     POLICY_KNOWN,
 )
@@ -193,7 +209,7 @@ PROTECTABLES = InventoryTable(
     "protectables",
     "ListProtectable `instances[]`, for each type of INVENTORY_TYPES",
     (
-        _field("protectable_type", STRING),  # the type asked for: server, disk, turbo, ...
+        _derived("protectable_type", STRING, "the type listed: `server`, `disk`, `turbo`, ..."),
         _field("resource_id", STRING, "id"),
         _field("resource_name", STRING, "name"),
         _field("resource_type", STRING, "type"),
@@ -205,6 +221,7 @@ PROTECTABLES = InventoryTable(
         _field("vault_id", STRING, "protectable.vault.id"),
     ),
     PROTECTABLE_KNOWN,
+    raw_note=f"{RAW_JSON_NOTE}, less `protectable.vault` (the vault is in `vaults`)",
 )
 BACKUPS = InventoryTable(
     "backups",

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lib.core.ids import ID_RULE, is_valid_id
+from lib.core.inventory_schema import INVENTORY_TABLES, SNAPSHOT_COLUMNS, SNAPSHOT_NOTES
 from lib.ops.output import emit, format_option, format_rows
 
 BUDGET_S = 3600.0  # an operator's run; the function's is its invocation's budget
@@ -80,4 +81,22 @@ def describe(projects: list[dict[str, Any]], lake: str) -> str:
     counted = [{"project_id": r["project_id"], **r["rows"]} for r in projects if r["published"]]
     if counted:
         lines += ["", "Rows per table:", format_rows(COLUMNS, counted)]
+    return "\n".join(lines)
+
+
+def inventory_markdown(name: str) -> str:
+    """An inventory table's columns as Markdown (the docs' tables), from its declaration."""
+    table = INVENTORY_TABLES[name]
+    lines = [
+        f"`{table.path}/dt=YYYY-MM-DD/`, one row per object of {table.source}:",
+        "",
+        "| column | type | from |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| `{n}` | `{t}` | {SNAPSHOT_NOTES[n]} |" for n, t in SNAPSHOT_COLUMNS]
+    for field in table.fields:
+        origin = " or ".join(f"`{'.'.join(path)}`" for path in field.paths) or field.note
+        lines.append(f"| `{field.name}` | `{field.type}` | {origin} |")
+    if table.raw_json:
+        lines.append(f"| `raw_json` | `string` | {table.raw_note} |")
     return "\n".join(lines)
