@@ -21,7 +21,7 @@ the ObjectStore port, so the function and the operator tools read the same way.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -108,7 +108,6 @@ class Snapshots:
 
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
-        self._taken_out: list[Snapshot] = []  # the history the last change started from
 
     def history(self, project_id: str) -> list[Snapshot]:
         """Every snapshot the project's state names, oldest first ([] when it has none)."""
@@ -126,7 +125,7 @@ class Snapshots:
 
     def publish(self, snapshot: Snapshot) -> list[Snapshot]:
         """Name the snapshot in its project's state (after its files exist); the history now."""
-        return self._change(snapshot.project_id, lambda history: [*history, snapshot])
+        return self._change(snapshot.project_id, lambda history: [*history, snapshot])[1]
 
     def latest(
         self, at: datetime | None = None, projects: Iterable[str] | None = None
@@ -156,24 +155,27 @@ class Snapshots:
         removed: list[Snapshot] = []
         named: set[str] = set()
         for project_id in self.projects():
-            kept = self._change(project_id, keep)
+            before_change, kept = self._change(project_id, keep)
             kept_ids = {s.snapshot_id for s in kept}
-            removed += [s for s in self._taken_out if s.snapshot_id not in kept_ids]
+            removed += [s for s in before_change if s.snapshot_id not in kept_ids]
             named.update(key for s in kept for keys in s.files.values() for key in keys)
         return removed, named
 
-    def _change(self, project_id: str, change: Any) -> list[Snapshot]:
+    def _change(
+        self, project_id: str, change: Callable[[list[Snapshot]], list[Snapshot]]
+    ) -> tuple[list[Snapshot], list[Snapshot]]:
+        """Apply `change` to the project's history by compare-and-swap, reading again after a
+        lost race: (the history it was applied to, the history written)."""
         key = state_key(project_id)
         for _ in range(PUBLISH_ATTEMPTS):
             found = self.store.read_versioned(key)
             history = [] if found is None else _parse(project_id, found.data)
-            self._taken_out = history
             changed = _ordered(change(history))
             if changed == history and found is not None:
-                return history
+                return history, history
             document = state_document(project_id, changed, now_utc())
             if self.store.put_if(key, document, None if found is None else found.version):
-                return changed
+                return history, changed
         raise SinkError(f"{key} kept changing under {PUBLISH_ATTEMPTS} attempts to update it")
 
 

@@ -6,7 +6,8 @@ for, and ListProtectable has no `count` at all. So a list ends only on evidence:
 - an empty page; or, where the answer carries `count`, the distinct items received reaching it.
   A page shorter than `limit` is not the end by itself. Reaching `count` on a full page is not
   the end either (an API that counted the page, not the query, would end every list there): one
-  more page is read, and if it still brings new items `count` is ignored from then on;
+  more page is read; if it brings nothing new `count` stands, if it brings new items `count` is
+  ignored from then on;
 - offset lists (ListVault, ListBackups) go on at the previous offset plus the items received;
   marker lists (ListProtectable) go on after the last ID received;
 - items are told apart by ID: one seen again is not emitted twice. A pass that met the same item
@@ -141,8 +142,8 @@ class ListReader:
             answer = self._request(spec, _query(spec, offset, marker), stats)
             if not answer.items:
                 break
-            self._take(spec, answer, read, seen, emit, stats)
-            if self._ends(spec, answer, read):
+            fresh = self._take(spec, answer, read, seen, emit, stats)
+            if self._ends(spec, answer, read, fresh):
                 break
             offset += len(answer.items)
             marker = answer.items[-1].get("id")
@@ -160,8 +161,9 @@ class ListReader:
         seen: set[str],
         emit: Emit,
         stats: ListStats,
-    ) -> None:
-        """Note a page's items; emit the ones no pass has emitted yet."""
+    ) -> int:
+        """Note a page's items and emit the ones no pass has emitted yet; how many were new to
+        this pass."""
         fresh = _distinct(answer.items, read.ids)
         if len(fresh) < len(answer.items):
             read.moved = True
@@ -180,10 +182,12 @@ class ListReader:
                 f"{spec.name} answered {MAX_STALE_PAGES} pages in a row with nothing new: it "
                 f"does not seem to follow the {follow}"
             )
+        return len(fresh)
 
     @staticmethod
-    def _ends(spec: ListSpec, answer: ListAnswer, read: _Pass) -> bool:
-        """Whether `count` says the list is complete (an empty page is checked by the caller)."""
+    def _ends(spec: ListSpec, answer: ListAnswer, read: _Pass, fresh: int) -> bool:
+        """Whether `count` says the list is complete (an empty page is checked by the caller):
+        reached on a page short of `limit`, or confirmed by a page that brought nothing new."""
         if answer.count is None or read.count_wrong:
             return False
         if read.count is not None and answer.count != read.count:
@@ -193,7 +197,7 @@ class ListReader:
             read.count_wrong = True  # from now on only an empty page ends the list
             return False
         full = spec.limit is not None and len(answer.items) >= spec.limit
-        return len(read.ids) >= read.count and not full
+        return len(read.ids) >= read.count and (not full or not fresh)
 
     def _request(self, spec: ListSpec, query: dict[str, str | int], stats: ListStats) -> ListAnswer:
         answer = self.client.list_items(

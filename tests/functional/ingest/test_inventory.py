@@ -307,3 +307,20 @@ def test_undocumented_fields_and_unreadable_schedules_are_kept_and_counted(
         if r["id"] != policy["id"]
     ]
     assert others == [24.0] * len(others)
+
+
+def test_a_count_reached_on_a_full_page_stands_when_the_next_page_brings_nothing_new(
+    settings: Settings, lake: Path, inventory: FakeInventory
+) -> None:
+    """Exactly `limit` vaults from an API that ignores offset: the page after the count repeats
+    the first, which confirms the count instead of looping or failing."""
+    account = populate(inventory, PROJECT, vaults=100, servers=120)
+    inventory.quirk("vaults", ignore_offset=True)
+
+    run = snapshot(settings, lake, inventory_types=("server",))
+
+    assert run.published, run.error
+    assert sorted(column(published(lake), "vaults", "id")) == sorted(
+        v["id"] for v in account.vaults
+    )
+    assert len(inventory.requests_of("vaults")) == 4  # two passes: the list met items twice
