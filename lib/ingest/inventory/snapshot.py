@@ -203,8 +203,9 @@ class Inventory:
         report = builder.report
         run.drift, run.nulled = report.drift.total(), report.nulled.total()
         try:
-            latest = self.snapshots.latest(projects=[run.project_id])[0]
-        except (SinkError, OSError):
+            latest = self.snapshots.history(run.project_id)[-1:]
+        except (SinkError, OSError) as exc:
+            log_event(logging.WARNING, f"the inventory state cannot be read: {exc}")
             latest = []
         if latest:
             run.in_force, run.in_force_at = latest[0].snapshot_id, latest[0].snapshot_at
