@@ -19,7 +19,7 @@ from typing import Any
 from lib.core.errors import ConfigError, OplogLakeError
 from lib.core.settings import LAKE_URI, LakeLocation, Settings
 from lib.core.times import format_utc, parse_day_or_moment
-from lib.reports.catalog import ORDER, all_reports, get_report
+from lib.reports.catalog import all_reports, get_report
 from lib.reports.controls import CONTROL_ORDER, all_controls, choose
 from lib.reports.parameters import PARAMETERS, ParameterError, PeriodError, Request, format_number
 
@@ -178,12 +178,14 @@ def report_command(args: argparse.Namespace) -> int:
         return 0
     if not args.name:
         raise UsageError("name a report (or `all`); --list shows them")
-    names = list(ORDER) if args.name == "all" else [get_report(args.name).name]
-    if args.format == "csv" and len(names) > 1:
+    if args.format == "csv" and args.name == "all":
         raise UsageError("csv holds one report: name it instead of `all`")
-    from lib.reports.engine import run_reports
+    names = ["all"] if args.name == "all" else [get_report(args.name).name]
+    from lib.reports.engine import all_report_names, run_reports
 
     request = request_from(args)
+    if names == ["all"]:
+        names = all_report_names(args.location)
     with worded_errors():
         results = run_reports(args.location, request, names, controls_from(args))
     emit(render(results, args.format, args.lake), args.out, args.format)

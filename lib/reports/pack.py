@@ -20,7 +20,7 @@ from lib.core.settings import LakeLocation
 from lib.core.times import format_utc
 from lib.lake.storage import open_store
 from lib.reports.controls import choose
-from lib.reports.engine import location_of, run_reports
+from lib.reports.engine import default_controls, location_of, run_reports
 from lib.reports.html.summary import render_index
 from lib.reports.parameters import Request, Scope
 from lib.reports.result import ReportResult
@@ -44,8 +44,8 @@ def build_pack(
     controls: Sequence[str] | None,
     generated_at: datetime,
 ) -> Pack:
-    chosen = choose(controls)
     lake = location_of(lake)
+    chosen = default_controls(lake) if controls is None else choose(controls)
     results = {r.name: r for r in run_reports(lake, request, PACK_REPORTS, chosen)}
     scope = results["controls"].scope
     if scope is None:  # every report run over a lake has one
