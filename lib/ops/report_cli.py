@@ -87,7 +87,8 @@ def _period_options(parser: argparse.ArgumentParser, required: bool = False) -> 
         )
     parser.add_argument(
         "--controls",
-        help=f"comma-separated controls to evaluate (default all: {', '.join(CONTROL_ORDER)})",
+        help="comma-separated controls to evaluate (default: all of them, the inventory ones "
+        f"when the lake has an inventory: {', '.join(CONTROL_ORDER)})",
     )
     parser.add_argument("--now", help=argparse.SUPPRESS)  # fixed clock for reproducible output
 

@@ -90,6 +90,8 @@ class LakeInventory:
         lines = []
         for project in self.projects():
             snapshot = chosen.get(project)
+            if any(note.startswith(f"inventory state of {project} ") for note in self.notes):
+                continue  # unreadable: its note says so
             if snapshot is None:
                 lines.append(f"inventory of {project}: no snapshot taken by the evaluation time")
             else:

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 from html import unescape
@@ -241,3 +242,31 @@ def test_the_command_line_process_reads_the_snapshot_in_force(lake: str) -> None
     assert result.returncode == 0, result.stderr
     assert "srv-never.example" in result.stdout and "in no vault" in result.stdout
     assert result.stderr.startswith("note: inventory of p-audit: snapshot 20261130T060000Z-")
+
+
+def test_an_unreadable_state_is_named_and_the_other_projects_still_judged(lake, tmp_path, capsys):
+    copy = tmp_path / "lake"
+    shutil.copytree(lake, copy)
+    (copy / "_state" / "inventory" / "p-late.json").write_text("{not json")
+    out, said = report(str(copy), capsys, "unprotected", "--format", "json")
+    assert [r["resource_id"] for r in json.loads(out)] == [r[0] for r in UNPROTECTED]
+    notes = said.splitlines()
+    assert notes[0].startswith("note: inventory of p-audit: snapshot 20261130T060000Z-")
+    assert notes[1].startswith("note: inventory state of p-late is unreadable: the inventory state")
+    assert len(notes) == 2  # and no "no snapshot" line for p-late
+    rows = json.loads(
+        report(
+            str(copy),
+            capsys,
+            "resource-compliance",
+            "--format",
+            "json",
+            "--controls",
+            "policy-assigned",
+            "--since",
+            "2026-11-01",
+        )[0]
+    )
+    late = next(r for r in rows if r["resource_id"] == "late-01")
+    assert late["status"] == "INSUFFICIENT_DATA"
+    assert late["reason"] == "no inventory snapshot of project p-late taken by the evaluation time"
