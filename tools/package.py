@@ -33,10 +33,10 @@ NATIVE = {"x86_64": "x86_64", "aarch64": "arm64"}.get(platform.machine(), "")
 # The code: handler.py and lib/, less what only operators run (`python -m lib`). The import rule
 # (README) keeps lib.ops and lib.reports off the Lambda path; `check` proves it.
 OPERATOR_ONLY = ("lib/ops", "lib/reports", "lib/__main__.py")
-# Python modules of pyarrow the function never loads. It writes Parquet through pyarrow and talks
-# to S3 through boto3 (lib/lake/s3.py), so the filesystems go; pyarrow's S3FileSystem serves only
-# the operator's reads of an s3:// lake (lib/lake/reader.py). A Lambda path that reads the lake
-# through pyarrow must keep `_s3fs`.
+# Python modules of pyarrow the function never loads. It reads and writes the lake's objects
+# through boto3 (lib/lake/s3.py; Parquet from those bytes, `read_partition` in lib/lake/reader.py),
+# so the filesystems go; pyarrow's S3FileSystem serves only the operator's reads of an s3:// lake.
+# tests/functional/test_package.py runs every event kind from the package: it proves each cut.
 PYARROW_UNUSED = (
     "_flight",
     "flight.py",

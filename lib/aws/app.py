@@ -183,7 +183,7 @@ class Root:
         queue_url = settings.queue_url
 
         def new_sink() -> LogSink:  # a fresh view of what the lake holds, for every pass
-            known = KnownRows(settings.lake)
+            known = KnownRows(self.store)
             if settings.discover_mode == "queue" and queue_url is not None:
                 return QueueLogSink(self.aws_client("sqs"), queue_url, known)
             return LakeLogSink(self.lake, known, scrub=self.scrub)

@@ -2,8 +2,10 @@
 
 Everything above this module (partitioning, naming, Parquet) works on keys like
 `operation_logs/dt=2026-11-20/part-….parquet`. A `put` is atomic: a reader sees the whole object
-or nothing. Small state documents (`_state/...`) are changed with a compare-and-swap
-(`read_versioned` + `put_if`), so two writers can never overwrite each other unseen.
+or nothing. `reader` opens an object as a seekable file that fetches only what is read, so a
+Parquet reader takes a footer and a few columns, not the whole object. Small state documents
+(`_state/...`) are changed with a compare-and-swap (`read_versioned` + `put_if`), so two writers
+can never overwrite each other unseen.
 """
 
 from __future__ import annotations
@@ -29,6 +31,18 @@ class Versioned:
     version: str
 
 
+class ReadableFile(Protocol):
+    """A seekable read-only file (what pyarrow's readers accept)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+
+    def tell(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
 class ObjectStore(Protocol):
     uri: str
 
@@ -45,7 +59,13 @@ class ObjectStore(Protocol):
 
     def get(self, key: str) -> bytes: ...
 
-    def list(self, prefix: str) -> list[str]: ...
+    def reader(self, key: str) -> ReadableFile:
+        """The object as a seekable read-only file (close it); ObjectMissing if there is none."""
+        ...
+
+    def list(self, prefix: str, limit: int | None = None) -> list[str]:
+        """The keys under `prefix`, sorted (only the first `limit`, when given)."""
+        ...
 
     def delete(self, key: str) -> None: ...
 
@@ -104,7 +124,15 @@ class LocalStore:
         except OSError as exc:
             raise self._error("read", key, exc) from exc
 
-    def list(self, prefix: str) -> list[str]:
+    def reader(self, key: str) -> ReadableFile:
+        try:
+            return open(self._path(key), "rb")  # the caller closes it
+        except FileNotFoundError as exc:
+            raise ObjectMissing(f"{key} is not in {LAKE_URI}={self.uri}") from exc
+        except OSError as exc:
+            raise self._error("read", key, exc) from exc
+
+    def list(self, prefix: str, limit: int | None = None) -> list[str]:
         base = self._path(prefix)
         if not base.is_dir():
             return []
@@ -112,7 +140,7 @@ class LocalStore:
             p.relative_to(self.root).as_posix()
             for p in base.rglob("*")
             if p.is_file() and not p.name.startswith(".")
-        )
+        )[:limit]
 
     def delete(self, key: str) -> None:
         try:
