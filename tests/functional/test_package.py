@@ -85,8 +85,10 @@ def build_inputs_digest(arch: str, runtime: str) -> str:
 def say(config: pytest.Config, line: str) -> None:
     """A line in the test output, whatever the verbosity (not a warning: those fail the run)."""
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(line)
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
