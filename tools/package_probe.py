@@ -5,10 +5,10 @@
 EVENTS.json is a JSON list of events. Each goes to `handler.lambda_handler` as Lambda would hand
 it over (the environment says where the lake, the API and the queue are). Then every module loaded
 must come from the package or the standard library, and no operator-only module may be loaded.
-Prints one line of JSON: the responses, in order, and how many modules were loaded; raises on a
-failure. `tools/package.py check` runs it offline on the sample events; the package test
-(tests/functional/test_package.py) runs every event kind through it against S3, SQS and the API
-on loopback and reads back what was written.
+Prints one line of JSON: the responses, in order, how many modules were loaded, and which
+packages and layers of lib; raises on a failure. `tools/package.py check` runs it offline on the
+sample events; the package test (tests/functional/test_package.py) runs every event kind through
+it against S3, SQS and the API on loopback and reads back what was written.
 """
 
 import json
@@ -55,4 +55,8 @@ outside = loaded_from_elsewhere()
 assert not outside, f"loaded from outside the package: {outside}"
 operator_only = sorted(m for m in sys.modules if m.startswith(OPERATOR_ONLY))
 assert not operator_only, f"operator-only modules loaded: {operator_only}"
-print(json.dumps({"responses": responses, "modules": len(sys.modules)}, default=str))
+packages = {name.partition(".")[0] for name in sys.modules} - set(sys.stdlib_module_names)
+layers = {".".join(name.split(".")[:2]) for name in sys.modules if name.startswith("lib.")}
+summary = {"responses": responses, "modules": len(sys.modules)}
+summary |= {"packages": sorted(packages - {"__main__", "handler"}), "layers": sorted(layers)}
+print(json.dumps(summary, default=str))

@@ -3,6 +3,10 @@
 `Root` builds every object from the settings (session, auth, client, store, lake, queue client,
 follower, pipeline, drain), each once, and hands secrets to its own log redactor. The Lambda
 `App` and the operator tools both get what they need from a `Root`; nothing else constructs them.
+
+A cold start imports only what every event kind needs (the events, the settings, logging);
+each object's modules (pyarrow, requests, boto3, the pipeline) are imported when it is built,
+so an event kind pays only for its own.
 """
 
 from __future__ import annotations
@@ -18,13 +22,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from lib.aws.events import compact_request, event_kind, partial_batch_response, sqs_messages
 from lib.aws.metrics import emf_lines
-from lib.cbr.auth import AuthProvider, NoAuth, StaticToken, provider_for
-from lib.cbr.client import CbrClient, RatePacer, RetryPolicy
-from lib.cbr.transport import build_session
 from lib.core.errors import ConfigError
 from lib.core.runtime import (
     Deadline,
@@ -41,16 +40,18 @@ from lib.core.settings import (
     QUEUE_URL,
     Settings,
 )
-from lib.ingest.pipeline import Pipeline, RowSink
-from lib.lake.storage import ObjectStore, open_store
-from lib.lake.writer import Lake
 
 if TYPE_CHECKING:
     import requests
 
     from lib.aws.drain import QueueDrain
     from lib.aws.sqs import QueueFollower
+    from lib.cbr.auth import AuthProvider
+    from lib.cbr.client import CbrClient
     from lib.ingest.discover import Discovery
+    from lib.ingest.pipeline import Pipeline, RowSink
+    from lib.lake.storage import ObjectStore
+    from lib.lake.writer import Lake
 
 REPLAY_PROJECT = "replay"  # stands in the URL when replaying offline without a project
 
@@ -59,6 +60,8 @@ class Root:
     """Builds each object the settings call for, once, on first use."""
 
     def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        import pyarrow as pa
+
         # The system allocator gives back what Arrow freed (the JSON reader's buffers, a written
         # batch's table); mimalloc, pyarrow's default, keeps it: 267 MB against 215 MB peak RSS
         # for a 10,000-ID invocation (bench/memory.py), in a function of 512 MB.
@@ -76,11 +79,15 @@ class Root:
 
     @cached_property
     def session(self) -> requests.Session:
+        from lib.cbr.transport import build_session
+
         return build_session(self.settings.fetch_concurrency, self.settings.replay_dir)
 
     @cached_property
     def auth(self) -> AuthProvider:
         """The auth the settings ask for; a secret is read here, once per cold start."""
+        from lib.cbr.auth import NoAuth, StaticToken, provider_for
+
         settings, remember = self.settings, self.redactor.add
         if settings.credentials_secret_id is not None:
             from lib.cbr.credentials import SecretAuth, fetch_secret, parse_secret
@@ -102,6 +109,8 @@ class Root:
 
     @cached_property
     def client(self) -> CbrClient:
+        from lib.cbr.client import CbrClient, RatePacer, RetryPolicy
+
         settings = self.settings
         return CbrClient(
             self.session,
@@ -115,10 +124,14 @@ class Root:
 
     @cached_property
     def store(self) -> ObjectStore:
+        from lib.lake.storage import open_store
+
         return open_store(self.settings.lake)
 
     @cached_property
     def lake(self) -> Lake:
+        from lib.lake.writer import Lake
+
         return Lake(self.store)
 
     @property
@@ -142,6 +155,8 @@ class Root:
 
     def pipeline(self, sink: RowSink | None = None, *, follow: bool = True) -> Pipeline:
         """The stages wired; `sink` replaces the lake (e.g. a filter in front of it)."""
+        from lib.ingest.pipeline import Pipeline
+
         return Pipeline(
             self.client,
             sink or self.lake,

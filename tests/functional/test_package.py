@@ -24,7 +24,7 @@ import shutil
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -128,6 +128,7 @@ class World:
     endpoint: str  # moto's server
     queue_url: str
     secret_arn: str
+    probed: dict[str, Any] = field(default_factory=dict)
 
     def environment(self, **changes: str) -> dict[str, str]:
         """What the function's configuration gives it (template.yaml), pointed at loopback."""
@@ -149,11 +150,12 @@ class World:
         return env | changes
 
     def invoke(self, event: dict[str, Any], **env: str) -> dict[str, Any]:
-        """One invocation in a fresh process of the package: its response."""
-        summary = tool.run_events(
+        """One invocation in a fresh process of the package: its response. What else the probe
+        saw (the packages and layers loaded) is kept in `probed`."""
+        self.probed = tool.run_events(
             self.built.folder, [event], self.environment(**env), self.built.python
         )
-        (response,) = summary["responses"]
+        (response,) = self.probed["responses"]
         return dict(response)
 
     def seed(self, *ids: str, **env: str) -> None:
@@ -293,6 +295,8 @@ def compact(world: World) -> None:
     assert len(world.keys(partition)) == 4
     response = world.invoke(load_event("compact.json"))
     assert (response["compacted"], response["files_in"], response["files_out"]) == (1, 4, 1)
+    assert "requests" not in world.probed["packages"]  # it loads only what compaction needs
+    assert {"lib.cbr", "lib.ingest"}.isdisjoint(world.probed["layers"])
     assert len(world.keys(partition)) == 1
     assert_rows_hold(world.rows(), logs)
 
