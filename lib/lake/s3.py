@@ -134,7 +134,7 @@ class S3Store:
             pages = paginator.paginate(
                 Bucket=self.bucket,
                 Prefix=self._key(prefix),
-                PaginationConfig={"MaxItems": limit} if limit else {},
+                PaginationConfig={"MaxItems": limit, "PageSize": limit} if limit else {},
             )
             for page in pages:
                 keys += [item["Key"].removeprefix(root) for item in page.get("Contents", [])]

@@ -177,6 +177,17 @@ class World:
             found += pq.read_table(io.BytesIO(body)).to_pylist()
         return sorted(found, key=lambda r: (str(r.get("id")), str(r.get("updated_at"))))
 
+    def codecs(self, table: str = DATA_TABLE) -> set[str]:
+        """The compression of every column chunk of the table's files."""
+        s3, found = boto3.client("s3"), set()
+        for key in self.keys(table):
+            body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+            meta = pq.ParquetFile(io.BytesIO(body)).metadata
+            for group in range(meta.num_row_groups):
+                row_group = meta.row_group(group)
+                found |= {row_group.column(n).compression for n in range(row_group.num_columns)}
+        return found
+
     def keys(self, table: str) -> list[str]:
         answer = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=f"lake/{table}/")
         return sorted(item["Key"] for item in answer.get("Contents", []))
@@ -242,6 +253,7 @@ def sqs_batch(world: World) -> None:
         world.fake.add_log(log)
     assert world.invoke(load_event("sqs-batch.json")) == {"batchItemFailures": []}
     assert_rows_hold(world.rows(), fixture_logs())
+    assert world.codecs() == world.codecs(ERRORS_TABLE) == {"ZSTD"}
     reasons = sorted(row["reason"] for row in world.rows(ERRORS_TABLE))
     assert reasons == ["invalid_id", "invalid_message", "not_found"]
 
