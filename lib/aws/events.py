@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 if TYPE_CHECKING:  # imported by the events that need them: a cold start classifies events only
     from lib.ingest.messages import Message
 
-EventKind = Literal["sqs", "scheduled", "compact", "discover"]
-ACTIONS: tuple[EventKind, ...] = ("compact", "discover")  # {"action": ...} events
+EventKind = Literal["sqs", "scheduled", "compact", "discover", "inventory"]
+ACTIONS: tuple[EventKind, ...] = ("compact", "discover", "inventory")  # {"action": ...} events
 
 
 class ItemFailure(TypedDict):
@@ -42,7 +42,7 @@ def event_kind(event: Any) -> EventKind:
         return "scheduled"
     raise UnsupportedEvent(
         "expected an SQS event (Records[].eventSource == 'aws:sqs'), a scheduled event, "
-        '{"action": "discover"} or {"action": "compact"}'
+        '{"action": "discover"}, {"action": "inventory"} or {"action": "compact"}'
     )
 
 

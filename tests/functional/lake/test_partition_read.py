@@ -19,9 +19,10 @@ from lib.core.errors import SinkError
 from lib.core.schema import DATA_TABLE, OPERATION_LOGS_SCHEMA
 from lib.ingest.flatten import flatten
 from lib.ingest.known import KnownRows
+from lib.lake.objects import ObjectStore, ReadableFile
 from lib.lake.reader import read_partition
 from lib.lake.s3 import TAIL_BYTES, S3Store
-from lib.lake.storage import LocalStore, ObjectStore, ReadableFile
+from lib.lake.storage import LocalStore
 from lib.lake.writer import Lake, file_key, rows_table
 
 from tasks import make_log
