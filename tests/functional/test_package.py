@@ -36,9 +36,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from lib.core.schema import DATA_TABLE, ERRORS_TABLE
+from lib.lake.s3 import S3Store
+from lib.lake.snapshots import read_inventory
 
 from conftest import PROJECT, ROOT, fixture_logs, load_event, run_handler_script, sqs_event
 from expected import expected_columns
+from fake_inventory import FakeInventory, populate
 from fakecbr import FakeCBR, Reply
 from tasks import make_log
 
@@ -330,6 +333,19 @@ def follow_up(world: World) -> None:
     assert json.loads(done_row["raw_json"]) == task
 
 
+def inventory(world: World) -> None:
+    world.fake.inventory = FakeInventory()
+    account = populate(world.fake.inventory, PROJECT, vaults=3, servers=12, backups=40)
+    response = world.invoke(load_event("inventory.json"))
+    assert (response["snapshots"], response["inventory_failures"]) == (1, 0), response
+    view = read_inventory(S3Store(boto3.client("s3"), BUCKET, "lake"))
+    for name, source in (("vaults", account.vaults), ("backups", account.backups)):
+        texts = view.tables[name]["raw_json"].to_pylist()
+        held = sorted((json.loads(text) for text in texts), key=lambda item: item["id"])
+        assert held == sorted(source, key=lambda item: item["id"]), name
+        assert sorted(view.tables[name]["id"].to_pylist()) == [item["id"] for item in held]
+
+
 KINDS: dict[str, Callable[[World], None]] = {
     "sqs batch": sqs_batch,
     "scheduled drain": scheduled_drain,
@@ -337,6 +353,7 @@ KINDS: dict[str, Callable[[World], None]] = {
     "discover, queue mode": discover_onto_the_queue,
     "compact": compact,
     "follow-up": follow_up,
+    "inventory": inventory,
 }
 
 
