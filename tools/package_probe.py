@@ -56,6 +56,7 @@ assert not outside, f"loaded from outside the package: {outside}"
 operator_only = sorted(m for m in sys.modules if m.startswith(OPERATOR_ONLY))
 assert not operator_only, f"operator-only modules loaded: {operator_only}"
 packages = {name.partition(".")[0] for name in sys.modules} - set(sys.stdlib_module_names)
+packages = {name for name in packages if not name.startswith("_") and name != "cython_runtime"}
 layers = {".".join(name.split(".")[:2]) for name in sys.modules if name.startswith("lib.")}
 summary = {"responses": responses, "modules": len(sys.modules)}
 summary |= {"packages": sorted(packages - {"__main__", "handler"}), "layers": sorted(layers)}
