@@ -16,7 +16,6 @@ from urllib.parse import urlsplit
 
 from lib.core.environ import Environ
 from lib.core.errors import ConfigError
-from lib.core.inventory_schema import DEFAULT_PROTECTABLE_TYPES, PROTECTABLE_TYPES
 
 # Variable names, declared once.
 CBR_ENDPOINT = "CBR_ENDPOINT"
@@ -55,6 +54,10 @@ QUEUE_URL_SHAPE = re.compile(r"https?://[A-Za-z0-9.:\[\]-]+(?:/\S*)?")
 SECRET_ID = re.compile(r"[A-Za-z0-9/_+=.@:-]{1,2048}")
 KMS_KEY = re.compile(r"[A-Za-z0-9/_:.-]{1,2048}")
 DISCOVER_MODES = ("lake", "queue")
+# ListProtectable's path types (the API documents these five; the default is the first three).
+# Here, not beside the inventory's tables: reading the settings must not import pyarrow.
+PROTECTABLE_TYPES = ("server", "disk", "turbo", "workspace", "workspace_v2")
+DEFAULT_PROTECTABLE_TYPES = ("server", "disk", "turbo")
 
 
 @dataclass(frozen=True)

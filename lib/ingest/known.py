@@ -16,15 +16,14 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from lib.core.runtime import Scrub, log_event, no_scrub
-from lib.core.schema import DATA_TABLE, PARTITION_KEY
-from lib.core.settings import LakeLocation
+from lib.core.schema import DATA_TABLE
 from lib.ingest.batch import Record
 from lib.ingest.pipeline import RowSink
 from lib.ingest.rows import data_table, record
-from lib.lake.reader import LakeNotFound, open_table, scan
+from lib.lake.reader import read_partition
+from lib.lake.storage import ObjectStore
 from lib.lake.writer import (
     Row,
     WriteReport,
@@ -39,14 +38,12 @@ FLUSH_ROWS = 10_000  # rows buffered before a lake write
 
 
 class KnownRows:
-    """The (id, updated_at) identities the lake already holds, read once per partition."""
+    """The (id, updated_at) identities the lake already holds, read once per partition through
+    the lake's store (the two columns of each file, not the files)."""
 
-    def __init__(self, lake: LakeLocation | str) -> None:
-        self._lake = lake
-        try:
-            self._dataset: ds.Dataset | None = open_table(lake, DATA_TABLE)
-        except (LakeNotFound, FileNotFoundError):
-            self._dataset = None
+    def __init__(self, store: ObjectStore) -> None:
+        store.list(f"{DATA_TABLE}/", limit=1)  # a lake that cannot be read fails now, not later
+        self._store = store
         self._loaded: dict[str, set[str]] = {}
 
     def contains(self, row: Row) -> bool:
@@ -88,17 +85,8 @@ class KnownRows:
         return known
 
     def _read(self, day: str) -> set[str]:
-        if self._dataset is None:
-            return set()
-        table = scan(
-            self._lake,
-            DATA_TABLE,
-            lambda dataset: dataset.to_table(
-                columns=["id", "updated_at"], filter=ds.field(PARTITION_KEY) == day
-            ),
-            opened=self._dataset,
-        )
-        return {data_identity(row) for row in table.to_pylist()}
+        table = read_partition(self._store, DATA_TABLE, day, ["id", "updated_at"])
+        return set(data_identities(table).to_pylist())
 
 
 @dataclass

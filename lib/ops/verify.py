@@ -108,7 +108,7 @@ def check_project(
     if repair and not check.complete:
         from lib.ingest.known import KnownRows, LakeLogSink
 
-        sink = LakeLogSink(root.lake, KnownRows(root.settings.lake), scrub=root.scrub)
+        sink = LakeLogSink(root.lake, KnownRows(root.store), scrub=root.scrub)
         gaps = [*check.missing, *check.stale]
         listed = [texts.get(i) for i in gaps]
         sink.add_logs(
