@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -187,7 +187,7 @@ class Settings:
             max_rps=_rate(env),
             follow_unfinished=env.flag(FOLLOW_UNFINISHED),
             project_ids=env.id_list(CBR_PROJECT_IDS),
-            discover_start=env.moment(DISCOVER_START),
+            discover_start=_discover_start(env),
             discover_mode=env.choice(DISCOVER_MODE, "lake", DISCOVER_MODES),
             **_lake(env, lake_uri),
             **_logging(env),
@@ -233,6 +233,18 @@ NUMBERS = (
     _Number("follow_delay_s", int, 0, 900),
     _Number("discover_lookback_h", float, 0, 720),
 )
+
+
+def _discover_start(env: Environ) -> datetime | None:
+    """DISCOVER_START: a past moment from the year 1000 on (the API takes four-digit years, and
+    a start still to come would list nothing and read as complete)."""
+    start = env.moment(DISCOVER_START)
+    if start is not None and (start.year < 1000 or start > datetime.now(UTC)):
+        raise ConfigError(
+            f"{DISCOVER_START} must be a date or UTC datetime from the year 1000 up to now, "
+            f"got {env.get(DISCOVER_START)!r}."
+        )
+    return start
 
 
 def _endpoint(env: Environ) -> str:
