@@ -15,7 +15,10 @@ from lib.core.times import format_duration, format_query, format_second, format_
         (datetime(999, 12, 31, 23, 59, 59, tzinfo=UTC), "0999-12-31T23:59:59Z"),
         (datetime(42, 1, 2, 3, 4, 5, 678, tzinfo=UTC), "0042-01-02T03:04:05Z"),
         (datetime(2026, 11, 20, 8, 0, 0, 999_999, tzinfo=UTC), "2026-11-20T08:00:00Z"),
-        (datetime(2026, 11, 20, 10, 0, tzinfo=timezone(timedelta(hours=2))), "2026-11-20T08:00:00Z"),
+        (
+            datetime(2026, 11, 20, 10, 0, tzinfo=timezone(timedelta(hours=2))),
+            "2026-11-20T08:00:00Z",
+        ),
     ],
 )
 def test_a_query_time_has_a_four_digit_year_and_whole_seconds(moment: datetime, query: str) -> None:
