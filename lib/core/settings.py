@@ -170,6 +170,21 @@ class Settings:
         return cls(**_lake(env, lake_uri), **_logging(env))
 
     @classmethod
+    def for_discovery_state(
+        cls, environ: Mapping[str, str], lake_uri: str | None = None
+    ) -> Settings:
+        """The lake's settings and the projects discovery works on, with DISCOVER_START: what
+        reading discovery's state needs (no CBR endpoint or credentials)."""
+        env = Environ(environ)
+        return cls(
+            project_id=env.optional_id(CBR_PROJECT_ID),
+            project_ids=env.id_list(CBR_PROJECT_IDS),
+            discover_start=_discover_start(env),
+            **_lake(env, lake_uri),
+            **_logging(env),
+        )
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str], lake_uri: str | None = None) -> Settings:
         env = Environ(environ)
         iam_endpoint = env.secure_url(IAM_ENDPOINT, GLOBAL_IAM_ENDPOINT)

@@ -66,7 +66,7 @@ def discover(env: dict[str, str], lake: Path | str, *, page_size: int = 1000) ->
 
 
 def watermark(lake: Path, project: str = PROJECT) -> datetime | None:
-    return Watermarks(LocalStore(lake)).read(project).watermark
+    return Watermarks(LocalStore(lake)).read(project, datetime.now(UTC)).watermark
 
 
 def ids_in(lake: Path | str) -> list[str]:
@@ -252,7 +252,7 @@ def test_two_passes_at_once_lose_nothing_and_write_nothing_twice(
     assert max(identities(lake).values()) == 1
     final = max(parse_utc(p["watermark_after"]) for p in passes if p["watermark_after"])
     store_root = Root(Settings.for_lake(extra, lake_uri=lake))
-    assert Watermarks(store_root.store).read(PROJECT).watermark == final
+    assert Watermarks(store_root.store).read(PROJECT, datetime.now(UTC)).watermark == final
 
 
 def test_replay_mode_cannot_discover_and_says_so(tmp_path: Path) -> None:
