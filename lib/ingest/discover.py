@@ -36,7 +36,7 @@ from lib.core.runtime import Deadline, log_event, logger
 from lib.core.times import format_utc, parse_utc
 from lib.ingest.discover_run import LISTABLE, RETENTION, ProjectRun
 from lib.ingest.follow import UNFINISHED, Follower, FollowUp
-from lib.ingest.known import LogSink, log_drift
+from lib.ingest.known import LakeUnreadable, LogSink, log_drift
 from lib.ingest.lease import HeldProject, LeaseLost
 from lib.ingest.listing import Lister, Window, WindowUnreadable
 from lib.ingest.watermark import LastRun, ProjectState, Span, StateUnreadable, Watermarks
@@ -125,6 +125,8 @@ class Discovery:
             run.stopped_by, run.error, held = "held", str(exc), None
         except StateUnreadable as exc:
             run.stopped_by, run.error = "state_refused", str(exc)
+        except LakeUnreadable as exc:
+            run.stopped_by, run.error = "lake_unreadable", str(exc)
         except SinkError as exc:
             run.stopped_by, run.error = "write_failed", str(exc)
         except Exception as exc:  # the project boundary: the next project still runs

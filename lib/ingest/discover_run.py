@@ -13,12 +13,14 @@ RETENTION = timedelta(days=30)  # about how long the list API keeps tasks
 LISTABLE = timedelta(days=29)  # how far back the list API surely still holds every task
 
 NORMAL = ("done", "time", "held")
-# Why a pass failed: a page, a window read incompletely, the lake, the follow-up queue, a state
-# file refused, anything unexpected, or a stop by the operator (Ctrl-C, SIGTERM).
+# Why a pass failed: a page, a window read incompletely, the lake (a write, a file that cannot be
+# read), the follow-up queue, a state file refused, anything unexpected, or a stop by the operator
+# (Ctrl-C, SIGTERM).
 FAILED = (
     "page_failed",
     "incomplete",
     "write_failed",
+    "lake_unreadable",
     "follow_failed",
     "state_refused",
     "error",
@@ -87,6 +89,6 @@ def summarize(runs: Sequence[ProjectRun], now: datetime) -> dict[str, Any]:
         "discovery_held": ended("held"),
         "discovery_page_failed": ended("page_failed"),
         "discovery_incomplete": ended("incomplete"),
-        "discovery_write_failed": ended("write_failed", "state_refused"),
+        "discovery_write_failed": ended("write_failed", "lake_unreadable", "state_refused"),
         "discovery_follow_failed": ended("follow_failed"),
     }

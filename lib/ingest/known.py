@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from lib.core.errors import SinkError
 from lib.core.runtime import Scrub, log_event, no_scrub
 from lib.core.schema import DATA_TABLE, PARTITION_KEY
 from lib.core.settings import LakeLocation
@@ -89,17 +90,28 @@ class KnownRows:
         return known
 
     def _read(self, day: str) -> set[str]:
+        """The identities of one partition; LakeUnreadable (naming the file) when a lake file
+        there cannot be read, a failure of the run, not of its options."""
         if self._dataset is None:
             return set()
-        table = scan(
-            self._lake,
-            DATA_TABLE,
-            lambda dataset: dataset.to_table(
-                columns=["id", "updated_at"], filter=ds.field(PARTITION_KEY) == day
-            ),
-            opened=self._dataset,
-        )
+        try:
+            table = scan(
+                self._lake,
+                DATA_TABLE,
+                lambda dataset: dataset.to_table(
+                    columns=["id", "updated_at"], filter=ds.field(PARTITION_KEY) == day
+                ),
+                opened=self._dataset,
+            )
+        except LakeNotFound:
+            return set()
+        except (pa.ArrowException, OSError) as exc:
+            raise LakeUnreadable(f"a lake file could not be read: {exc}") from None
         return {data_identity(row) for row in table.to_pylist()}
+
+
+class LakeUnreadable(SinkError):
+    """A lake file (corrupt, or not the lake's) could not be read."""
 
 
 @dataclass

@@ -32,6 +32,7 @@ STOPS = {
     "page_failed": "a page failed; the watermark stays before it",
     "incomplete": "a window could not be read completely; the watermark stays before it",
     "write_failed": "writing failed; the watermark stays before it",
+    "lake_unreadable": "a lake file could not be read; the watermark stays before it",
     "follow_failed": "unfinished tasks could not be queued; the watermark stays before them",
     "state_refused": "its discovery state was refused; nothing was listed",
     "error": "the pass failed unexpectedly; the watermark stays where it was",

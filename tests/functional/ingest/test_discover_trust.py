@@ -132,13 +132,15 @@ def test_an_api_that_ignores_the_offset_fails_the_pass_after_a_bounded_number_of
 class FailingWrites:
     """The lake's store, refusing lake files after `allowed` writes (state documents pass)."""
 
-    def __init__(self, inner: ObjectStore, allowed: int) -> None:
-        self.inner, self.allowed, self.uri = inner, allowed, inner.uri
+    def __init__(
+        self, inner: ObjectStore, allowed: int, error: type[Exception] = SinkError
+    ) -> None:
+        self.inner, self.allowed, self.uri, self.error = inner, allowed, inner.uri, error
 
     def put(self, key: str, data: bytes) -> None:
         if not key.startswith("_state/"):
             if self.allowed <= 0:
-                raise SinkError(f"cannot write {key} under {self.uri}: No space left on device")
+                raise self.error(f"cannot write {key} under {self.uri}: No space left on device")
             self.allowed -= 1
         self.inner.put(key, data)
 
@@ -176,6 +178,28 @@ def test_a_write_that_fails_holds_the_watermark_before_its_slice(fake: FakeCBR, 
     assert (summary["discovery_write_failed"], summary["discovery_failures"]) == (1, 1)
     (again,) = discover(environment(fake), lake)  # the next pass closes the gap
     assert again.stopped_by == "done" and ids_in(lake) == sorted(log["id"] for log in logs)
+
+
+def test_an_unexpected_error_stays_inside_its_project(
+    fake: FakeCBR, lake: Path, logs: io.StringIO
+) -> None:
+    spread(fake, 6)
+    theirs = spread(fake, 4, first=100, project=OTHER)
+    env = environment(fake, CBR_PROJECT_IDS=f"{PROJECT},{OTHER}")
+    root = Root(replace(Settings.from_env(env, lake_uri=str(lake)), backoff_base_s=0.01))
+    store = FailingWrites(LocalStore(lake), allowed=0, error=RuntimeError)  # a bug, not a SinkError
+    root.__dict__["store"] = store
+    mine = root.discovery.run_project(PROJECT, Deadline.after(60))
+    store.allowed = 100
+    other = root.discovery.run_project(OTHER, Deadline.after(60))
+    assert mine.stopped_by == "error" and mine.error is not None
+    assert mine.error.startswith("RuntimeError: cannot write operation_logs/")
+    assert other.stopped_by == "done" and {log["id"] for log in theirs} <= set(ids_in(lake))
+    assert "lease" not in state(lake) and state(lake)["last_run"]["outcome"] == "error"
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    (failed,) = [line for line in lines if line["message"] == "discovery pass failed unexpectedly"]
+    assert failed["project_id"] == PROJECT and "RuntimeError" in failed["exception"]
+    assert summarize([mine, other], datetime.now(UTC))["discovery_failures"] == 1
 
 
 def test_a_follow_up_that_cannot_be_queued_holds_the_watermark(

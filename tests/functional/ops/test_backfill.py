@@ -509,3 +509,16 @@ def test_a_backfill_and_a_verify_share_the_api_rate_limit(
         assert filled.result()["written"] == 12
         assert checked.result() == 1  # the other lake is empty: every task missing, none lost
     assert fake.throttled > 0 and lake_ids(lake) == sorted(log["id"] for log in logs)
+
+
+def test_a_corrupt_lake_file_is_a_runtime_failure_naming_it(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    bad = lake / "operation_logs" / "dt=2026-01-02" / f"part-{'0' * 32}.parquet"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"PAR1 not a Parquet file")
+    arguments = ["--since", "2026-01-01", "--until", "2026-01-03", "--lake", str(lake),
+                 "--checkpoint", str(tmp_path / "checkpoint.json")]  # fmt: skip
+    done = run_backfill_command(arguments, env, cwd=tmp_path)
+    assert done.returncode == 1 and str(bad) in done.stderr
+    assert "Traceback" not in done.stderr

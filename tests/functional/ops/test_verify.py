@@ -325,3 +325,31 @@ def test_usage_errors_are_one_line_and_exit_2(
     assert main(["verify", *arguments, "--lake", str(lake)]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("auth", ["password", "ak-sk"])
+def test_listing_behind_real_auth_holds_for_the_whole_comparison(
+    lake: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, auth: str
+) -> None:
+    user = ("alice", "s3cret", "acme")
+    with FakeCBR(require_auth=True, iam_users={user}, access_keys={"AKTEST": "SKTEST"}) as fake:
+        logs = add(fake, [make_log(n, DAY + timedelta(hours=3 * n)) for n in range(12)])
+        fill(lake, logs)
+        fake.listing.mode = ListMode(cap=2)  # many pages, so the token is revoked mid-way
+        fake.on_list = lambda number: fake.revoke_tokens() if number == 3 else None
+        credentials = (
+            {"IAM_ENDPOINT": fake.base_url, "IAM_USERNAME": "alice", "IAM_PASSWORD": "s3cret",
+             "IAM_DOMAIN": "acme"}
+            if auth == "password"
+            else {"CBR_ACCESS_KEY": "AKTEST", "CBR_SECRET_KEY": "SKTEST"}
+        )  # fmt: skip
+        env = {"CBR_ENDPOINT": fake.base_url, "CBR_PROJECT_ID": PROJECT, "LOG_LEVEL": "ERROR"}
+        for name, value in {**env, **credentials}.items():
+            monkeypatch.setenv(name, value)
+        code, report = verify(lake, capsys)
+        assert code == 0 and report["projects"][0]["api"] == 12
+        if auth == "password":
+            assert len(fake.token_requests()) == 2  # one refresh after the revocation
+        else:
+            signed = [r.headers["authorization"] for r in fake.list_requests()]
+            assert len(signed) > 10 and all(h.startswith("SDK-HMAC-SHA256") for h in signed)
