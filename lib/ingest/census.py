@@ -7,8 +7,11 @@ offsets (the next offset is the last plus the items received) until an empty pag
 the `count` the API answered with the distinct tasks it gave. A window whose count disagrees, or
 that has none, proves nothing. A window that one answer does not hold (the page was as long as
 any met and the count says more) is cut in time, down to a second, so that the count of each
-piece is checked against what few answers give; a piece is read again (at most `MAX_PASSES`
-times) while its tasks fall short of its count, in case the order moved between pages.
+piece is checked against what few answers give. A piece agrees when a pass that ended on an
+empty page received exactly the count that every one of its answers gave (or, when the order moved
+between pages, the passes together did, under one steady count); it is read again, at most
+`MAX_PASSES` times, until it agrees or a pass met every task once (another would give the same).
+An API that ignores `offset` never shows an empty page, so it never agrees.
 """
 
 from __future__ import annotations
@@ -24,20 +27,18 @@ from lib.core.runtime import Deadline
 from lib.core.times import format_utc
 from lib.ingest.listing import FILL, MAX_PAGE_SIZE, MAX_PARTS, Window
 
-MAX_PASSES = 3
+MAX_PASSES = 10
 
 
 @dataclass(frozen=True)
 class Piece:
-    """A window read whole: the counts the API answered and the distinct tasks it gave."""
+    """A window read whole: the counts the API answered, the distinct tasks it gave, and
+    whether they agree."""
 
     window: Window
     counts: tuple[int | None, ...]
     received: int
-
-    @property
-    def agrees(self) -> bool:
-        return None not in self.counts and self.received in self.counts
+    agrees: bool
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +47,35 @@ class Piece:
             "counts": list(self.counts),
             "received": self.received,
         }
+
+
+@dataclass
+class _Pass:
+    """One pass over a piece by offset."""
+
+    tasks: set[str] = field(default_factory=set)
+    counts: list[int | None] = field(default_factory=list)  # as each answer gave it
+    ended: bool = False  # an empty page closed it
+    clean: bool = True  # no task met twice
+
+    @property
+    def count(self) -> int | None:
+        """The count every answer of the pass gave alike, else None."""
+        return self.counts[0] if len(set(self.counts)) == 1 else None
+
+
+def _agree(passes: list[_Pass], tasks: set[str]) -> bool:
+    """The API's count and the tasks it gave agree: a pass that ended on an empty page, every
+    answer giving the same count, received exactly that many tasks; or every pass gave the same
+    count, one ended, and together they received exactly that many (the order moved between
+    pages, the tasks did not). A count that changed, or none, never agrees."""
+    if any(
+        walk.ended and walk.count is not None and len(walk.tasks) == walk.count for walk in passes
+    ):
+        return True
+    counts = {walk.count for walk in passes}
+    steady = next(iter(counts)) if len(counts) == 1 else None
+    return steady is not None and any(walk.ended for walk in passes) and len(tasks) == steady
 
 
 @dataclass
@@ -114,42 +144,38 @@ class Census:
         return result
 
     def _count(self, window: Window, first: LogPage, result: WindowCount) -> Piece:
-        """Page the window by offset until an empty page, again while its tasks fall short of
-        its count and a pass still finds new ones."""
-        counts: list[int | None] = []
+        """Page the window by offset until an empty page, pass after pass until its tasks
+        agree with its count or a pass met every task once (another would give the same)."""
+        passes: list[_Pass] = []
         tasks: set[str] = set()
         page: LogPage | None = first
         for _ in range(MAX_PASSES):
-            before, ended = len(tasks), self._pass(window, page, tasks, counts, result)
+            walk = self._pass(window, page, result)
             page = None
-            agrees = None not in counts and len(tasks) in counts
-            if agrees or (ended and len(tasks) == before):
-                break
+            passes.append(walk)
+            tasks |= walk.tasks
+            if _agree(passes, tasks) or (walk.ended and walk.clean and len(set(walk.counts)) == 1):
+                break  # agreed, or this pass met every task once under one count: it will stay so
         result.tasks.update(tasks)
-        return Piece(window, tuple(dict.fromkeys(counts)), len(tasks))
+        counts = tuple(dict.fromkeys(c for walk in passes for c in walk.counts))
+        return Piece(window, counts, len(tasks), _agree(passes, tasks))
 
-    def _pass(
-        self,
-        window: Window,
-        page: LogPage | None,
-        tasks: set[str],
-        counts: list[int | None],
-        result: WindowCount,
-    ) -> bool:
-        """One pass by offset; True when it ended on an empty page, False when a page brought
-        only tasks this pass had met (the offset is not honoured)."""
-        offset, met = 0, set[str]()
+    def _pass(self, window: Window, page: LogPage | None, result: WindowCount) -> _Pass:
+        """One pass by offset, until an empty page or a page of tasks this pass had met (the
+        offset is not honoured)."""
+        walk, offset = _Pass(), 0
         while True:
             page = page or self._page(window, offset, result)
-            counts.append(page.count)
+            walk.counts.append(page.count)
             if not page.logs:
-                return True
+                walk.ended = True
+                return walk
             ids = [str(log.get("id")) for log in page.logs]
-            if met.issuperset(ids):
-                return False
+            if walk.tasks.issuperset(ids):
+                return walk
+            walk.clean = walk.clean and walk.tasks.isdisjoint(ids) and len(set(ids)) == len(ids)
             self.keep(page)
-            met.update(ids)
-            tasks.update(ids)
+            walk.tasks.update(ids)
             offset += len(page.logs)
             page = None
 
