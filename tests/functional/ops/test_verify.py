@@ -177,9 +177,15 @@ def last_instant(fake: FakeCBR, logs: Logs) -> tuple[Logs, Logs]:
     return logs + last, logs
 
 
+def before_discovery_began(fake: FakeCBR, logs: Logs) -> tuple[Logs, Logs]:
+    """Discovery began on the second day: the first day was never listed, whatever a report said."""
+    began = (DAY + timedelta(days=1)).isoformat()
+    return logs, [log for log in logs if log["created_at"] >= began]
+
+
 @pytest.mark.parametrize(
     "lose",
-    [cut_short_by_a_cap, reordered_away, crowded_second, last_instant],
+    [cut_short_by_a_cap, reordered_away, crowded_second, last_instant, before_discovery_began],
     ids=lambda f: f.__name__,
 )
 def test_verify_catches_a_lake_discovery_left_incomplete(
