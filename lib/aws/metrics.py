@@ -45,6 +45,8 @@ INVOCATION_METRICS = {
     "discovery_write_failed": ("DiscoveryWriteFailed", "Count"),
     "discovery_follow_failed": ("DiscoveryFollowFailed", "Count"),
     "rows_dropped": ("CompactionRowsDropped", "Count"),
+    "snapshots": ("InventorySnapshots", "Count"),
+    "inventory_failures": ("InventoryFailures", "Count"),
 }
 
 

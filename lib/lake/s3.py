@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from lib.core.errors import ObjectMissing, SinkError
 from lib.core.settings import LAKE_URI, LakeLocation
-from lib.lake.storage import Versioned
+from lib.lake.objects import Versioned
 
 if TYPE_CHECKING:
     import pyarrow.fs

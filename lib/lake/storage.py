@@ -1,4 +1,5 @@
-"""Where lake files live: a small port (`put`, `get`, `list`, `delete`) and its backends.
+"""Where lake files live: the local backend of the port (lib/lake/objects.py), and the choice
+of backend for a location (S3 in lib/lake/s3.py).
 
 Everything above this module (partitioning, naming, Parquet) works on keys like
 `operation_logs/dt=2026-11-20/part-….parquet`. A `put` is atomic: a reader sees the whole object
@@ -13,41 +14,13 @@ import fcntl
 import hashlib
 import os
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from lib.core.errors import ObjectMissing, SinkError
 from lib.core.settings import LAKE_URI, LakeLocation
+from lib.lake.objects import ObjectStore, Versioned
 
-
-@dataclass(frozen=True)
-class Versioned:
-    """An object's bytes and the version a conditional write must name to replace them."""
-
-    data: bytes
-    version: str
-
-
-class ObjectStore(Protocol):
-    uri: str
-
-    def put(self, key: str, data: bytes) -> None: ...
-
-    def read_versioned(self, key: str) -> Versioned | None:
-        """The object and its version, or None when there is none."""
-        ...
-
-    def put_if(self, key: str, data: bytes, version: str | None) -> str | None:
-        """Write only if the object is still at `version` (None: only if there is none yet):
-        the new version, or None, writing nothing, when another writer got there first."""
-        ...
-
-    def get(self, key: str) -> bytes: ...
-
-    def list(self, prefix: str) -> list[str]: ...
-
-    def delete(self, key: str) -> None: ...
+__all__ = ["LocalStore", "ObjectStore", "Versioned", "open_store"]
 
 
 class LocalStore:
