@@ -282,7 +282,7 @@ class App:
         deadline = Deadline.for_budget(context.get_remaining_time_in_millis() / 1000)
         kind = event_kind(event)
         if kind == "discover":
-            from lib.ingest.discover import summarize
+            from lib.ingest.discover_run import summarize
 
             runs = self.root.discovery.run(self.root.discover_projects(), deadline)
             response = summarize(runs, datetime.now(UTC))
