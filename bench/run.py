@@ -3,7 +3,8 @@
 Results go to bench/results.json and a table on standard output. Each figure is compared with a
 baseline measured in the same run (medians of several runs), except memory, stated absolutely.
 The CPU, memory, lake and operations figures are given for both bench generators (`samples`:
-derived from the 18 sample logs; `varied`: an account's varied logs, bench/generate.py).
+derived from the 18 sample logs; `varied`: an account's varied logs, bench/generate.py); the
+audit pack's (bench/pack.py) for a month of the varied account.
 
     python bench/run.py [--quick] [--skip-package]
 """
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tools")]
 
 import discover  # noqa: E402
+import pack  # noqa: E402
 
 import cpu  # noqa: E402
 import fetch  # noqa: E402
@@ -109,6 +111,7 @@ def main() -> None:
     results["ops"] = ops.measure(1000 if quick else 10_000, 10_000 if quick else 100_000)
     results["ops_bodies"] = ops.compaction_bodies()
     results["discovery"] = discover.measure(10_000 if quick else 100_000, 500)
+    results["pack"] = pack.measure(27_000, 1 if quick else 3)
     results["cost"] = cost(results["fetch"])
     if not args.skip_package:
         results["package"] = package_figures(3 if quick else 9)
@@ -121,7 +124,7 @@ def table(r: dict) -> str:
     rows = fetch_rows(r["fetch"])
     for name in GENERATORS:
         rows += generator_rows(name, r)
-    rows += hardening_rows(r) + discovery_rows(r["discovery"])
+    rows += hardening_rows(r) + discovery_rows(r["discovery"]) + pack.rows(r["pack"])
     money = r["cost"]
     rows.append(
         (
