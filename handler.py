@@ -14,7 +14,14 @@ from lib.core.errors import ConfigError, SinkError
 from lib.core.runtime import LocalContext
 
 # Counts in a response that mean something is left undone (redelivered, undeleted, failed).
-UNDONE = ("batchItemFailures", "failures", "delete_failed", "failed", "discovery_failures")
+UNDONE = (
+    "batchItemFailures",
+    "failures",
+    "delete_failed",
+    "failed",
+    "discovery_failures",
+    "inventory_failures",
+)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

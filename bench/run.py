@@ -28,6 +28,7 @@ import pack  # noqa: E402
 
 import cpu  # noqa: E402
 import fetch  # noqa: E402
+import inventory  # noqa: E402
 import lake  # noqa: E402
 import memory  # noqa: E402
 import ops  # noqa: E402
@@ -111,6 +112,9 @@ def main() -> None:
     results["ops"] = ops.measure(1000 if quick else 10_000, 10_000 if quick else 100_000)
     results["ops_bodies"] = ops.compaction_bodies()
     results["discovery"] = discover.measure(10_000 if quick else 100_000, 500)
+    results["inventory"] = (
+        inventory.measure(500, 20, 6000) if quick else inventory.measure(2000, 50, 60_000)
+    )
     results["pack"] = pack.measure(27_000, 1 if quick else 3)
     results["cost"] = cost(results["fetch"])
     if not args.skip_package:
@@ -124,7 +128,8 @@ def table(r: dict) -> str:
     rows = fetch_rows(r["fetch"])
     for name in GENERATORS:
         rows += generator_rows(name, r)
-    rows += hardening_rows(r) + discovery_rows(r["discovery"]) + pack.rows(r["pack"])
+    rows += hardening_rows(r) + discovery_rows(r["discovery"]) + inventory_rows(r["inventory"])
+    rows += pack.rows(r["pack"])
     money = r["cost"]
     rows.append(
         (
@@ -292,6 +297,20 @@ def discovery_rows(d: dict) -> list[Row]:
             f"{steady['gb_s']:.2f} GB-s",
             "< 5 req per project",
         ),
+    ]
+
+
+def inventory_rows(i: dict) -> list[Row]:
+    run = i["snapshot"]
+    return [
+        (
+            f"inventory: one snapshot of {i['resources']:,} resources, {i['vaults']} vaults, "
+            f"{i['backups']:,} restore points, {i['latency_s'] * 1000:.0f} ms a request",
+            f"{run['seconds']:.1f} s, {run['requests']} requests, {run['peak_rss_mb']:.0f} MB "
+            f"peak RSS ({run['idle_rss_mb']:.0f} MB idle)",
+            f"{i['vs_bare']:.2f}x the same requests bare",
+            f"< {i['budget_s']:.0f} s, < {i['memory_mb']} MB",
+        )
     ]
 
 

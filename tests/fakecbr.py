@@ -185,6 +185,7 @@ class FakeCBR:
         self._listed: dict[str, dict[str, Any]] = {}  # what ListOpLogs shows, parsed once
         self._scripts: dict[str, deque[Reply]] = {}
         self.on_list: Callable[[int], None] | None = None  # called with the list request count
+        self.inventory: Any = None  # tests/fake_inventory.py's FakeInventory, once installed
         self._list_requests = 0
         self._tokens: dict[str, IssuedToken] = {}
         self._server: _Server | None = None
@@ -298,11 +299,12 @@ class FakeCBR:
             return self._answer_token_request(request.body)
         match = OPERATION_LOG_PATH.fullmatch(path)
         listing = LIST_PATH.fullmatch(path)
-        if request.method != "GET" or not (match or listing):
+        inventory = self.inventory.match(path) if self.inventory is not None else None
+        if request.method != "GET" or not (match or listing or inventory):
             return Reply(404, API_NOT_FOUND)
         if self._over_rate_cap():
             return Reply(429, THROTTLED, {"Retry-After": "1"})
-        project_id = (match or listing)["project_id"]  # type: ignore[index]
+        project_id = (match or listing or inventory)["project_id"]  # type: ignore[index]
         if request.headers.get("authorization", "").startswith(SIGNING_ALGORITHM):
             if reason := self._signature_failure(request):
                 return auth_error(reason)
@@ -310,6 +312,8 @@ class FakeCBR:
             return auth_error(reason)
         if listing:
             return self._answer_list_request(project_id, request.path.partition("?")[2])
+        if inventory:
+            return self.inventory.answer(inventory, request.path.partition("?")[2])
         return self._answer_log_request(match["log_id"])  # type: ignore[index]
 
     def _over_rate_cap(self) -> bool:

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from lib.aws.drain import QueueDrain
     from lib.aws.sqs import QueueFollower
     from lib.ingest.discover import Discovery
+    from lib.ingest.inventory.snapshot import Inventory
 
 REPLAY_PROJECT = "replay"  # stands in the URL when replaying offline without a project
 
@@ -210,6 +211,28 @@ class Root:
             )
         return projects
 
+    @cached_property
+    def inventory(self) -> Inventory:
+        """Inventory snapshots of the settings' projects into the lake."""
+        from lib.ingest.inventory.snapshot import Inventory
+
+        settings = self.settings
+        return Inventory(self.client, self.store, settings.inventory_types, scrub=self.scrub)
+
+    def inventory_projects(self, chosen: Sequence[str] = ()) -> tuple[str, ...]:
+        """--project, else the discovery projects, else (replaying offline) the replay's."""
+        projects = tuple(chosen) or self.settings.discover_projects
+        if not projects and self.settings.replay_dir is not None:
+            from lib.cbr.replay import replay_projects
+
+            projects = replay_projects(self.settings.replay_dir)
+        if not projects:
+            raise ConfigError(
+                f"Name the projects to take an inventory of: {CBR_PROJECT_IDS} (comma-separated) "
+                f"or {CBR_PROJECT_ID}."
+            )
+        return projects
+
     def aws_client(self, service: str) -> Any:
         """A boto3 client (honours the AWS_ENDPOINT_URL_* overrides); boto3 is imported only by
         deployments that use a queue, a secret or an S3 lake."""
@@ -248,6 +271,12 @@ class App:
             runs = self.root.discovery.run(self.root.discover_projects(), deadline)
             response = summarize(runs, datetime.now(UTC))
             summary: dict[str, Any] = {"event": "discover", **response}
+        elif kind == "inventory":
+            from lib.ingest.inventory.snapshot import summarize as inventory_summary
+
+            snapshots = self.root.inventory.run(self.root.inventory_projects(), deadline)
+            response = inventory_summary(snapshots)
+            summary = {"event": "inventory", **response}
         elif kind == "scheduled":
             if self.drain is None:
                 raise ConfigError(f"{QUEUE_URL} must be set to drain the queue on a schedule.")
@@ -296,8 +325,17 @@ def compact_lake(
     days, target_mb, keep_history = compact_request(event)
     compactor = Compactor(root.store, target_mb=target_mb, keep_history=keep_history)
     response = compactor.run(Selection(older_than_days=days), deadline).as_dict()
+    response.update(expire_inventory(root))
     _done(context, started, {"event": "compact", **response}, root.settings.in_lambda)
     return response
+
+
+def expire_inventory(root: Root) -> dict[str, Any]:
+    """Inventory retention, run with every compaction: snapshots older than INVENTORY_KEEP_DAYS
+    (never a project's latest) and the files no published snapshot names."""
+    from lib.lake.snapshots import remove_expired
+
+    return remove_expired(root.store, root.settings.inventory_keep_days, datetime.now(UTC))
 
 
 _app: App | None = None

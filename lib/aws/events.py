@@ -8,8 +8,8 @@ from typing import Any, Literal, TypedDict
 from lib.ingest.messages import Message
 from lib.lake.writer import DEFAULT_TARGET_MB
 
-EventKind = Literal["sqs", "scheduled", "compact", "discover"]
-ACTIONS: tuple[EventKind, ...] = ("compact", "discover")  # {"action": ...} events
+EventKind = Literal["sqs", "scheduled", "compact", "discover", "inventory"]
+ACTIONS: tuple[EventKind, ...] = ("compact", "discover", "inventory")  # {"action": ...} events
 
 
 class ItemFailure(TypedDict):
@@ -42,7 +42,7 @@ def event_kind(event: Any) -> EventKind:
         return "scheduled"
     raise UnsupportedEvent(
         "expected an SQS event (Records[].eventSource == 'aws:sqs'), a scheduled event, "
-        '{"action": "discover"} or {"action": "compact"}'
+        '{"action": "discover"}, {"action": "inventory"} or {"action": "compact"}'
     )
 
 

@@ -40,6 +40,8 @@ INVOCATION_METRICS = {
     "discovery_gaps": ("DiscoveryGaps", "Count"),
     "discovery_failures": ("DiscoveryFailures", "Count"),
     "rows_dropped": ("CompactionRowsDropped", "Count"),
+    "snapshots": ("InventorySnapshots", "Count"),
+    "inventory_failures": ("InventoryFailures", "Count"),
 }
 
 

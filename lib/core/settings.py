@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from lib.core.environ import Environ
 from lib.core.errors import ConfigError
+from lib.core.inventory_schema import DEFAULT_PROTECTABLE_TYPES, PROTECTABLE_TYPES
 
 # Variable names, declared once.
 CBR_ENDPOINT = "CBR_ENDPOINT"
@@ -40,6 +41,7 @@ CBR_API_RPS = "CBR_API_RPS"
 CBR_CALLERS = "CBR_CALLERS"
 LOG_LEVEL = "LOG_LEVEL"
 FOLLOW_UNFINISHED = "FOLLOW_UNFINISHED"
+INVENTORY_TYPES = "INVENTORY_TYPES"
 LAMBDA_MARKER = "AWS_LAMBDA_FUNCTION_NAME"
 
 LOCAL_ENDPOINT = "file://events/operation-logs"
@@ -131,6 +133,10 @@ class Settings:
     """Where discovery of a project with no watermark begins; None: 30 days ago."""
     discover_mode: str = "lake"
     """`lake`: write listed logs straight into the lake; `queue`: send their IDs to QUEUE_URL."""
+    inventory_types: tuple[str, ...] = DEFAULT_PROTECTABLE_TYPES
+    """The ListProtectable types an inventory snapshot lists (INVENTORY_TYPES)."""
+    inventory_keep_days: int = 400
+    """Compaction may remove inventory snapshots older than this (never a project's latest)."""
     log_level: str = "INFO"
     in_lambda: bool = False
     backoff_base_s: float = 0.5
@@ -167,7 +173,8 @@ class Settings:
         """Only what lake maintenance and reading need (where the lake is, how to reach and
         encrypt it): no CBR settings are read. `lake_uri` (a --lake option) wins over LAKE_URI."""
         env = Environ(environ)
-        return cls(**_lake(env, lake_uri), **_logging(env))
+        keep = _NUMBERS_BY_FIELD["inventory_keep_days"].read(env)
+        return cls(**_lake(env, lake_uri), **_logging(env), inventory_keep_days=keep)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], lake_uri: str | None = None) -> Settings:
@@ -189,6 +196,9 @@ class Settings:
             project_ids=env.id_list(CBR_PROJECT_IDS),
             discover_start=env.moment(DISCOVER_START),
             discover_mode=env.choice(DISCOVER_MODE, "lake", DISCOVER_MODES),
+            inventory_types=env.choices(
+                INVENTORY_TYPES, DEFAULT_PROTECTABLE_TYPES, PROTECTABLE_TYPES
+            ),
             **_lake(env, lake_uri),
             **_logging(env),
             **{spec.field: spec.read(env) for spec in NUMBERS},
@@ -232,7 +242,9 @@ NUMBERS = (
     _Number("follow_max_attempts", int, 1, 1000),
     _Number("follow_delay_s", int, 0, 900),
     _Number("discover_lookback_h", float, 0, 720),
+    _Number("inventory_keep_days", int, 1, 36_500),
 )
+_NUMBERS_BY_FIELD = {spec.field: spec for spec in NUMBERS}
 
 
 def _endpoint(env: Environ) -> str:

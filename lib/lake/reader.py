@@ -23,6 +23,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from lib.core.errors import SinkError
+from lib.core.inventory_schema import INVENTORY_TABLES
 from lib.core.runtime import log_event
 from lib.core.schema import (
     DATA_TABLE,
@@ -34,6 +35,7 @@ from lib.core.schema import (
 from lib.core.settings import LAKE_URI, LakeLocation
 
 SCHEMAS = {DATA_TABLE: OPERATION_LOGS_SCHEMA, ERRORS_TABLE: ERRORS_SCHEMA}
+SCHEMAS.update({table.path: table.schema for table in INVENTORY_TABLES.values()})
 PARTITIONING = ds.partitioning(pa.schema([(PARTITION_KEY, pa.string())]), flavor="hive")
 LAKE_FILE = re.compile(rf"{PARTITION_KEY}=[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}/[^/]+\.parquet")
 OWN_FILE = re.compile(r"part-[0-9a-f]{32}\.parquet")  # lib.lake.writer.file_key's names

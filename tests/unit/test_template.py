@@ -82,6 +82,7 @@ def test_no_wildcard_actions_or_resources_on_the_functions_role() -> None:
         "WriteLake",
         "ReadLakeForDiscovery",
         "ListLakeForDiscovery",
+        "DiscardUnpublishedInventory",
         "ReadCredentials",
         "DrainQueue",
         "SendToTaskQueue",
@@ -91,7 +92,15 @@ def test_no_wildcard_actions_or_resources_on_the_functions_role() -> None:
         s["If"][1]["Sid"]: s["If"][0] for s in function()["Policies"][0]["Statement"] if "If" in s
     }
     assert conditional["SendToTaskQueue"] == "SendToQueue"  # following or discovering only
-    assert conditional["ReadLakeForDiscovery"] == conditional["ListLakeForDiscovery"] == "Discover"
+    # The lake is read by discovery (watermarks, rows held) and by the inventory (its states).
+    assert conditional["ReadLakeForDiscovery"] == conditional["ListLakeForDiscovery"] == "ReadsLake"
+    assert template()["Conditions"]["ReadsLake"] == {
+        "Or": [{"Condition": "Discover"}, {"Condition": "TakeInventory"}]
+    }
+    discard = by_sid["DiscardUnpublishedInventory"]
+    assert conditional["DiscardUnpublishedInventory"] == "TakeInventory"
+    assert discard["Action"] == "s3:DeleteObject"  # only under inventory/, nowhere else
+    assert discard["Resource"]["Sub"][0].endswith("/${LakePrefix}/inventory/*")
     listing = by_sid["ListLakeForDiscovery"]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": {"Sub": "${LakePrefix}/*"}}}
 
@@ -111,6 +120,23 @@ def test_discovery_runs_on_its_schedule_by_default_and_its_event_parses() -> Non
     lag = template()["Resources"]["DiscoveryLagAlarm"]["Properties"]
     assert lag["Threshold"] == {"Ref": "DiscoveryLagAlarmSeconds"}
     assert lag["TreatMissingData"] == "breaching" and lag["Statistic"] == "Maximum"
+
+
+def test_the_inventory_runs_daily_by_default_and_its_event_parses() -> None:
+    from lib.aws.events import event_kind
+
+    schedule = function()["Events"]["Inventory"]["Properties"]
+    assert schedule["State"] == {"If": ["TakeInventory", "ENABLED", "DISABLED"]}
+    assert schedule["ScheduleExpression"] == {"Ref": "InventorySchedule"}
+    assert event_kind(json.loads(schedule["Input"])) == "inventory"
+    assert parameter_default("InventoryEnabled") == "true"
+    assert parameter_default("InventorySchedule") == "cron(0 6 * * ? *)"
+    assert parameter_default("InventoryTypes") == "server,disk,turbo"
+    pattern = template()["Parameters"]["InventoryTypes"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "server,disk,turbo") and not re.fullmatch(pattern, "server,tape")
+    assert function()["Environment"]["Variables"]["INVENTORY_TYPES"] == {"Ref": "InventoryTypes"}
+    keep = function("CompactFunction")["Environment"]["Variables"]["INVENTORY_KEEP_DAYS"]
+    assert keep == {"Ref": "InventoryKeepDays"} and parameter_default("InventoryKeepDays") == 400
 
 
 def test_compaction_reads_and_rewrites_only_the_lake_and_is_off_by_default() -> None:
@@ -185,6 +211,7 @@ def test_alarms_watch_the_failure_signals_and_notify_the_topic() -> None:
         "Throttles",
         "ErrorRows",
         "DiscoveryLagSeconds",
+        "InventoryFailures",
     }
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]

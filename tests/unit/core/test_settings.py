@@ -159,3 +159,14 @@ def test_the_redactor_replaces_every_spelling_of_a_secret() -> None:
     }
     for name, text in spellings.items():
         assert "tök" not in redactor.redact(text) and "t\\xc3" not in redactor.redact(text), name
+
+
+def test_inventory_types_are_a_list_of_known_types_and_keep_days_bounded() -> None:
+    assert Settings.from_env({}).inventory_types == ("server", "disk", "turbo")
+    chosen = Settings.from_env({"INVENTORY_TYPES": "disk,workspace_v2,disk"})
+    assert chosen.inventory_types == ("disk", "workspace_v2")
+    with pytest.raises(ConfigError, match="INVENTORY_TYPES must be some of server, disk, turbo"):
+        Settings.from_env({"INVENTORY_TYPES": "server,,disk"})
+    assert Settings.for_lake({"INVENTORY_KEEP_DAYS": "30"}).inventory_keep_days == 30
+    with pytest.raises(ConfigError, match="INVENTORY_KEEP_DAYS must be a number from 1 to 36500"):
+        Settings.for_lake({"INVENTORY_KEEP_DAYS": "0"})
