@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Mapping
@@ -31,6 +30,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     """Exit 0 when everything was done, 1 when something is left to redeliver or failed, 2 for a
     usage, event or configuration error (one line on stderr, no traceback)."""
+    import argparse  # the command line only: a Lambda cold start does without it
+
     parser = argparse.ArgumentParser(
         prog="python handler.py",
         description="Run the function once on a sample event, with a 15-minute budget.",

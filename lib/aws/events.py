@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-from lib.ingest.messages import Message
-from lib.lake.writer import DEFAULT_TARGET_MB
+if TYPE_CHECKING:  # imported by the events that need them: a cold start classifies events only
+    from lib.ingest.messages import Message
 
 EventKind = Literal["sqs", "scheduled", "compact", "discover", "inventory"]
 ACTIONS: tuple[EventKind, ...] = ("compact", "discover", "inventory")  # {"action": ...} events
@@ -48,6 +48,8 @@ def event_kind(event: Any) -> EventKind:
 
 def compact_request(event: Mapping[str, Any]) -> tuple[int, float, bool]:
     """(older_than_days, target_mb, keep_history) of a compaction event, with defaults."""
+    from lib.lake.writer import DEFAULT_TARGET_MB
+
     days = event.get("older_than_days", 1)
     target = event.get("target_mb", DEFAULT_TARGET_MB)
     keep = event.get("keep_history", False)
@@ -62,6 +64,8 @@ def compact_request(event: Mapping[str, Any]) -> tuple[int, float, bool]:
 
 def sqs_messages(event: Mapping[str, Any]) -> list[Message]:
     """Each record's messageId and body; a record with no messageId cannot be answered for."""
+    from lib.ingest.messages import Message
+
     messages = []
     for record in event["Records"]:
         message_id = record.get("messageId")

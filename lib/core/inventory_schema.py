@@ -250,6 +250,3 @@ BACKUPS = InventoryTable(
 INVENTORY_TABLES: dict[str, InventoryTable] = {
     table.name: table for table in (VAULTS, VAULT_RESOURCES, POLICIES, PROTECTABLES, BACKUPS)
 }
-# ListProtectable's path types (the API documents these five; the default is the first three).
-PROTECTABLE_TYPES = ("server", "disk", "turbo", "workspace", "workspace_v2")
-DEFAULT_PROTECTABLE_TYPES = ("server", "disk", "turbo")

@@ -10,13 +10,12 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from lib.core.environ import Environ
 from lib.core.errors import ConfigError
-from lib.core.inventory_schema import DEFAULT_PROTECTABLE_TYPES, PROTECTABLE_TYPES
 
 # Variable names, declared once.
 CBR_ENDPOINT = "CBR_ENDPOINT"
@@ -55,6 +54,10 @@ QUEUE_URL_SHAPE = re.compile(r"https?://[A-Za-z0-9.:\[\]-]+(?:/\S*)?")
 SECRET_ID = re.compile(r"[A-Za-z0-9/_+=.@:-]{1,2048}")
 KMS_KEY = re.compile(r"[A-Za-z0-9/_:.-]{1,2048}")
 DISCOVER_MODES = ("lake", "queue")
+# ListProtectable's path types (the API documents these five; the default is the first three).
+# Here, not beside the inventory's tables: reading the settings must not import pyarrow.
+PROTECTABLE_TYPES = ("server", "disk", "turbo", "workspace", "workspace_v2")
+DEFAULT_PROTECTABLE_TYPES = ("server", "disk", "turbo")
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,21 @@ class Settings:
         return cls(**_lake(env, lake_uri), **_logging(env), inventory_keep_days=keep)
 
     @classmethod
+    def for_discovery_state(
+        cls, environ: Mapping[str, str], lake_uri: str | None = None
+    ) -> Settings:
+        """The lake's settings and the projects discovery works on, with DISCOVER_START: what
+        reading discovery's state needs (no CBR endpoint or credentials)."""
+        env = Environ(environ)
+        return cls(
+            project_id=env.optional_id(CBR_PROJECT_ID),
+            project_ids=env.id_list(CBR_PROJECT_IDS),
+            discover_start=_discover_start(env),
+            **_lake(env, lake_uri),
+            **_logging(env),
+        )
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str], lake_uri: str | None = None) -> Settings:
         env = Environ(environ)
         iam_endpoint = env.secure_url(IAM_ENDPOINT, GLOBAL_IAM_ENDPOINT)
@@ -194,7 +212,7 @@ class Settings:
             max_rps=_rate(env),
             follow_unfinished=env.flag(FOLLOW_UNFINISHED),
             project_ids=env.id_list(CBR_PROJECT_IDS),
-            discover_start=env.moment(DISCOVER_START),
+            discover_start=_discover_start(env),
             discover_mode=env.choice(DISCOVER_MODE, "lake", DISCOVER_MODES),
             inventory_types=env.choices(
                 INVENTORY_TYPES, DEFAULT_PROTECTABLE_TYPES, PROTECTABLE_TYPES
@@ -245,6 +263,18 @@ NUMBERS = (
     _Number("inventory_keep_days", int, 1, 36_500),
 )
 _NUMBERS_BY_FIELD = {spec.field: spec for spec in NUMBERS}
+
+
+def _discover_start(env: Environ) -> datetime | None:
+    """DISCOVER_START: a past moment from the year 1000 on (the API takes four-digit years, and
+    a start still to come would list nothing and read as complete)."""
+    start = env.moment(DISCOVER_START)
+    if start is not None and (start.year < 1000 or start > datetime.now(UTC)):
+        raise ConfigError(
+            f"{DISCOVER_START} must be a date or UTC datetime from the year 1000 up to now, "
+            f"got {env.get(DISCOVER_START)!r}."
+        )
+    return start
 
 
 def _endpoint(env: Environ) -> str:

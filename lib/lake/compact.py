@@ -37,6 +37,7 @@ from lib.core.schema import (
     OPERATION_LOGS_SCHEMA,
     PARTITION_KEY,
 )
+from lib.lake.reader import conform
 from lib.lake.storage import ObjectStore
 from lib.lake.writer import (
     DEFAULT_TARGET_MB,
@@ -386,12 +387,3 @@ def _content_digest(text: str | None) -> bytes | None:
         return content_key(decode_json(text.encode()))
     except (ValueError, RecursionError):  # not JSON (written by hand?): its text, then
         return _text_digest(text)
-
-
-def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """A file's table with exactly the declared columns (missing ones null) and types."""
-    columns = [
-        table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
-        for f in schema
-    ]
-    return pa.Table.from_arrays(columns, schema=schema)

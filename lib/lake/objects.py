@@ -1,4 +1,5 @@
-"""The port every lake backend offers: `put`, `get`, `list`, `delete`, and a compare-and-swap.
+"""The port every lake backend offers: `put`, `get`, `reader`, `list`, `delete`, and a
+compare-and-swap.
 
 Kept apart from the backends (lib/lake/storage.py, lib/lake/s3.py) so that each backend imports
 the port and nothing imports a backend but the one function that chooses it (`open_store`).
@@ -18,6 +19,18 @@ class Versioned:
     version: str
 
 
+class ReadableFile(Protocol):
+    """A seekable read-only file (what pyarrow's readers accept)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+
+    def tell(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
 class ObjectStore(Protocol):
     uri: str
 
@@ -34,6 +47,13 @@ class ObjectStore(Protocol):
 
     def get(self, key: str) -> bytes: ...
 
-    def list(self, prefix: str) -> list[str]: ...
+    def reader(self, key: str) -> ReadableFile:
+        """The object as a seekable read-only file (close it), fetching only what is read;
+        ObjectMissing if there is none."""
+        ...
+
+    def list(self, prefix: str, limit: int | None = None) -> list[str]:
+        """The keys under `prefix`, sorted (only the first `limit`, when given)."""
+        ...
 
     def delete(self, key: str) -> None: ...

@@ -3,8 +3,10 @@ of backend for a location (S3 in lib/lake/s3.py).
 
 Everything above this module (partitioning, naming, Parquet) works on keys like
 `operation_logs/dt=2026-11-20/part-….parquet`. A `put` is atomic: a reader sees the whole object
-or nothing. Small state documents (`_state/...`) are changed with a compare-and-swap
-(`read_versioned` + `put_if`), so two writers can never overwrite each other unseen.
+or nothing. `reader` opens an object as a seekable file that fetches only what is read, so a
+Parquet reader takes a footer and a few columns, not the whole object. Small state documents
+(`_state/...`) are changed with a compare-and-swap (`read_versioned` + `put_if`), so two writers
+can never overwrite each other unseen.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from pathlib import Path
 
 from lib.core.errors import ObjectMissing, SinkError
 from lib.core.settings import LAKE_URI, LakeLocation
-from lib.lake.objects import ObjectStore, Versioned
+from lib.lake.objects import ObjectStore, ReadableFile, Versioned
 
-__all__ = ["LocalStore", "ObjectStore", "Versioned", "open_store"]
+__all__ = ["LocalStore", "ObjectStore", "ReadableFile", "Versioned", "open_store"]
 
 
 class LocalStore:
@@ -77,7 +79,15 @@ class LocalStore:
         except OSError as exc:
             raise self._error("read", key, exc) from exc
 
-    def list(self, prefix: str) -> list[str]:
+    def reader(self, key: str) -> ReadableFile:
+        try:
+            return open(self._path(key), "rb")  # the caller closes it
+        except FileNotFoundError as exc:
+            raise ObjectMissing(f"{key} is not in {LAKE_URI}={self.uri}") from exc
+        except OSError as exc:
+            raise self._error("read", key, exc) from exc
+
+    def list(self, prefix: str, limit: int | None = None) -> list[str]:
         base = self._path(prefix)
         if not base.is_dir():
             return []
@@ -85,7 +95,7 @@ class LocalStore:
             p.relative_to(self.root).as_posix()
             for p in base.rglob("*")
             if p.is_file() and not p.name.startswith(".")
-        )
+        )[:limit]
 
     def delete(self, key: str) -> None:
         try:

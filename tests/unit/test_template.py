@@ -119,6 +119,9 @@ def test_discovery_runs_on_its_schedule_by_default_and_its_event_parses() -> Non
     assert variables["DISCOVER_MODE"] == {"Ref": "DiscoveryMode"}
     lag = template()["Resources"]["DiscoveryLagAlarm"]["Properties"]
     assert lag["Threshold"] == {"Ref": "DiscoveryLagAlarmSeconds"}
+    failing = template()["Resources"]["DiscoveryFailuresAlarm"]
+    assert failing["Condition"] == "Discover"
+    assert (failing["Properties"]["Statistic"], failing["Properties"]["Threshold"]) == ("Sum", 0)
     assert lag["TreatMissingData"] == "breaching" and lag["Statistic"] == "Maximum"
 
 
@@ -211,6 +214,7 @@ def test_alarms_watch_the_failure_signals_and_notify_the_topic() -> None:
         "Throttles",
         "ErrorRows",
         "DiscoveryLagSeconds",
+        "DiscoveryFailures",
         "InventoryFailures",
     }
     for alarm in alarms.values():

@@ -104,7 +104,10 @@ def test_unprotected_as_csv_table_and_html(lake, capsys, tmp_path: Path) -> None
     ]
     out = tmp_path / "unprotected.html"
     report(lake, capsys, "unprotected", "--format", "html", "--out", str(out))
-    cells = [unescape(c) for c in re.findall(r"<td [^>]*>(.*?)</td>", out.read_text())]
+    cells = [
+        unescape(re.sub(r"<[^>]+>", "", cell))
+        for cell in re.findall(r"<td [^>]*>(.*?)</td>", out.read_text())
+    ]
     for resource, _kind, _status, _vault, why in UNPROTECTED:
         assert resource in cells and why in cells
 

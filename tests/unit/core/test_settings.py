@@ -70,6 +70,9 @@ def test_values_are_read_and_typed() -> None:
         ({"DRAIN_BATCH_IDS": "1"}, "DRAIN_BATCH_IDS"),
         ({"IAM_ENDPOINT": "https://iam", "IAM_USERNAME": "u", "IAM_DOMAIN": "d"}, "IAM_PASSWORD"),
         ({"CBR_ACCESS_KEY": "ak"}, "CBR_SECRET_KEY"),
+        ({"DISCOVER_START": "0999-12-31"}, "DISCOVER_START"),  # the API takes four-digit years
+        ({"DISCOVER_START": "9999-01-01"}, "DISCOVER_START"),  # still to come: lists nothing
+        ({"DISCOVER_START": "yesterday"}, "DISCOVER_START"),
         ({"CBR_AUTH_TOKEN": "t", "CBR_ACCESS_KEY": "a", "CBR_SECRET_KEY": "s"}, "CBR_AUTH_TOKEN"),
     ],
 )
