@@ -286,5 +286,11 @@ def pack_summary(pack: Any, out: str) -> str:
         f"{len(resources)} resources evaluated against {len(pack.manifest['controls'])} controls; "
         f"{len(failing)} failed at least one",
     ]
+    if "unprotected" in pack.results:
+        unprotected = len(pack.results["unprotected"].rows)
+        lines.append(
+            f"{unprotected} resources unprotected in the inventory snapshot in force "
+            "(unprotected.csv)"
+        )
     lines += [f"note: {note}" for note in pack.manifest["notes"]]
     return "\n".join(lines)

@@ -39,7 +39,7 @@ from lib.reports.declaration import Query, ReportError
 from lib.reports.inventory import RELATIONS as INVENTORY_RELATIONS
 from lib.reports.inventory import LakeInventory
 from lib.reports.parameters import TOKEN, Request, Scope, format_number, render
-from lib.reports.result import ReportResult
+from lib.reports.result import InForce, ReportResult
 from lib.reports.watermarks import read_watermarks
 
 # What DuckDB says when a file of the scan vanished (a compaction replaced it meanwhile).
@@ -92,14 +92,16 @@ def controls_for(inventory: LakeInventory, names: Sequence[str] | None) -> tuple
     return choose(names, inventory=names is not None or inventory.exists())
 
 
-def default_controls(lake: LakeLocation | str) -> tuple[str, ...]:
-    return controls_for(LakeInventory(location_of(lake)), None)
+def has_inventory(lake: LakeLocation | str) -> bool:
+    """Whether any project of the lake has an inventory state (then its controls and reports run
+    by default)."""
+    return LakeInventory(location_of(lake)).exists()
 
 
 def all_report_names(lake: LakeLocation | str) -> list[str]:
     """What `all` runs: every report, those of the inventory only when the lake has one."""
-    has_inventory = LakeInventory(location_of(lake)).exists()
-    return [name for name in ORDER if has_inventory or name not in INVENTORY_REPORTS]
+    inventory = has_inventory(lake)
+    return [name for name in ORDER if inventory or name not in INVENTORY_REPORTS]
 
 
 def run_report(name: str, lake: LakeLocation | str, request: Request) -> ReportResult:
@@ -184,7 +186,14 @@ class Session:
             scope=scope,
             chart=report.chart,
             notes=self._notes_for(report),
+            snapshots=self._snapshots_for(report),
         )
+
+    def _snapshots_for(self, report: Query) -> tuple[InForce, ...]:
+        used = needed(report.sql, self.relations)
+        if not any(name in INVENTORY_RELATIONS for name in used):
+            return ()
+        return self.inventory.by_project(self.at)
 
     def _notes_for(self, report: Query) -> tuple[str, ...]:
         """What the reader must know: unreadable discovery states, and the inventory snapshot

@@ -32,6 +32,7 @@ from lib.core.times import format_utc
 from lib.lake.snapshots import Snapshot, Snapshots, read_table
 from lib.lake.storage import open_store
 from lib.reports.declaration import ReportError
+from lib.reports.result import InForce
 
 IN_FORCE = "snapshots_in_force"
 PREFIX = "snapshot_"
@@ -84,20 +85,30 @@ class LakeInventory:
             self._in_force[at] = chosen
         return self._in_force[at]
 
-    def statements(self, at: datetime | None) -> list[str]:
-        """One sentence per project: the snapshot the reports judged by, or that there is none."""
+    def by_project(self, at: datetime | None) -> tuple[InForce, ...]:
+        """(project, snapshot ID, taken at) of the snapshot in force of each project with a
+        readable state; (project, None, None) where none was taken by `at`."""
         chosen = {s.project_id: s for s in self.in_force(at)}
-        lines = []
+        found: list[InForce] = []
         for project in self.projects():
-            snapshot = chosen.get(project)
             if any(note.startswith(f"inventory state of {project} ") for note in self.notes):
                 continue  # unreadable: its note says so
+            snapshot = chosen.get(project)
             if snapshot is None:
+                found.append((project, None, None))
+            else:
+                found.append((project, snapshot.snapshot_id, snapshot.snapshot_at))
+        return tuple(found)
+
+    def statements(self, at: datetime | None) -> list[str]:
+        """One sentence per project: the snapshot the reports judged by, or that there is none."""
+        lines = []
+        for project, snapshot_id, taken in self.by_project(at):
+            if snapshot_id is None or taken is None:
                 lines.append(f"inventory of {project}: no snapshot taken by the evaluation time")
             else:
                 lines.append(
-                    f"inventory of {project}: snapshot {snapshot.snapshot_id} taken at "
-                    f"{format_utc(snapshot.snapshot_at)}"
+                    f"inventory of {project}: snapshot {snapshot_id} taken at {format_utc(taken)}"
                 )
         return lines + self.notes
 
