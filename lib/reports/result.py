@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from lib.reports.declaration import ChartSpec
 from lib.reports.parameters import Scope
+
+# (project, snapshot ID, taken at) of the inventory snapshot a report judged by; IDs None: none
+InForce = tuple[str, str | None, datetime | None]
 
 
 @dataclass(frozen=True)
@@ -19,3 +23,6 @@ class ReportResult:
     scope: Scope | None = None  # None: rows made up outside a lake (tests, previews)
     chart: ChartSpec | None = None
     notes: tuple[str, ...] = field(default=())  # things the reader must know (unreadable state)
+    # the inventory judged by: per project with an inventory, its snapshot in force (ID and
+    # time) or (None, None); empty when the report does not read the inventory
+    snapshots: tuple[InForce, ...] = field(default=())

@@ -39,6 +39,7 @@ SIGNATURES: dict[str, list[tuple[tuple[str, ...], str]]] = {
     ],
     # strings
     "concat": [(("varchar", "varchar..."), "varchar")],
+    "concat_ws": [(("varchar", "varchar", "varchar..."), "varchar")],
     "substr": [(("varchar", "bigint"), "varchar"), (("varchar", "bigint", "bigint"), "varchar")],
     "trim": [(("varchar",), "varchar")],
     "regexp_extract": [
@@ -65,6 +66,7 @@ SIGNATURES: dict[str, list[tuple[tuple[str, ...], str]]] = {
         (("timestamp with time zone", "varchar"), "varchar"),
     ],
     # arrays: no sequence over timestamps with a time zone (Trino has none)
+    "array_join": [(("array(varchar)", "varchar"), "varchar")],
     "sequence": [
         (("bigint", "bigint"), "array(bigint)"),
         (("bigint", "bigint", "bigint"), "array(bigint)"),
