@@ -103,11 +103,9 @@ class LogPage:
 
 def log_page(body: bytes) -> LogPage:
     proven = proven_page(body, decode_json)
-    if proven is not None:
-        document, logs, texts = proven.framing, proven.logs, proven.texts
-    else:
-        document, texts = _json_document(body), None
-        logs = document.get("operation_logs")
+    document = proven.framing if proven is not None else _json_document(body)
+    logs: Any = proven.logs if proven is not None else document.get("operation_logs")
+    texts = proven.texts if proven is not None else None
     if not isinstance(logs, list) or not all(isinstance(log, dict) for log in logs):
         raise RetriableError("CBR answered 200 without an operation_logs list", ApiAnswer(200))
     count = document.get("count")
