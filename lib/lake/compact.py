@@ -52,6 +52,9 @@ MIB = 1024 * 1024
 ROW_GROUP_ROWS = 32_768  # rows buffered per row group written: bounds the memory...
 ROW_GROUP_BYTES = 64 * MIB  # ...and so do their bytes, when rows carry large bodies
 MIN_PARTITION_S = 5.0  # do not start a partition with less time than this left
+MIN_TARGET_MB = 0.01  # an output file of at least 10 KiB...
+MAX_TARGET_MB = 10_240.0  # ...and at most 10 GiB, the most memory a function can have
+MAX_OLDER_THAN_DAYS = 36_500  # a century: "older than" that chooses nothing a lake holds
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,10 @@ class Selection:
 
     day: date | None = None
     older_than_days: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.older_than_days <= MAX_OLDER_THAN_DAYS:
+            raise ValueError(f"older_than_days must be from 0 to {MAX_OLDER_THAN_DAYS}")
 
     def __call__(self, dt: str, today: date) -> bool:
         try:
@@ -165,8 +172,8 @@ class Compactor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.row_group_rows = row_group_rows
-        if target_mb <= 0:
-            raise ValueError("the target file size must be positive")
+        if not MIN_TARGET_MB <= target_mb <= MAX_TARGET_MB:  # NaN too
+            raise ValueError(f"the target file size must be {MIN_TARGET_MB} to {MAX_TARGET_MB} MB")
         self.store = store
         self.target_bytes = int(target_mb * MIB)
         self.rules = (HISTORY if keep_history else LATEST, ERRORS)

@@ -19,6 +19,7 @@ from lib.core.settings import DEFAULT_LAKE, LAKE_URI, Settings
 from lib.lake.reader import SCHEMAS, LakeNotFound, scan
 from lib.ops import compaction, discover, report_cli, verify
 from lib.ops.backfill import cli as backfill_cli
+from lib.ops.flags import FlagError, Number
 from lib.ops.output import format_rows
 
 SHOW_COLUMNS = {
@@ -30,12 +31,12 @@ SHOW_COLUMNS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command: its exit status (2: usage or configuration, 1: it failed)."""
     parser = _parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         if hasattr(args, "lake"):
             _resolve_lake(args)
         return int(args.run(args))
-    except (LakeNotFound, ValueError, ConfigError) as exc:  # ReportError is a ValueError
+    except (LakeNotFound, ValueError, ConfigError, FlagError) as exc:  # ReportError: ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except SinkError as exc:
@@ -59,7 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     show = commands.add_parser("show", help="summarise what the lake holds, with sample rows")
     _lake_option(show)
-    show.add_argument("--limit", type=int, default=20, help="rows to print per table (default 20)")
+    show.add_argument(
+        "--limit",
+        type=Number("--limit", maximum=1_000_000, integer=True),
+        default=20,
+        help="rows to print per table (default 20)",
+    )
     show.set_defaults(run=show_lake)
     report_cli.register(commands, _lake_option)
     template = commands.add_parser(

@@ -11,9 +11,10 @@ from typing import Any
 
 from lib.core.schema import DATA_TABLE, ERRORS_TABLE
 from lib.core.settings import LAKE_URI
-from lib.lake.compact import Selection
+from lib.lake.compact import MAX_OLDER_THAN_DAYS, MAX_TARGET_MB, MIN_TARGET_MB, Selection
 from lib.lake.reader import LakeNotFound
 from lib.lake.writer import DEFAULT_TARGET_MB
+from lib.ops.flags import Number
 from lib.ops.output import format_rows
 
 
@@ -29,10 +30,15 @@ def register(commands: Any, lake_option: Callable[[argparse.ArgumentParser], Non
     chosen = compact.add_mutually_exclusive_group()
     chosen.add_argument("--dt", help="compact this partition (YYYY-MM-DD)")
     chosen.add_argument(
-        "--older-than-days", type=int, help="compact days at least N days old (default 1)"
+        "--older-than-days",
+        type=Number("--older-than-days", maximum=MAX_OLDER_THAN_DAYS, integer=True),
+        help="compact days at least N days old (default 1)",
     )
     compact.add_argument(
-        "--target-mb", type=float, default=DEFAULT_TARGET_MB, help="file size to aim for"
+        "--target-mb",
+        type=Number("--target-mb", minimum=MIN_TARGET_MB, maximum=MAX_TARGET_MB),
+        default=DEFAULT_TARGET_MB,
+        help=f"file size to aim for (default {DEFAULT_TARGET_MB:g})",
     )
     compact.add_argument(
         "--keep-history", action="store_true", help="keep every distinct snapshot of a task"
@@ -60,8 +66,6 @@ def compact_command(args: argparse.Namespace) -> int:
 
 def selection_from(day: str | None, older_than_days: int | None) -> Selection:
     """The partitions --dt or --older-than-days (default 1) choose."""
-    if older_than_days is not None and older_than_days < 0:
-        raise ValueError("--older-than-days must be 0 or more")
     if day is None:
         return Selection(older_than_days=1 if older_than_days is None else older_than_days)
     try:

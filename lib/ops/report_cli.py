@@ -18,6 +18,7 @@ from typing import Any
 from lib.core.errors import ConfigError, OplogLakeError
 from lib.core.settings import Settings
 from lib.core.times import format_utc, parse_day_or_moment
+from lib.ops.flags import Number
 from lib.reports.catalog import CONTROL_ORDER, ORDER, all_controls, all_reports, get_report
 from lib.reports.controls import choose
 from lib.reports.parameters import PARAMETERS, ParameterError, PeriodError, Request, format_number
@@ -79,6 +80,7 @@ def _period_options(parser: argparse.ArgumentParser, required: bool = False) -> 
         default = "per report" if parameter.default is None else format_number(parameter.default)
         parser.add_argument(
             flag(parameter.name),
+            type=Number(flag(parameter.name), maximum=parameter.maximum),
             metavar=parameter.unit.upper().replace("%", "PCT"),
             help=f"{parameter.description} ({parameter.unit}, default {default})".replace(
                 "%", "%%"
@@ -137,14 +139,7 @@ def worded_errors() -> Iterator[None]:
 
 
 def request_from(args: argparse.Namespace) -> Request:
-    values = {}
-    for name in PARAMETERS:
-        text = getattr(args, name)
-        if text is not None:
-            try:
-                values[name] = float(text)
-            except ValueError:
-                raise UsageError(f"{flag(name)} takes a number, got {text!r}") from None
+    values = {name: getattr(args, name) for name in PARAMETERS if getattr(args, name) is not None}
     with worded_errors():
         return Request(
             now=_moment("--now", args.now) if args.now else datetime.now(UTC),

@@ -10,9 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 from lib.core.times import parse_day_or_moment
+from lib.ingest.listing import MAX_PAGE_SIZE
+from lib.ops.flags import Number
 from lib.ops.output import emit, format_option
 
 FILTER_OPTIONS = ("operation_type", "status", "vault_id")
+MIN_SLICE_HOURS = 1 / 60  # a slice of the window is at least a minute...
+MAX_SLICE_HOURS = 100_000.0  # ...and at most about 11 years: any window in one slice
 
 
 def register(commands: Any, lake_option: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -33,9 +37,24 @@ def register(commands: Any, lake_option: Callable[[argparse.ArgumentParser], Non
     backfill.add_argument("--status", help="list only this status (success, failed, ...)")
     backfill.add_argument("--vault-id", help="list only this vault's tasks")
     backfill.add_argument("--enqueue", metavar="QUEUE_URL", help="send IDs to this queue instead")
-    backfill.add_argument("--page-size", type=int, default=1000, help="tasks per list request")
-    backfill.add_argument("--slice-hours", type=float, default=24.0, help="window slice length")
-    backfill.add_argument("--flush-rows", type=int, default=10_000, help="rows per lake write")
+    backfill.add_argument(
+        "--page-size",
+        type=Number("--page-size", minimum=1, maximum=MAX_PAGE_SIZE, integer=True),
+        default=MAX_PAGE_SIZE,
+        help=f"tasks per list request (default {MAX_PAGE_SIZE})",
+    )
+    backfill.add_argument(
+        "--slice-hours",
+        type=Number("--slice-hours", minimum=MIN_SLICE_HOURS, maximum=MAX_SLICE_HOURS),
+        default=24.0,
+        help="window slice length in hours (default 24; at least one minute)",
+    )
+    backfill.add_argument(
+        "--flush-rows",
+        type=Number("--flush-rows", minimum=1, maximum=1_000_000, integer=True),
+        default=10_000,
+        help="rows per lake write (default 10000)",
+    )
     backfill.add_argument("--checkpoint", help="resume file (default .oplog-lake/backfill-*.json)")
     format_option(backfill)
     backfill.set_defaults(run=backfill_command)
@@ -47,8 +66,6 @@ def backfill_command(args: argparse.Namespace) -> int:
     from lib.ops.backfill.checkpoint import BackfillError
     from lib.ops.backfill.command import Options, run
 
-    if args.slice_hours <= 0:
-        raise ValueError("--slice-hours must be a positive number of hours")
     options = Options(
         ids_file=args.ids_file,
         since=parse_day_or_moment(args.since) if args.since else None,
