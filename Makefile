@@ -17,7 +17,14 @@ $(BIN)/.installed: $(BIN)/.reports-installed requirements-ops.txt requirements-d
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-install: $(BIN)/.installed
+# The project itself, editable, on top: `oplog-lake` and `python -m lib` from any folder, running
+# this checkout's code (the build backend is pinned in requirements-dev.txt; nothing is fetched).
+$(BIN)/.project-installed: $(BIN)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-index \
+		--no-build-isolation --editable .
+	touch $@
+
+install: $(BIN)/.project-installed
 
 demo: $(BIN)/.reports-installed  ## replay the sample SQS batch offline into ./lake and show what was written
 	$(BIN)/python handler.py events/sqs-batch.json
