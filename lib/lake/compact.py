@@ -168,7 +168,15 @@ class Compactor:
         self.rules = (HISTORY if keep_history else LATEST, ERRORS)
         self.clock = clock
 
-    def run(self, selection: Selection, deadline: Deadline | None = None) -> CompactionSummary:
+    def run(
+        self,
+        selection: Selection,
+        deadline: Deadline | None = None,
+        *,
+        log_level: int = logging.INFO,
+    ) -> CompactionSummary:
+        """Every chosen partition, each logged when done at `log_level` (the function's log
+        is where its runs are read; the CLI prints a table instead and logs them at DEBUG)."""
         summary = CompactionSummary()
         work = [
             (rule, dt, keys)
@@ -182,7 +190,7 @@ class Compactor:
                 break
             result = self.compact(rule, dt, keys)
             summary.partitions.append(result)
-            log_event(logging.INFO, "partition done", **result.as_dict())
+            log_event(log_level, "partition done", **result.as_dict())
         return summary
 
     def partitions(self, table: str) -> dict[str, list[str]]:

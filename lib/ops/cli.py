@@ -20,7 +20,7 @@ from lib.lake.reader import SCHEMAS, LakeNotFound, scan
 from lib.ops import compaction, discover, report_cli, verify
 from lib.ops.backfill import cli as backfill_cli
 from lib.ops.flags import FlagError, Number
-from lib.ops.output import format_rows
+from lib.ops.output import counted, format_rows
 
 SHOW_COLUMNS = {
     DATA_TABLE: ["dt", "id", "operation_type", "status", "created_at", "error_info__code"],
@@ -115,7 +115,10 @@ def show_lake(args: argparse.Namespace) -> int:
             print(f"{table}: no files yet\n")
             continue
         days = pc.count_distinct(rows[PARTITION_KEY]).as_py()
-        print(f"{table}: {rows.num_rows} rows in {files} files, {days} partitions")
+        print(
+            f"{table}: {counted(rows.num_rows, 'row')} in {counted(files, 'file')}, "
+            f"{counted(days, 'partition')}"
+        )
         print(format_table(rows.slice(0, args.limit)))
         if rows.num_rows > args.limit:
             print(f"... {rows.num_rows - args.limit} more")

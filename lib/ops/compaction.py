@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -56,7 +57,7 @@ def compact_command(args: argparse.Namespace) -> int:
     )
     if not any(compactor.partitions(table) for table in (DATA_TABLE, ERRORS_TABLE)):
         raise LakeNotFound(f"no lake files under {args.lake}: check --lake or {LAKE_URI}")
-    summary = compactor.run(selection)
+    summary = compactor.run(selection, log_level=logging.DEBUG)  # each is a row of the table
     rows = [p.as_dict() for p in summary.partitions]
     if rows:
         print(format_rows(list(rows[0]), rows), file=sys.stderr)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lib.core.ids import ID_RULE, is_valid_id
-from lib.ops.output import emit, format_option
+from lib.ops.output import counted, emit, format_option
 
 BUDGET_S = 6 * 3600.0  # an operator's pass; the function's is its invocation's budget
 STOPS = {
@@ -63,11 +63,16 @@ def describe(projects: list[dict[str, Any]], lake: str) -> str:
     for run in projects:
         lines.append(
             f"{run['project_id']}: {STOPS.get(run['stopped_by'], run['stopped_by'])}. "
-            f"Listed {run['window_from'] or '-'} to {run['window_to'] or '-'} in {run['pages']} "
-            f"pages: {run['listed']} tasks, {run['new_rows']} new in {lake}, {run['known']} "
+            f"Listed {run['window_from'] or '-'} to {run['window_to'] or '-'} in "
+            f"{counted(run['pages'], 'page')}: {counted(run['listed'], 'task')}, "
+            f"{run['new_rows']} new in {lake}, {run['known']} "
             f"already there. Watermark {run['watermark_before'] or 'none'} -> "
             f"{run['watermark_after'] or 'none'}."
-            + (f" {run['followed']} unfinished tasks queued to follow." if run["followed"] else "")
+            + (
+                f" {counted(run['followed'], 'unfinished task')} queued to follow."
+                if run["followed"]
+                else ""
+            )
             + (f" Error: {run['error']}" if run["error"] else "")
         )
     return "\n".join(lines)

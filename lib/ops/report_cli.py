@@ -19,6 +19,7 @@ from lib.core.errors import ConfigError, OplogLakeError
 from lib.core.settings import Settings
 from lib.core.times import format_utc, parse_day_or_moment
 from lib.ops.flags import Number
+from lib.ops.output import counted
 from lib.reports.catalog import CONTROL_ORDER, ORDER, all_controls, all_reports, get_report
 from lib.reports.controls import choose
 from lib.reports.parameters import PARAMETERS, ParameterError, PeriodError, Request, format_number
@@ -249,10 +250,11 @@ def pack_summary(pack: Any, out: str) -> str:
     failing = sorted({r["resource_id"] for r in rows if r["status"] == "NON_COMPLIANT"})
     resources = {r["resource_id"] for r in rows}
     lines = [
-        f"wrote the audit pack to {out}: {len(pack.files)} files, open {out}/index.html",
+        f"wrote the audit pack to {out}: {counted(len(pack.files), 'file')}, open {out}/index.html",
         f"period {pack.manifest['period']['since']} to {pack.manifest['period']['until']}, "
         f"evaluated at {pack.manifest['evaluated_at']}",
-        f"{len(resources)} resources evaluated against {len(pack.manifest['controls'])} controls; "
+        f"{counted(len(resources), 'resource')} evaluated against "
+        f"{counted(len(pack.manifest['controls']), 'control')}; "
         f"{len(failing)} failed at least one",
     ]
     lines += [f"note: {note}" for note in pack.manifest["notes"]]

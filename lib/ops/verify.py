@@ -24,7 +24,7 @@ from lib.core.errors import FetchError
 from lib.core.ids import ID_RULE, is_valid_id
 from lib.core.schema import DATA_TABLE, PARTITION_KEY
 from lib.core.times import EPOCH, format_utc, now_utc, parse_day_or_moment, parse_utc, utc_day
-from lib.ops.output import emit, format_option
+from lib.ops.output import counted, emit, format_option
 
 BUDGET_S = 6 * 3600.0
 Log = dict[str, Any]
@@ -210,8 +210,8 @@ def describe(checks: Sequence[ProjectCheck], since: datetime, until: datetime, l
     for check in checks:
         verdict = "complete" if check.complete else "INCOMPLETE"
         lines.append(
-            f"{check.project_id}: {verdict}: the API lists {check.api} tasks, the lake holds "
-            f"{check.lake}; {len(check.missing)} missing, {len(check.stale)} stale"
+            f"{check.project_id}: {verdict}: the API lists {counted(check.api, 'task')}, "
+            f"the lake holds {check.lake}; {len(check.missing)} missing, {len(check.stale)} stale"
             + (f" (repaired {check.repaired})" if check.repaired else "")
             + "."
         )

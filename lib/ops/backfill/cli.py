@@ -12,7 +12,7 @@ from typing import Any
 from lib.core.times import parse_day_or_moment
 from lib.ingest.listing import MAX_PAGE_SIZE
 from lib.ops.flags import Number
-from lib.ops.output import emit, format_option
+from lib.ops.output import agree, counted, emit, format_option
 
 FILTER_OPTIONS = ("operation_type", "status", "vault_id")
 MIN_SLICE_HOURS = 1 / 60  # a slice of the window is at least a minute...
@@ -95,21 +95,29 @@ def describe(summary: dict[str, Any], lake: str, *, queue: str | None) -> str:
     where = f"sent to {queue}" if queue else f"written to {lake}"
     if "lines" in summary:  # a file of IDs
         lines = [
-            f"{summary['lines']} lines read{' (resumed)' if summary['resumed'] else ''}: "
-            f"{summary['rows']} rows {where}, {summary['error_rows']} error rows.",
+            f"{counted(summary['lines'], 'line')} read"
+            f"{' (resumed)' if summary['resumed'] else ''}: "
+            f"{counted(summary['rows'], 'row')} {where}, "
+            f"{counted(summary['error_rows'], 'error row')}.",
             f"{summary['known']} already in the lake, {summary['duplicates']} named twice.",
         ]
-        if summary["invalid_lines"]:
-            lines.append(f"{summary['invalid_lines']} lines were not valid (see the error rows).")
-        if summary["failed_lines"]:
+        invalid, failed = summary["invalid_lines"], summary["failed_lines"]
+        if invalid:
             lines.append(
-                f"{summary['failed_lines']} lines failed: run the same command again to retry them."
+                f"{counted(invalid, 'line')} {agree(invalid, 'was', 'were')} not valid "
+                "(see the error rows)."
+            )
+        if failed:
+            lines.append(
+                f"{counted(failed, 'line')} failed: run the same command again to retry "
+                f"{agree(failed, 'it', 'them')}."
             )
         return "\n".join(lines)
     return (
-        f"{summary['slices']} slices listed in {summary['pages']} pages"
-        f"{' (resumed)' if summary['resumed'] else ''}: {summary['received']} tasks listed, "
+        f"{counted(summary['slices'], 'slice')} listed in {counted(summary['pages'], 'page')}"
+        f"{' (resumed)' if summary['resumed'] else ''}: "
+        f"{counted(summary['received'], 'task')} listed, "
         f"{summary['written']} {where}, {summary['known']} already in the lake, "
-        f"{summary['duplicates']} listed twice ({summary['requests']} requests, "
-        f"{summary['retries']} retries)."
+        f"{summary['duplicates']} listed twice ({counted(summary['requests'], 'request')}, "
+        f"{counted(summary['retries'], 'retry', 'retries')})."
     )
