@@ -74,7 +74,7 @@ $(AUDIT_VENV)/.installed: requirements-audit.txt
 	$(AUDIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-audit.txt
 	touch $@
 
-audit: $(AUDIT_VENV)/.installed  ## pip-audit over every pinned requirement; needs pypi.org's JSON API
+audit: $(AUDIT_VENV)/.installed  ## pip-audit over every pinned requirement; needs the package index's JSON API
 	$(AUDIT_VENV)/bin/pip-audit --strict --progress-spinner off \
 		-r requirements.txt -r requirements-reports.txt -r requirements-ops.txt \
 		-r requirements-dev.txt -r requirements-bench.txt
