@@ -26,11 +26,12 @@ $(BIN)/.project-installed: $(BIN)/.installed pyproject.toml
 
 install: $(BIN)/.project-installed
 
-demo: $(BIN)/.reports-installed  ## replay the sample SQS batch offline into ./lake and show what was written
+demo: $(BIN)/.reports-installed  ## replay the sample SQS batch and inventory offline into ./lake and show them
 	$(BIN)/python handler.py events/sqs-batch.json
 	$(BIN)/python -m lib show --lake ./lake
 	$(BIN)/python -m lib report daily --lake ./lake --since 2019-01-01
 	$(BIN)/python -m lib report failures --lake ./lake --since 2019-01-01
+	$(BIN)/python -m lib inventory --lake ./lake
 
 test: install  ## the whole test suite (starts its own loopback servers)
 	$(BIN)/python -m pytest

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -15,7 +14,14 @@ from lib.core.errors import ConfigError, SinkError
 from lib.core.runtime import LocalContext
 
 # Counts in a response that mean something is left undone (redelivered, undeleted, failed).
-UNDONE = ("batchItemFailures", "failures", "delete_failed", "failed", "discovery_failures")
+UNDONE = (
+    "batchItemFailures",
+    "failures",
+    "delete_failed",
+    "failed",
+    "discovery_failures",
+    "inventory_failures",
+)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -25,6 +31,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     """Exit 0 when everything was done, 1 when something is left to redeliver or failed, 2 for a
     usage, event or configuration error (one line on stderr, no traceback)."""
+    import argparse  # the command line only: a Lambda cold start does without it
+
     parser = argparse.ArgumentParser(
         prog="python handler.py",
         description="Run the function once on a sample event, with a 15-minute budget.",

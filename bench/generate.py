@@ -374,6 +374,243 @@ def _removed(rng: random.Random) -> dict[str, Any]:
 GENERATORS = {"samples": make_logs, "varied": make_varied_logs}
 
 
+# The inventory of the varied generator's account ------------------------------------------------
+# What CBR's list APIs show for the account the varied logs are drawn from (the same projects,
+# vaults and resources for the same seed): each vault with its resources, a backup policy bound to
+# most vaults (some have none), the protectable resources (the logged ones, in their vaults, and
+# some never put in one), and restore points of the protected ones at their policy's hour, kept
+# for the policy's retention, so some expire within days; a few are manual (kept until deleted)
+# or failed.
+
+PROTECTABLE_TYPE = {
+    "OS::Nova::Server": "server",
+    "OS::Ironic::BareMetalServer": "server",
+    "OS::Cinder::Volume": "disk",
+    "OS::Sfs::Turbo": "turbo",
+    "OS::Workspace::DesktopV2": "workspace",
+}
+OBJECT_TYPE = {"server": "server", "disk": "disk", "turbo": "turbo", "workspace": "workspace"}
+RETENTION_DAYS = (7, 14, 30, 30, 90)
+
+
+def varied_account(
+    seed: int = 7,
+    *,
+    projects: int | None = None,
+    vaults: int | None = None,
+    resources: int | None = None,
+) -> _Account:
+    """The account `make_varied_logs(seed=seed)` draws from; with sizes, a larger one like it
+    (drawn after it, so its logs would differ)."""
+    account = _Account(random.Random(seed))
+    if projects is None and vaults is None and resources is None:
+        return account
+    account.projects = account.projects[: projects or len(account.projects)]
+    account.vaults = [account._vault(n) for n in range(vaults or len(account.vaults))]
+    account.resources = [account._resource(n) for n in range(resources or len(account.resources))]
+    return account
+
+
+def make_inventory(
+    account: _Account,
+    *,
+    backups: int = 3000,
+    never_protected: float = 0.1,
+    now: datetime | None = None,
+    seed: int = 11,
+) -> dict[str, dict[str, Any]]:
+    """{project_id: {"vaults", "policies", "protectables": {type: [...]}, "backups"}}: the list
+    APIs' items (documented fields only), as of `now`."""
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC)
+    bound = _vault_policies(account)
+    vaults = {v["id"]: _inventory_vault(rng, account, v, now) for v in account.vaults}
+    inventory: dict[str, dict[str, Any]] = {
+        p: {"vaults": [], "policies": [], "protectables": {}, "backups": []}
+        for p in account.projects
+    }
+    for vault in account.vaults:
+        inventory[vault["project"]]["vaults"].append(vaults[vault["id"]])
+    for project, listed in inventory.items():
+        listed["policies"] = _inventory_policies(rng, account, bound, project)
+    for resource in account.resources:
+        vault = vaults[resource["vault"]["id"]]
+        _add_protectable(inventory[resource["vault"]["project"]], resource, vault)
+    for n in range(int(len(account.resources) * never_protected)):
+        stray = account._resource(100_000 + n)
+        stray["name"] = f"{stray['name']}-unprotected"
+        _add_protectable(inventory[rng.choice(account.projects)], stray, None)
+    retention = {
+        policy: RETENTION_DAYS[n % len(RETENTION_DAYS)]
+        for n, (policy, _) in enumerate(account.policies)
+    }
+    protected = [r for r in account.resources if r["vault"]["id"] in bound]
+    for n in range(backups if protected else 0):
+        resource = protected[n % len(protected)]
+        policy_id, hour = bound[resource["vault"]["id"]]
+        item = _inventory_backup(rng, resource, hour, retention[policy_id], now)
+        inventory[resource["vault"]["project"]]["backups"].append(item)
+    return inventory
+
+
+def _vault_policies(account: _Account) -> dict[str, tuple[str, int]]:
+    """vault ID -> (policy ID, hour): the policy most of its resources were logged with; every
+    eighth vault, and a vault without resources, has none."""
+    votes: dict[str, dict[tuple[str, int], int]] = {}
+    for resource in account.resources:
+        tally = votes.setdefault(resource["vault"]["id"], {})
+        tally[resource["policy"]] = tally.get(resource["policy"], 0) + 1
+    return {
+        vault["id"]: max(votes[vault["id"]].items(), key=lambda item: (item[1], item[0]))[0]
+        for n, vault in enumerate(account.vaults)
+        if vault["id"] in votes and n % 8 != 7
+    }
+
+
+def _inventory_vault(
+    rng: random.Random, account: _Account, vault: dict[str, str], now: datetime
+) -> dict[str, Any]:
+    members = [r for r in account.resources if r["vault"]["id"] == vault["id"]]
+    kind = PROTECTABLE_TYPE[members[0]["type"]] if members else "server"
+    size = rng.choice((500, 1000, 2000, 5000))
+    used = int(
+        size * 1024 * (rng.uniform(0.92, 0.99) if rng.random() < 0.1 else rng.uniform(0.05, 0.8))
+    )
+    return {
+        "id": vault["id"],
+        "name": vault["name"],
+        "project_id": vault["project"],
+        "billing": {
+            "allocated": size,
+            "used": used,
+            "size": size,
+            "status": "available",
+            "protect_type": "backup",
+            "object_type": OBJECT_TYPE[kind],
+            "spec_code": f"vault.backup.{'volume' if kind == 'disk' else kind}.normal",
+            "consistent_level": "app_consistent" if rng.random() < 0.2 else "crash_consistent",
+            "charging_mode": "post_paid",
+        },
+        "resources": [
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "type": r["type"],
+                "protect_status": "available",
+                "size": rng.choice((40, 100, 200, 500)),
+                "backup_count": rng.randrange(0, 60),
+                "extra_info": {
+                    "exclude_volumes": (r["extra_info"] or {}).get("exclude_volumes", [])
+                },
+            }
+            for r in members
+        ],
+        "enterprise_project_id": "0",
+        "auto_bind": False,
+        "threshold": 80,
+        "locked": rng.random() < 0.3,
+        "created_at": spell(now - timedelta(days=rng.randrange(60, 900)), 0),
+    }
+
+
+def _inventory_policies(
+    rng: random.Random, account: _Account, bound: dict[str, tuple[str, int]], project: str
+) -> list[dict[str, Any]]:
+    vaults = {v["id"]: v for v in account.vaults}
+    policies = []
+    for n, (policy_id, hour) in enumerate(account.policies):
+        members = [
+            v for v, (p, _) in bound.items() if p == policy_id and vaults[v]["project"] == project
+        ]
+        if not members:
+            continue
+        patterns = [f"FREQ=DAILY;INTERVAL=1;BYHOUR={hour};BYMINUTE=00"]
+        if n % 4 == 1:
+            patterns.append(f"FREQ=DAILY;INTERVAL=1;BYHOUR={(hour + 12) % 24};BYMINUTE=00")
+        elif n % 4 == 3:
+            patterns = [f"FREQ=WEEKLY;BYDAY=SU;BYHOUR={hour};BYMINUTE=00"]
+        days = RETENTION_DAYS[n % len(RETENTION_DAYS)]
+        policies.append(
+            {
+                "id": policy_id,
+                "name": f"policy-{rng.choice(TEAMS)}-{n:02d}",
+                "enabled": n % 11 != 10,
+                "operation_type": "backup",
+                "operation_definition": {
+                    "retention_duration_days": days,
+                    "max_backups": -1,
+                    "timezone": "UTC+00:00",
+                },
+                "trigger": {
+                    "id": _uuid(rng),
+                    "name": "default",
+                    "type": "time",
+                    "properties": {"pattern": patterns, "start_time": "2026-01-05 00:00:00"},
+                },
+                "associated_vaults": [{"vault_id": v} for v in members],
+            }
+        )
+    return policies
+
+
+def _add_protectable(
+    listed: dict[str, Any], resource: dict[str, Any], vault: dict[str, Any] | None
+) -> None:
+    kind = PROTECTABLE_TYPE[resource["type"]]
+    embedded = None if vault is None else {**vault, "updated_at": vault["created_at"]}
+    listed["protectables"].setdefault(kind, []).append(
+        {
+            "id": resource["id"],
+            "name": resource["name"],
+            "type": resource["type"],
+            "status": "active" if kind == "server" else "available",
+            "size": 40,
+            "children": [],
+            "protectable": {"result": True, "code": "", "reason": "", "vault": embedded},
+        }
+    )
+
+
+def _inventory_backup(
+    rng: random.Random, resource: dict[str, Any], hour: int, retention_days: int, now: datetime
+) -> dict[str, Any]:
+    age = rng.randrange(retention_days)
+    created = (now - timedelta(days=age)).replace(hour=hour, minute=0, second=0, microsecond=0)
+    created += timedelta(seconds=rng.expovariate(1 / 120), microseconds=rng.randrange(10**6))
+    manual = rng.random() < 0.05
+    failed = rng.random() < 0.02
+    protected = created + timedelta(seconds=30 + rng.randrange(3600))
+    return {
+        "id": _uuid(rng),
+        "checkpoint_id": _uuid(rng),
+        "name": f"{'manualbk' if manual else 'autobk'}_{rng.getrandbits(16):04x}",
+        "description": "",
+        "resource_id": resource["id"],
+        "resource_name": resource["name"],
+        "resource_type": resource["type"],
+        "resource_size": rng.choice((40, 100, 200)),
+        "vault_id": resource["vault"]["id"],
+        "project_id": resource["vault"]["project"],
+        "provider_id": resource["provider"],
+        "status": "error" if failed else "available",
+        "image_type": "backup",
+        "created_at": spell(created, 0),
+        "updated_at": spell(protected, 0),
+        "protected_at": None if failed else spell(protected, 0),
+        "expired_at": None
+        if manual or failed
+        else spell(created + timedelta(days=retention_days), 0),
+        "incremental": rng.random() < 0.8,
+        "parent_id": None,
+        "children": [],
+        "extend_info": {
+            "auto_trigger": not manual,
+            "encrypted": rng.random() < 0.3,
+            "bootable": False,
+        },
+    }
+
+
 # The command line: an account's worth of logs in a folder ---------------------------------------
 
 

@@ -29,7 +29,8 @@ from lib.ingest.batch import Record, to_table  # noqa: E402
 from lib.ingest.flatten import flatten  # noqa: E402
 from lib.lake.storage import LocalStore  # noqa: E402
 from lib.lake.writer import Lake, parquet_options  # noqa: E402
-from lib.reports.catalog import Window, run_report  # noqa: E402
+from lib.reports.engine import run_report  # noqa: E402
+from lib.reports.parameters import Request  # noqa: E402
 
 from generate import GENERATORS  # noqa: E402
 
@@ -91,7 +92,7 @@ def daily_query(generator: str, rows: int, runs: int = 3) -> dict:
         for copy in range(copies):
             ids = pc.binary_join_element_wise(base["id"], pa.scalar(f"-{copy}"), "")
             lake.write(base.set_column(0, "id", ids), [])
-        window = Window(now=now, since=datetime(2026, 1, 1, tzinfo=UTC))
+        window = Request(now=now, since=datetime(2026, 1, 1, tzinfo=UTC))
         times = []
         for _ in range(runs):
             started = time.perf_counter()

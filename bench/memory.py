@@ -1,11 +1,13 @@
-"""Peak memory of one invocation (a 10,000-ID SQS batch) and of a scheduled drain (100,000 IDs),
-for the logs of each bench generator, and of batches of 5 and 30 messages of 1,000 invalid IDs
-each against one invalid ID each.
+"""Peak memory of one invocation (a 10,000-ID SQS batch) fetched over HTTP and replayed offline
+(`CBR_ENDPOINT=file://DIR`), of a scheduled drain (100,000 IDs), for the logs of each bench
+generator and for varied logs whose names and messages never repeat, and of batches of 5 and 30
+messages of 1,000 invalid IDs each against one invalid ID each.
 
-Each scenario runs in a fresh child process and reports its own peak RSS (VmHWM). The drain also
-samples its RSS four times a second: RSS is flat when the median of the last quarter of the drain
-is no higher than that of the second quarter (the first is warm-up). The drain uses moto's SQS
-server and the fake CBR server on loopback.
+Each scenario runs in a fresh child process and reports its own peak RSS (VmHWM). An invocation
+goes through the Lambda entry (`handler.lambda_handler`), configured through the environment as
+deployed. The drain also samples its RSS four times a second: RSS is flat when the median of the
+last quarter of the drain is no higher than that of the second quarter (the first is warm-up).
+The drain uses moto's SQS server and the fake CBR server on loopback.
 
     python bench/memory.py [--batch 10000] [--drain 100000] [--generator varied] [--invalid-only]
 """
@@ -50,18 +52,43 @@ def batch_event(ids: int, per_message: int = IDS_PER_MESSAGE) -> dict:
     }
 
 
-def child_invocation(base_url: str, ids: int) -> dict:
-    from lib.aws.app import App
-    from lib.core.runtime import LocalContext
-    from lib.core.settings import Settings
-
+def child_invocation(endpoint: str, ids: int) -> dict:
+    """One invocation through the Lambda entry: `endpoint` is the fake API's URL, or
+    file://FOLDER for the offline replay."""
     with tempfile.TemporaryDirectory() as lake:
-        app = App.from_settings(
-            Settings(cbr_endpoint=base_url, project_id=PROJECT, lake_uri=lake, log_level="ERROR")
+        os.environ.update(
+            CBR_ENDPOINT=endpoint, CBR_PROJECT_ID=PROJECT, LAKE_URI=lake, LOG_LEVEL="ERROR"
         )
-        response = app.handle(batch_event(ids), LocalContext())
+        import handler
+        from lib.core.runtime import LocalContext
+
+        response = handler.lambda_handler(batch_event(ids), LocalContext())
     assert response == {"batchItemFailures": []}, response
-    return {"ids": ids}
+    return {
+        "ids": ids,
+        "pandas_loaded": "pandas" in sys.modules and sys.modules["pandas"] is not None,
+    }
+
+
+def measure_paths(generator: str, ids: int, *, unique: bool = False) -> dict:
+    """The same invocation over HTTP (the fake API in its own process) and replayed from a
+    folder of the same bodies: peak RSS of each, and the replay's against HTTP's."""
+    from fetch import fake_server
+    from serve import served_logs
+
+    extra = ("--unique",) if unique else ()
+    with fake_server(ids, 0.0, None, *extra, generator=generator) as server:
+        http = run_child("invocation", server.base_url, ids, as_deployed=True)
+    with tempfile.TemporaryDirectory() as folder:
+        for log in served_logs(ids, generator, unique=unique):
+            body = json.dumps({"operation_log": log}).encode()  # as the fake API serves it
+            Path(folder, f"{log['id']}.json").write_bytes(body)
+        replay = run_child("invocation", f"file://{folder}", ids, as_deployed=True)
+    return {
+        "invocation": http,
+        "replay": replay,
+        "replay_vs_http": replay["peak_rss_mb"] / http["peak_rss_mb"],
+    }
 
 
 def invalid_ids_event(messages: int, ids_per_message: int) -> dict:
@@ -255,15 +282,16 @@ def block_pandas() -> None:
     sys.meta_path.insert(0, _NoPandas())
 
 
-def run_child(kind: str, target: str, ids: int) -> dict:
+def run_child(kind: str, target: str, ids: int, *, as_deployed: bool = False) -> dict:
     """The scenario in a fresh process (`target`: the fake CBR's URL, or a generator); returns
     its result with its peak RSS."""
     paths = [str(ROOT), str(ROOT / "bench")]
     # pandas is installed for the CPU baseline only; pyarrow would import it on its first
-    # conversion, which the deployed function (without pandas) never does.
+    # conversion, which the deployed function (without pandas) never does. Through the Lambda
+    # entry (`as_deployed`), the function keeps it out itself.
     code = (
         f"import json, resource, sys; sys.path[:0] = {paths!r}; import memory; "
-        "memory.block_pandas(); "
+        f"{'' if as_deployed else 'memory.block_pandas(); '}"
         f"r = memory.child_{kind}({target!r}, {ids}); "
         "r['peak_rss_mb'] = memory.peak_rss_mb(); "
         "print(json.dumps(r))"
@@ -275,23 +303,26 @@ def run_child(kind: str, target: str, ids: int) -> dict:
 def measure_one(generator: str, batch: int, drain: int) -> dict:
     from fetch import fake_server
 
-    with fake_server(max(batch, drain), latency=0.0, generator=generator) as server:
-        invocation = run_child("invocation", server.base_url, batch)
+    paths = measure_paths(generator, batch)
+    with fake_server(drain, latency=0.0, generator=generator) as server:
         drained = run_child("drain", server.base_url, drain)
         invalid = measure_invalid_ids(server.base_url)
     return {
-        "invocation": invocation,
+        **paths,
         "batch_path": batch_path(generator, batch),
         "drain": drained,
-        "drain_vs_invocation": drained["peak_rss_mb"] / invocation["peak_rss_mb"],
+        "drain_vs_invocation": drained["peak_rss_mb"] / paths["invocation"]["peak_rss_mb"],
         "invalid_ids": invalid,
     }
 
 
 def measure(batch: int, drain: int) -> dict[str, dict]:
+    """Every generator's figures, and both paths of an invocation on bodies that never repeat
+    a name or a message (`unique`: the varied generator's logs made so)."""
     from generate import GENERATORS
 
-    return {generator: measure_one(generator, batch, drain) for generator in GENERATORS}
+    found = {generator: measure_one(generator, batch, drain) for generator in GENERATORS}
+    return {**found, "unique": measure_paths("varied", batch, unique=True)}
 
 
 def main() -> None:
@@ -302,7 +333,16 @@ def main() -> None:
     parser.add_argument("--drain", type=int, default=100_000)
     parser.add_argument("--generator", choices=sorted(GENERATORS), default=None, help="else both")
     parser.add_argument("--invalid-only", action="store_true", help="only the invalid-ID batches")
+    parser.add_argument(
+        "--paths-only", action="store_true", help="only one invocation over HTTP and replayed"
+    )
+    parser.add_argument("--unique", action="store_true", help="names and messages never repeat")
     args = parser.parse_args()
+    if args.paths_only:
+        generator = args.generator or "varied"
+        found = measure_paths(generator, args.batch, unique=args.unique)
+        print(json.dumps(found, indent=2))
+        return
     if args.invalid_only:
         from fetch import fake_server
 

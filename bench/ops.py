@@ -33,7 +33,8 @@ from lib.ingest.flatten import flatten  # noqa: E402
 from lib.lake.storage import LocalStore  # noqa: E402
 from lib.lake.writer import Lake  # noqa: E402
 from lib.ops.backfill import command as backfill  # noqa: E402
-from lib.reports.catalog import Window, run_report  # noqa: E402
+from lib.reports.engine import run_report  # noqa: E402
+from lib.reports.parameters import Request  # noqa: E402
 
 from fetch import PROJECT, fake_server  # noqa: E402
 from generate import GENERATORS, START  # noqa: E402
@@ -118,7 +119,7 @@ def child(code: str) -> dict:
 
 
 def daily_s(lake: str, runs: int = 5) -> float:
-    window = Window(now=datetime.now(UTC), since=datetime(2026, 9, 1, tzinfo=UTC))
+    window = Request(now=datetime.now(UTC), since=datetime(2026, 9, 1, tzinfo=UTC))
     times = []
     for _ in range(runs):
         started = time.perf_counter()

@@ -2,7 +2,9 @@
 
 Prints the base URL on stdout, then serves until stdin closes. `--generator fixed` serves one
 small log shape (the fetch benchmarks); `samples` and `varied` serve bench/generate.py's logs,
-renamed `task-00000000`, ... in one project, all created on generate.START's day.
+renamed `task-00000000`, ... in one project, all created on generate.START's day. `--unique`
+gives every log a name, vault name and error message of its own (nothing repeats, so nothing
+shares memory or a dictionary entry: the heaviest bodies of their size).
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ def main() -> None:
     parser.add_argument("--faults", type=float, default=0.0, help="share of IDs answered 500 once")
     parser.add_argument("--throttles", type=float, default=0.0, help="share answered 429 once")
     parser.add_argument("--generator", choices=["fixed", *GENERATORS], default="fixed")
+    parser.add_argument("--unique", action="store_true", help="no name or message repeats")
     args = parser.parse_args()
     rng = random.Random(11)
     with FakeCBR(latency=args.latency) as server:
         server.rate_cap = args.rate_cap
-        for n, log in enumerate(served_logs(args.ids, args.generator)):
+        for n, log in enumerate(served_logs(args.ids, args.generator, unique=args.unique)):
             server.add_log(log)
             draw = rng.random()
             if draw < args.faults:
@@ -46,12 +49,27 @@ def main() -> None:
         sys.stdin.read()
 
 
-def served_logs(count: int, generator: str) -> list[dict]:
+def served_logs(count: int, generator: str, *, unique: bool = False) -> list[dict]:
     if generator == "fixed":
         return [sample_log(n) for n in range(count)]
     logs = GENERATORS[generator](count, seed=11, days=1)
     for n, log in enumerate(logs):
         log["id"], log["project_id"] = task_id(n), PROJECT
+    return unique_names_and_messages(logs) if unique else logs
+
+
+def unique_names_and_messages(logs: list[dict]) -> list[dict]:
+    """Every log's resource name, vault name and error message made its own."""
+    rng = random.Random(13)
+    for n, log in enumerate(logs):
+        token = f"{n:06d}-{rng.getrandbits(48):012x}"
+        resource = log.setdefault("extra_info", {}).get("resource")
+        if isinstance(resource, dict):
+            resource["name"] = f"{resource.get('name') or 'resource'}-{token}"
+        log["vault_name"] = f"{log.get('vault_name') or 'vault'}-{token}"
+        error = log.get("error_info") if isinstance(log.get("error_info"), dict) else {}
+        message = error.get("message") or f"Operation on {log['vault_name']} reported."
+        log["error_info"] = {**error, "message": f"{message} Request {token}: see the trace."}
     return logs
 
 

@@ -2,8 +2,9 @@
 
 Only ``GET /v3/{project_id}/operation-logs/{id}`` (ShowOpLog),
 ``GET /v3/{project_id}/operation-logs`` (ListOpLogs: time window, filters, limit/offset paging,
-newest first) and ``POST /v3/auth/tokens`` exist; every other path or method answers like the API
-gateway does for an unknown API (404 APIGW.0101).
+newest first; served by `fakelist.ListServer`, whose modes make it as unkind as a real API) and
+``POST /v3/auth/tokens`` exist; every other path or method answers like the API gateway does for an
+unknown API (404 APIGW.0101).
 Response shapes follow the public CBR and IAM API documentation.
 """
 
@@ -31,6 +32,8 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qsl, quote
 
+from fakelist import ListServer
+
 JsonBody = bytes | str | dict | list | None
 
 TOKENS_PATH = "/v3/auth/tokens"
@@ -42,9 +45,6 @@ AUTHORIZATION = re.compile(
 OPERATION_LOG_PATH = re.compile(r"/v3/(?P<project_id>[^/]+)/operation-logs/(?P<log_id>[^/]+)")
 LIST_PATH = re.compile(r"/v3/(?P<project_id>[^/]+)/operation-logs")
 LIST_SCRIPT = "(list)"  # script() key for ListOpLogs answers
-LIST_FILTERS = ("operation_type", "status", "provider_id", "vault_id", "vault_name")
-LIST_MAX_LIMIT = 1000
-QUERY_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 PROJECT_NAME = "ap-southeast-1"
 JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
 
@@ -58,7 +58,6 @@ THROTTLED = {
     "limit:200,time:1 second",
 }
 LOG_NOT_FOUND = {"error_code": "BackupService.6500", "error_msg": "Operation log does not exist."}
-BAD_PARAMETER = "BackupService.9900"
 AUTH_PREFIX = "Incorrect IAM authentication information: "
 TOKEN_EXPIRED = "token expires"
 TOKEN_MISSING = "x-auth-token not found"
@@ -187,6 +186,8 @@ class FakeCBR:
         self._listed: dict[str, dict[str, Any]] = {}  # what ListOpLogs shows, parsed once
         self._scripts: dict[str, deque[Reply]] = {}
         self.on_list: Callable[[int], None] | None = None  # called with the list request count
+        self.listing = ListServer()  # ListOpLogs; set `fake.listing.mode` to make it unkind
+        self.inventory: Any = None  # tests/fake_inventory.py's FakeInventory, once installed
         self._list_requests = 0
         self._tokens: dict[str, IssuedToken] = {}
         self._server: _Server | None = None
@@ -300,11 +301,12 @@ class FakeCBR:
             return self._answer_token_request(request.body)
         match = OPERATION_LOG_PATH.fullmatch(path)
         listing = LIST_PATH.fullmatch(path)
-        if request.method != "GET" or not (match or listing):
+        inventory = self.inventory.match(path) if self.inventory is not None else None
+        if request.method != "GET" or not (match or listing or inventory):
             return Reply(404, API_NOT_FOUND)
         if self._over_rate_cap():
             return Reply(429, THROTTLED, {"Retry-After": "1"})
-        project_id = (match or listing)["project_id"]  # type: ignore[index]
+        project_id = (match or listing or inventory)["project_id"]  # type: ignore[index]
         if request.headers.get("authorization", "").startswith(SIGNING_ALGORITHM):
             if reason := self._signature_failure(request):
                 return auth_error(reason)
@@ -312,6 +314,8 @@ class FakeCBR:
             return auth_error(reason)
         if listing:
             return self._answer_list_request(project_id, request.path.partition("?")[2])
+        if inventory:
+            return self.inventory.answer(inventory, request.path.partition("?")[2])
         return self._answer_log_request(match["log_id"])  # type: ignore[index]
 
     def _over_rate_cap(self) -> bool:
@@ -337,8 +341,7 @@ class FakeCBR:
         return self._apply_script(scripted, unscripted)
 
     def _answer_list_request(self, project_id: str, query: str) -> Reply:
-        """ListOpLogs: logs of the project created in [start_time, end_time] (both inclusive),
-        filtered, newest first, then `offset`/`limit` (default 1000, at most 1000)."""
+        """ListOpLogs, as `self.listing` serves it (tidy unless its mode says otherwise)."""
         with self._lock:
             self._list_requests += 1
             number = self._list_requests
@@ -347,31 +350,8 @@ class FakeCBR:
         if self.on_list is not None:
             self.on_list(number)
         params = dict(parse_qsl(query, keep_blank_values=True))
-        try:
-            limit = int(params.get("limit", LIST_MAX_LIMIT))
-            offset = int(params.get("offset", 0))
-            since, until = (_query_time(params.get(name)) for name in ("start_time", "end_time"))
-        except ValueError as exc:
-            return Reply(400, {"error_code": BAD_PARAMETER, "error_msg": str(exc)})
-        if not 1 <= limit <= LIST_MAX_LIMIT or offset < 0:
-            return Reply(400, {"error_code": BAD_PARAMETER, "error_msg": "limit or offset invalid"})
-        selected = [
-            log
-            for log in self._stored_logs()
-            if log.get("project_id") in (None, project_id)
-            and _created_within(log, since, until)
-            and all(log.get(name) == params[name] for name in LIST_FILTERS if name in params)
-        ]
-        selected.sort(
-            key=lambda log: (str(log.get("created_at")), str(log.get("id"))), reverse=True
-        )
-        body = {
-            "operation_logs": selected[offset : offset + limit],
-            "count": len(selected),
-            "limit": limit,
-            "offset": offset,
-        }
-        return self._apply_script(scripted, Reply(200, body))
+        status, body = self.listing.answer(project_id, params, self._stored_logs(), number)
+        return self._apply_script(scripted, Reply(status, body))
 
     def _stored_logs(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -496,22 +476,6 @@ def _listed_log(body: bytes) -> dict[str, Any] | None:
     if isinstance(document, dict) and isinstance(document.get("operation_log"), dict):
         return document["operation_log"]
     return None
-
-
-def _query_time(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.strptime(value, QUERY_TIME_FORMAT).replace(tzinfo=UTC)
-
-
-def _created_within(log: dict[str, Any], since: datetime | None, until: datetime | None) -> bool:
-    try:
-        created = datetime.fromisoformat(str(log.get("created_at")).replace("Z", "+00:00"))
-    except ValueError:
-        return since is None and until is None
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=UTC)
-    return (since is None or created >= since) and (until is None or created <= until)
 
 
 class _Server(ThreadingHTTPServer):

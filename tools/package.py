@@ -20,6 +20,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = "3.12"  # template.yaml: Runtime python3.12
@@ -32,10 +33,10 @@ NATIVE = {"x86_64": "x86_64", "aarch64": "arm64"}.get(platform.machine(), "")
 # The code: handler.py and lib/, less what only operators run (`python -m lib`). The import rule
 # (README) keeps lib.ops and lib.reports off the Lambda path; `check` proves it.
 OPERATOR_ONLY = ("lib/ops", "lib/reports", "lib/__main__.py")
-# Python modules of pyarrow the function never loads. It writes Parquet through pyarrow and talks
-# to S3 through boto3 (lib/lake/s3.py), so the filesystems go; pyarrow's S3FileSystem serves only
-# the operator's reads of an s3:// lake (lib/lake/reader.py). A Lambda path that reads the lake
-# through pyarrow must keep `_s3fs`.
+# Python modules of pyarrow the function never loads. It reads and writes the lake's objects
+# through boto3 (lib/lake/s3.py; Parquet from those bytes, `read_partition` in lib/lake/reader.py),
+# so the filesystems go; pyarrow's S3FileSystem serves only the operator's reads of an s3:// lake.
+# tests/functional/test_package.py runs every event kind from the package: it proves each cut.
 PYARROW_UNUSED = (
     "_flight",
     "flight.py",
@@ -63,6 +64,7 @@ SOURCE_SUFFIXES = (".pyx", ".pxd", ".pxi", ".h", ".hpp", ".cc", ".cpp", ".c")
 UNUSED_DISTRIBUTIONS = ("tqdm",)  # progress bars of the operator CLI
 BOTOCORE_SERVICES = ("s3", "sqs", "secretsmanager", "sts")
 SERVICE_DATA = ("botocore/data", "boto3/data")
+CHECKED_EVENTS = ("sqs-batch.json", "compact.json")  # `check`: the sample events, offline
 
 
 @dataclass
@@ -82,26 +84,34 @@ def size_of(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def build(out: Path, arch: str, *, prune: bool = True, python: str | None = None) -> Build:
-    """The package in `out` (emptied first). Without `prune`: the requirements as pip installs
-    them with the interpreter running this (the package as it was), plus the code."""
+def build(
+    out: Path,
+    arch: str,
+    *,
+    prune: bool = True,
+    python: str | None = None,
+    runtime: str = RUNTIME,
+) -> Build:
+    """The package in `out` (emptied first) for Python `runtime` (the Lambda runtime's unless a
+    test asks for the one it has). Without `prune`: the requirements as pip installs them with
+    the interpreter running this (the package as it was), plus the code."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     result = Build(out, arch)
-    install(out, arch, compile_with_pip=not prune)
+    install(out, arch, runtime, compile_with_pip=not prune)
     copy_code(out, everything=not prune)
     result.measure("pip install --target + handler.py and lib/")
     if prune:
         prune_package(result)
-        compile_bytecode(result, python or find_runtime_python())
+        compile_bytecode(result, python or find_runtime_python(runtime), runtime)
     return result
 
 
-def install(out: Path, arch: str, *, compile_with_pip: bool) -> None:
+def install(out: Path, arch: str, runtime: str, *, compile_with_pip: bool) -> None:
     platforms = [arg for p in PLATFORMS[arch] for arg in ("--platform", p)]
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    command += [*platforms, "--implementation", "cp", "--python-version", RUNTIME]
+    command += [*platforms, "--implementation", "cp", "--python-version", runtime]
     command += ["--only-binary=:all:", "--target", str(out), "-r", str(ROOT / "requirements.txt")]
     if not compile_with_pip:
         command.append("--no-compile")
@@ -215,15 +225,15 @@ def cut_service_data(out: Path) -> None:
             _delete([p for p in folder.iterdir() if p.is_dir() and p.name not in BOTOCORE_SERVICES])
 
 
-def find_runtime_python() -> str | None:
+def find_runtime_python(runtime: str = RUNTIME) -> str | None:
     """A Python of the Lambda runtime's version here, to compile bytecode Lambda can use."""
     names = [
-        f"python{RUNTIME}",
-        *sorted(Path.home().glob(f".pyenv/versions/{RUNTIME}*/bin/python3")),
+        f"python{runtime}",
+        *sorted(Path.home().glob(f".pyenv/versions/{runtime}*/bin/python3")),
     ]
     for name in names:
         found = shutil.which(str(name))
-        if found and _version(found) == RUNTIME:
+        if found and _version(found) == runtime:
             return found
     return None
 
@@ -234,39 +244,60 @@ def _version(python: str) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
-def compile_bytecode(result: Build, python: str | None) -> None:
+def compile_bytecode(result: Build, python: str | None, runtime: str = RUNTIME) -> None:
     """cp312 bytecode, valid without checking sources (Lambda's task folder is read-only, so a
     .pyc it cannot use would be recompiled on every cold start). With no Python of the runtime's
     version here, none is shipped."""
     if python is None:
-        result.notes.append(f"no bytecode: no Python {RUNTIME} here (Lambda compiles on import)")
+        result.notes.append(f"no bytecode: no Python {runtime} here (Lambda compiles on import)")
         return
     command = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode"]
     subprocess.run([*command, "unchecked-hash", str(result.out)], check=True)
-    result.measure(f"bytecode compiled by Python {RUNTIME} (unchecked-hash)")
+    result.measure(f"bytecode compiled by Python {runtime} (unchecked-hash)")
 
 
-def check(package: Path, python: str | None = None) -> dict[str, object]:
-    """Prove the package: in a fresh process whose path is only the package (and the standard
-    library), run the handler offline on the sample batch and a compaction, read the lake back,
-    and use what the function uses. Returns the proof's summary; raises if anything failed."""
-    python = python or find_runtime_python()
-    if python is None:
-        raise RuntimeError(f"cannot check the package: no Python {RUNTIME} here")
-    with tempfile.TemporaryDirectory() as lake:
-        env = {"CBR_ENDPOINT": f"file://{ROOT / 'events' / 'operation-logs'}", "LAKE_URI": lake}
-        env |= {"LOG_LEVEL": "ERROR", "PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "eu-west-1"}
-        probe = (ROOT / "tools" / "package_probe.py").read_text()
+def run_events(
+    package: Path, events: list[dict[str, Any]], env: dict[str, str], python: str
+) -> dict[str, Any]:
+    """The events handed to the handler one after the other, as Lambda would, in a fresh
+    process of `python` that sees only the package and the standard library (`-I -S`, no
+    bytecode written, started outside the checkout, with only `env` as its environment).
+    Returns the probe's summary (tools/package_probe.py); raises if anything failed."""
+    probe = (ROOT / "tools" / "package_probe.py").read_text()
+    with tempfile.TemporaryDirectory() as elsewhere:
         done = subprocess.run(
-            [python, "-I", "-S", "-B", "-c", probe, str(package), str(ROOT / "events")],
-            env=env,
+            [python, "-I", "-S", "-B", "-c", probe, str(package.resolve())],
+            input=json.dumps(events),
+            env={"PATH": "/usr/bin:/bin", **env},
+            cwd=elsewhere,
             capture_output=True,
             text=True,
+            timeout=600,
             check=False,
         )
     if done.returncode != 0:
         raise RuntimeError(f"the package failed its check:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    summary: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return summary
+
+
+def check(package: Path, python: str | None = None) -> dict[str, Any]:
+    """The quick offline proof: the sample SQS batch replayed into a local lake, then a
+    compaction, from the package alone. Every event kind against S3, SQS and the API, with what
+    was written read back, is proven by tests/functional/test_package.py in `make test`."""
+    python = python or find_runtime_python()
+    if python is None:
+        raise RuntimeError(f"cannot check the package: no Python {RUNTIME} here")
+    events = [json.loads((ROOT / "events" / name).read_text()) for name in CHECKED_EVENTS]
+    with tempfile.TemporaryDirectory() as lake:
+        env = {"CBR_ENDPOINT": f"file://{ROOT / 'events' / 'operation-logs'}", "LAKE_URI": lake}
+        env |= {"LOG_LEVEL": "ERROR", "AWS_DEFAULT_REGION": "eu-west-1"}
+        summary = run_events(package, events, env, python)
+        written = sorted(Path(lake).rglob("*.parquet"))
+    batch, compaction = summary["responses"]
+    if batch != {"batchItemFailures": []} or "compacted" not in compaction or not written:
+        raise RuntimeError(f"the package failed its check: {batch}, {compaction}, {written}")
+    return {"parquet_files": len(written), **summary}
 
 
 def main() -> int:

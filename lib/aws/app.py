@@ -3,12 +3,17 @@
 `Root` builds every object from the settings (session, auth, client, store, lake, queue client,
 follower, pipeline, drain), each once, and hands secrets to its own log redactor. The Lambda
 `App` and the operator tools both get what they need from a `Root`; nothing else constructs them.
+
+A cold start imports only what every event kind needs (the events, the settings, logging);
+each object's modules (pyarrow, requests, boto3, the pipeline) are imported when it is built,
+so an event kind pays only for its own.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,13 +22,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
 from lib.aws.events import compact_request, event_kind, partial_batch_response, sqs_messages
 from lib.aws.metrics import emf_lines
-from lib.cbr.auth import AuthProvider, NoAuth, StaticToken, provider_for
-from lib.cbr.client import CbrClient, RatePacer, RetryPolicy
-from lib.cbr.transport import build_session
 from lib.core.errors import ConfigError
 from lib.core.runtime import (
     Deadline,
@@ -40,16 +40,19 @@ from lib.core.settings import (
     QUEUE_URL,
     Settings,
 )
-from lib.ingest.pipeline import Pipeline, RowSink
-from lib.lake.storage import ObjectStore, open_store
-from lib.lake.writer import Lake
 
 if TYPE_CHECKING:
     import requests
 
     from lib.aws.drain import QueueDrain
     from lib.aws.sqs import QueueFollower
+    from lib.cbr.auth import AuthProvider
+    from lib.cbr.client import CbrClient
     from lib.ingest.discover import Discovery
+    from lib.ingest.inventory.snapshot import Inventory
+    from lib.ingest.pipeline import Pipeline, RowSink
+    from lib.lake.storage import ObjectStore
+    from lib.lake.writer import Lake
 
 REPLAY_PROJECT = "replay"  # stands in the URL when replaying offline without a project
 
@@ -58,6 +61,8 @@ class Root:
     """Builds each object the settings call for, once, on first use."""
 
     def __init__(self, settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        import pyarrow as pa
+
         # The system allocator gives back what Arrow freed (the JSON reader's buffers, a written
         # batch's table); mimalloc, pyarrow's default, keeps it: 267 MB against 215 MB peak RSS
         # for a 10,000-ID invocation (bench/memory.py), in a function of 512 MB.
@@ -75,11 +80,15 @@ class Root:
 
     @cached_property
     def session(self) -> requests.Session:
+        from lib.cbr.transport import build_session
+
         return build_session(self.settings.fetch_concurrency, self.settings.replay_dir)
 
     @cached_property
     def auth(self) -> AuthProvider:
         """The auth the settings ask for; a secret is read here, once per cold start."""
+        from lib.cbr.auth import NoAuth, StaticToken, provider_for
+
         settings, remember = self.settings, self.redactor.add
         if settings.credentials_secret_id is not None:
             from lib.cbr.credentials import SecretAuth, fetch_secret, parse_secret
@@ -101,6 +110,8 @@ class Root:
 
     @cached_property
     def client(self) -> CbrClient:
+        from lib.cbr.client import CbrClient, RatePacer, RetryPolicy
+
         settings = self.settings
         return CbrClient(
             self.session,
@@ -114,10 +125,14 @@ class Root:
 
     @cached_property
     def store(self) -> ObjectStore:
+        from lib.lake.storage import open_store
+
         return open_store(self.settings.lake)
 
     @cached_property
     def lake(self) -> Lake:
+        from lib.lake.writer import Lake
+
         return Lake(self.store)
 
     @property
@@ -141,6 +156,8 @@ class Root:
 
     def pipeline(self, sink: RowSink | None = None, *, follow: bool = True) -> Pipeline:
         """The stages wired; `sink` replaces the lake (e.g. a filter in front of it)."""
+        from lib.ingest.pipeline import Pipeline
+
         return Pipeline(
             self.client,
             sink or self.lake,
@@ -183,7 +200,7 @@ class Root:
         queue_url = settings.queue_url
 
         def new_sink() -> LogSink:  # a fresh view of what the lake holds, for every pass
-            known = KnownRows(settings.lake)
+            known = KnownRows(self.store)
             if settings.discover_mode == "queue" and queue_url is not None:
                 return QueueLogSink(self.aws_client("sqs"), queue_url, known)
             return LakeLogSink(self.lake, known, scrub=self.scrub)
@@ -207,6 +224,28 @@ class Root:
             raise ConfigError(
                 f"Name the projects to discover: {CBR_PROJECT_IDS} (comma-separated) or "
                 f"{CBR_PROJECT_ID}."
+            )
+        return projects
+
+    @cached_property
+    def inventory(self) -> Inventory:
+        """Inventory snapshots of the settings' projects into the lake."""
+        from lib.ingest.inventory.snapshot import Inventory
+
+        settings = self.settings
+        return Inventory(self.client, self.store, settings.inventory_types, scrub=self.scrub)
+
+    def inventory_projects(self, chosen: Sequence[str] = ()) -> tuple[str, ...]:
+        """--project, else the discovery projects, else (replaying offline) the replay's."""
+        projects = tuple(chosen) or self.settings.discover_projects
+        if not projects and self.settings.replay_dir is not None:
+            from lib.cbr.replay import replay_projects
+
+            projects = replay_projects(self.settings.replay_dir)
+        if not projects:
+            raise ConfigError(
+                f"Name the projects to take an inventory of: {CBR_PROJECT_IDS} (comma-separated) "
+                f"or {CBR_PROJECT_ID}."
             )
         return projects
 
@@ -243,11 +282,17 @@ class App:
         deadline = Deadline.for_budget(context.get_remaining_time_in_millis() / 1000)
         kind = event_kind(event)
         if kind == "discover":
-            from lib.ingest.discover import summarize
+            from lib.ingest.discover_run import summarize
 
             runs = self.root.discovery.run(self.root.discover_projects(), deadline)
             response = summarize(runs, datetime.now(UTC))
             summary: dict[str, Any] = {"event": "discover", **response}
+        elif kind == "inventory":
+            from lib.ingest.inventory.snapshot import summarize as inventory_summary
+
+            snapshots = self.root.inventory.run(self.root.inventory_projects(), deadline)
+            response = inventory_summary(snapshots)
+            summary = {"event": "inventory", **response}
         elif kind == "scheduled":
             if self.drain is None:
                 raise ConfigError(f"{QUEUE_URL} must be set to drain the queue on a schedule.")
@@ -279,9 +324,28 @@ def _done(
 
 def handle(event: Mapping[str, Any], context: LambdaContextLike) -> dict[str, Any]:
     """The Lambda entry: compaction events need only the lake, everything else the App."""
+    as_deployed()
     if event_kind(event) == "compact":
         return compact_lake(event, context, os.environ)
     return application().handle(event, context)
+
+
+class _WithoutPandas:
+    """An import finder that answers for pandas as if it were not installed."""
+
+    def find_spec(self, name: str, path: object, target: object = None) -> None:
+        if name.partition(".")[0] == "pandas":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+def as_deployed() -> None:
+    """The function runs here as in Lambda, whose package has no pandas: pyarrow imports pandas
+    on its first conversion of Python values wherever it is installed (a checkout after `make
+    bench`), and a replay there carried it (45 MB more peak RSS, 0.3 s more)."""
+    if "pandas" not in sys.modules and not any(
+        isinstance(finder, _WithoutPandas) for finder in sys.meta_path
+    ):
+        sys.meta_path.insert(0, _WithoutPandas())
 
 
 def compact_lake(
@@ -296,8 +360,17 @@ def compact_lake(
     days, target_mb, keep_history = compact_request(event)
     compactor = Compactor(root.store, target_mb=target_mb, keep_history=keep_history)
     response = compactor.run(Selection(older_than_days=days), deadline).as_dict()
+    response.update(expire_inventory(root))
     _done(context, started, {"event": "compact", **response}, root.settings.in_lambda)
     return response
+
+
+def expire_inventory(root: Root) -> dict[str, Any]:
+    """Inventory retention, run with every compaction: snapshots older than INVENTORY_KEEP_DAYS
+    (never a project's latest) and the files no published snapshot names."""
+    from lib.lake.snapshots import remove_expired
+
+    return remove_expired(root.store, root.settings.inventory_keep_days, datetime.now(UTC))
 
 
 _app: App | None = None

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
-from lib.ingest.messages import Message
-from lib.lake.writer import DEFAULT_TARGET_MB
+if TYPE_CHECKING:  # imported by the events that need them: a cold start classifies events only
+    from lib.ingest.messages import Message
 
-EventKind = Literal["sqs", "scheduled", "compact", "discover"]
-ACTIONS: tuple[EventKind, ...] = ("compact", "discover")  # {"action": ...} events
+EventKind = Literal["sqs", "scheduled", "compact", "discover", "inventory"]
+ACTIONS: tuple[EventKind, ...] = ("compact", "discover", "inventory")  # {"action": ...} events
 
 
 class ItemFailure(TypedDict):
@@ -42,13 +42,14 @@ def event_kind(event: Any) -> EventKind:
         return "scheduled"
     raise UnsupportedEvent(
         "expected an SQS event (Records[].eventSource == 'aws:sqs'), a scheduled event, "
-        '{"action": "discover"} or {"action": "compact"}'
+        '{"action": "discover"}, {"action": "inventory"} or {"action": "compact"}'
     )
 
 
 def compact_request(event: Mapping[str, Any]) -> tuple[int, float, bool]:
     """(older_than_days, target_mb, keep_history) of a compaction event, with defaults."""
     from lib.lake.compact import MAX_OLDER_THAN_DAYS, MAX_TARGET_MB, MIN_TARGET_MB  # its event only
+    from lib.lake.writer import DEFAULT_TARGET_MB
 
     days = event.get("older_than_days", 1)
     target = event.get("target_mb", DEFAULT_TARGET_MB)
@@ -68,6 +69,8 @@ def compact_request(event: Mapping[str, Any]) -> tuple[int, float, bool]:
 
 def sqs_messages(event: Mapping[str, Any]) -> list[Message]:
     """Each record's messageId and body; a record with no messageId cannot be answered for."""
+    from lib.ingest.messages import Message
+
     messages = []
     for record in event["Records"]:
         message_id = record.get("messageId")

@@ -39,7 +39,14 @@ INVOCATION_METRICS = {
     "discovered": ("TasksDiscovered", "Count"),
     "discovery_gaps": ("DiscoveryGaps", "Count"),
     "discovery_failures": ("DiscoveryFailures", "Count"),
+    "discovery_held": ("DiscoveryHeld", "Count"),
+    "discovery_page_failed": ("DiscoveryPageFailed", "Count"),
+    "discovery_incomplete": ("DiscoveryIncompleteWindows", "Count"),
+    "discovery_write_failed": ("DiscoveryWriteFailed", "Count"),
+    "discovery_follow_failed": ("DiscoveryFollowFailed", "Count"),
     "rows_dropped": ("CompactionRowsDropped", "Count"),
+    "snapshots": ("InventorySnapshots", "Count"),
+    "inventory_failures": ("InventoryFailures", "Count"),
 }
 
 

@@ -114,6 +114,27 @@ def log_page(body: bytes) -> LogPage:
     )
 
 
+@dataclass(frozen=True)
+class ListAnswer:
+    """One answer of a CBR list API (ListVault, ListPolicies, ListProtectable, ListBackups): the
+    objects of its list, and the `count` it gives (None when absent or not a whole number)."""
+
+    items: list[dict[str, Any]]
+    count: int | None
+
+
+def list_answer(key: str, body: bytes) -> ListAnswer:
+    """The `key` list of a 200 body; a body without that list is retried, like a bad 200."""
+    document = _json_document(body)
+    items = document.get(key)
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise RetriableError(f"CBR answered 200 without a {key} list", ApiAnswer(200))
+    count = document.get("count")
+    return ListAnswer(
+        items, count if isinstance(count, int) and not isinstance(count, bool) else None
+    )
+
+
 def _json_document(body: bytes) -> dict[str, Any]:
     try:
         document = decode_json(body)

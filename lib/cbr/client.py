@@ -1,4 +1,5 @@
-"""The CBR client: fetch one operation log or list a page, retrying what may work later.
+"""The CBR client: fetch one operation log or read one answer of a list API, retrying what may
+work later.
 
 `lib.cbr.answers.classify` says what an answer means; `CbrClient` applies the retry policy (at
 most `max_attempts` requests per call, exponential backoff with jitter, `Retry-After` honoured,
@@ -14,14 +15,22 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import requests
 import urllib3
 from requests.auth import AuthBase
 from urllib3.response import BaseHTTPResponse
 
-from lib.cbr.answers import Fetched, LogPage, classify, log_page, operation_log
+from lib.cbr.answers import (
+    Fetched,
+    ListAnswer,
+    LogPage,
+    classify,
+    list_answer,
+    log_page,
+    operation_log,
+)
 from lib.cbr.auth import AuthProvider
 from lib.core.errors import (
     AccessError,
@@ -122,6 +131,10 @@ class CbrClient:
     def list_url(self, project_id: str) -> str:
         return f"{self._endpoint}/v3/{_url_id(project_id)}/operation-logs"
 
+    def api_url(self, project_id: str, *segments: str) -> str:
+        """`{endpoint}/v3/{project_id}/{segments...}`, every segment checked like an ID."""
+        return "/".join([self._endpoint, "v3", *map(_url_id, (project_id, *segments))])
+
     def fetch(
         self, operation_log_id: str, project_id: str, deadline: Deadline, stats: FetchStats
     ) -> Fetched:
@@ -143,6 +156,30 @@ class CbrClient:
             self.list_url(project_id), dict(query), project_id, deadline, stats, log_page
         )
         return page
+
+    def list_items(
+        self,
+        project_id: str,
+        path: tuple[str, ...],
+        key: str,
+        query: Mapping[str, str | int],
+        deadline: Deadline,
+        stats: FetchStats,
+    ) -> ListAnswer:
+        """One answer of any CBR list API, `GET /v3/{project_id}/{path}?{query}`: the objects of
+        its `key` list and its `count`. Same auth, pacing, retries and errors as `fetch`."""
+        # The query is written into the URL here, not left to `requests`, which adds `params`
+        # only to http(s) URLs: the offline replay (file://) must see offset, limit and marker.
+        url = self.api_url(project_id, *path) + (f"?{urlencode(query)}" if query else "")
+        answer: ListAnswer = self._call(
+            url,
+            None,
+            project_id,
+            deadline,
+            stats,
+            functools.partial(list_answer, key),
+        )
+        return answer
 
     def _call(
         self,

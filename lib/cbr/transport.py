@@ -16,6 +16,7 @@ from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from lib import __version__
+from lib.cbr.replay import answer_list, lists_root
 from lib.core.ids import ID_PATTERN
 
 USER_AGENT = f"oplog-lake/{__version__}"
@@ -37,16 +38,24 @@ def build_session(pool_size: int, replay_dir: str | None = None) -> requests.Ses
 
 
 class ReplayAdapter(BaseAdapter):
-    """Answers `GET .../v3/{project}/operation-logs/{id}` from `{root}/{id}.json`, like the API."""
+    """Answers `GET .../v3/{project}/operation-logs/{id}` from `{root}/{id}.json`, like the API,
+    and the inventory's list APIs from the files `lib.cbr.replay` describes."""
 
     def __init__(self, root: Path) -> None:
         super().__init__()
         self.root = root
+        self.lists = lists_root(root)
 
     def send(  # type: ignore[override]
         self, request: requests.PreparedRequest, **kwargs: object
     ) -> requests.Response:
         match = _OPERATION_LOG_PATH.search(request.url or "")
+        try:
+            listed = answer_list(self.lists, request.url or "") if request.method == "GET" else None
+        except OSError as exc:
+            raise requests.exceptions.ConnectionError(f"cannot read replay file: {exc}") from exc
+        if listed is not None:
+            return self._response(request, *listed)
         if request.method != "GET" or match is None or not ID_PATTERN.fullmatch(match[2]):
             body = b'{"error_code":"APIGW.0101","error_msg":"The API does not exist."}'
             return self._response(request, 404, body)
@@ -65,7 +74,7 @@ class ReplayAdapter(BaseAdapter):
     def _response(request: requests.PreparedRequest, status: int, body: bytes) -> requests.Response:
         response = requests.Response()
         response.status_code = status
-        response.reason = "OK" if status == 200 else "Not Found"
+        response.reason = {200: "OK", 400: "Bad Request"}.get(status, "Not Found")
         response.headers = CaseInsensitiveDict(
             {"Content-Type": "application/json", "Content-Length": str(len(body))}
         )

@@ -109,6 +109,21 @@ class Environ:
             raise ConfigError(f"{name} must be true or false, got {value!r}.")
         return value in TRUE_WORDS
 
+    def choices(
+        self, name: str, default: tuple[str, ...], allowed: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """A comma-separated list of allowed words (repeats dropped, order kept)."""
+        value = self.get(name)
+        if value is None:
+            return default
+        items = value.split(",")
+        bad = [item for item in items if item not in allowed]
+        if bad:
+            raise ConfigError(
+                f"{name} must be some of {', '.join(allowed)} separated by commas, got {bad[0]!r}."
+            )
+        return tuple(dict.fromkeys(items))
+
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = self.get(name) or default
         if value not in choices:

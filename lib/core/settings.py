@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,6 +40,7 @@ CBR_API_RPS = "CBR_API_RPS"
 CBR_CALLERS = "CBR_CALLERS"
 LOG_LEVEL = "LOG_LEVEL"
 FOLLOW_UNFINISHED = "FOLLOW_UNFINISHED"
+INVENTORY_TYPES = "INVENTORY_TYPES"
 LAMBDA_MARKER = "AWS_LAMBDA_FUNCTION_NAME"
 
 LOCAL_ENDPOINT = "file://events/operation-logs"
@@ -53,6 +54,10 @@ QUEUE_URL_SHAPE = re.compile(r"https?://[A-Za-z0-9.:\[\]-]+(?:/\S*)?")
 SECRET_ID = re.compile(r"[A-Za-z0-9/_+=.@:-]{1,2048}")
 KMS_KEY = re.compile(r"[A-Za-z0-9/_:.-]{1,2048}")
 DISCOVER_MODES = ("lake", "queue")
+# ListProtectable's path types (the API documents these five; the default is the first three).
+# Here, not beside the inventory's tables: reading the settings must not import pyarrow.
+PROTECTABLE_TYPES = ("server", "disk", "turbo", "workspace", "workspace_v2")
+DEFAULT_PROTECTABLE_TYPES = ("server", "disk", "turbo")
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,10 @@ class Settings:
     """Where discovery of a project with no watermark begins; None: 30 days ago."""
     discover_mode: str = "lake"
     """`lake`: write listed logs straight into the lake; `queue`: send their IDs to QUEUE_URL."""
+    inventory_types: tuple[str, ...] = DEFAULT_PROTECTABLE_TYPES
+    """The ListProtectable types an inventory snapshot lists (INVENTORY_TYPES)."""
+    inventory_keep_days: int = 400
+    """Compaction may remove inventory snapshots older than this (never a project's latest)."""
     log_level: str = "INFO"
     in_lambda: bool = False
     backoff_base_s: float = 0.5
@@ -167,7 +176,23 @@ class Settings:
         """Only what lake maintenance and reading need (where the lake is, how to reach and
         encrypt it): no CBR settings are read. `lake_uri` (a --lake option) wins over LAKE_URI."""
         env = Environ(environ)
-        return cls(**_lake(env, lake_uri), **_logging(env))
+        keep = _NUMBERS_BY_FIELD["inventory_keep_days"].read(env)
+        return cls(**_lake(env, lake_uri), **_logging(env), inventory_keep_days=keep)
+
+    @classmethod
+    def for_discovery_state(
+        cls, environ: Mapping[str, str], lake_uri: str | None = None
+    ) -> Settings:
+        """The lake's settings and the projects discovery works on, with DISCOVER_START: what
+        reading discovery's state needs (no CBR endpoint or credentials)."""
+        env = Environ(environ)
+        return cls(
+            project_id=env.optional_id(CBR_PROJECT_ID),
+            project_ids=env.id_list(CBR_PROJECT_IDS),
+            discover_start=_discover_start(env),
+            **_lake(env, lake_uri),
+            **_logging(env),
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], lake_uri: str | None = None) -> Settings:
@@ -187,8 +212,11 @@ class Settings:
             max_rps=_rate(env),
             follow_unfinished=env.flag(FOLLOW_UNFINISHED),
             project_ids=env.id_list(CBR_PROJECT_IDS),
-            discover_start=env.moment(DISCOVER_START),
+            discover_start=_discover_start(env),
             discover_mode=env.choice(DISCOVER_MODE, "lake", DISCOVER_MODES),
+            inventory_types=env.choices(
+                INVENTORY_TYPES, DEFAULT_PROTECTABLE_TYPES, PROTECTABLE_TYPES
+            ),
             **_lake(env, lake_uri),
             **_logging(env),
             **{spec.field: spec.read(env) for spec in NUMBERS},
@@ -232,7 +260,21 @@ NUMBERS = (
     _Number("follow_max_attempts", int, 1, 1000),
     _Number("follow_delay_s", int, 0, 900),
     _Number("discover_lookback_h", float, 0, 720),
+    _Number("inventory_keep_days", int, 1, 36_500),
 )
+_NUMBERS_BY_FIELD = {spec.field: spec for spec in NUMBERS}
+
+
+def _discover_start(env: Environ) -> datetime | None:
+    """DISCOVER_START: a past moment from the year 1000 on (the API takes four-digit years, and
+    a start still to come would list nothing and read as complete)."""
+    start = env.moment(DISCOVER_START)
+    if start is not None and (start.year < 1000 or start > datetime.now(UTC)):
+        raise ConfigError(
+            f"{DISCOVER_START} must be a date or UTC datetime from the year 1000 up to now, "
+            f"got {env.get(DISCOVER_START)!r}."
+        )
+    return start
 
 
 def _endpoint(env: Environ) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 QUERY_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # what ListOpLogs accepts for start_time/end_time
+CLOCK_ALLOWANCE = timedelta(minutes=5)  # how far another machine's clock may run ahead of ours
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -57,8 +58,31 @@ def format_utc(moment: datetime) -> str:
 
 
 def format_query(moment: datetime) -> str:
-    """A moment as ListOpLogs takes it (whole seconds, `Z`)."""
-    return as_utc(moment).strftime(QUERY_FORMAT)
+    """A moment as ListOpLogs takes it (whole seconds, `Z`), always with a four-digit year
+    (`strftime("%Y")` writes the year 999 as `999` on some platforms)."""
+    return format_second(moment)
+
+
+def format_second(moment: datetime) -> str:
+    """A moment for people to read: UTC to the second (cut, not rounded), with a `Z`. JSON
+    output keeps `format_utc`'s full precision."""
+    utc = as_utc(moment)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z"
+
+
+def format_duration(seconds: float) -> str:
+    """A span for people to read: `45 s`, `4 min 30 s`, `3 h 5 min`, `2 d 4 h`."""
+    whole = max(0, int(seconds))
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{secs} s"
 
 
 def utc_day(moment: datetime) -> str:

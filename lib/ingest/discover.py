@@ -4,12 +4,19 @@ One pass per project lists `watermark - lookback` up to now (from `start` when t
 state yet), oldest first, in slices of a day. Each slice's listed logs are written (or sent to the
 queue) and only then does the watermark move to the slice's end, so it never passes a task that
 is not durably stored. A pass that meets its deadline stops between requests and the next pass
-continues from the watermark; a page that fails holds the watermark before its slice.
+continues from the watermark; a page that fails, or a window that cannot be read completely,
+holds the watermark before its slice.
 
-A pass holds a lease in the project's state while it works; another pass that finds the lease
-held stands aside. Tasks still `running`/`waiting` are listed again while inside the lookback;
-those that leave it unfinished are handed to the follower (the queue), so their final state is
-fetched later.
+The state also records where the listing that reached the watermark began (`listed_from`): the
+lake is complete from there to the watermark, and nowhere else on discovery's word. It never
+begins earlier than the list API surely still holds tasks, and a watermark that fell behind
+that (the API may have dropped tasks in between) starts a new span.
+
+A pass holds the project's lease while it works (`lib.ingest.lease`), renewed before requests and
+released however the pass ends; another pass that finds it held stands aside. Anything a pass
+raises is caught here, at the project boundary: logged with the project, counted as a failure,
+and the next project still runs. Tasks still `running`/`waiting` are listed again while inside
+the lookback; those that leave it unfinished are handed to the follower (the queue).
 """
 
 from __future__ import annotations
@@ -25,17 +32,17 @@ from typing import Any
 from lib.cbr.answers import LogPage
 from lib.cbr.client import CbrClient, FetchStats
 from lib.core.errors import FetchError, SinkError
-from lib.core.runtime import Deadline, log_event
+from lib.core.runtime import Deadline, log_event, logger
 from lib.core.times import format_utc, parse_utc
+from lib.ingest.discover_run import LISTABLE, RETENTION, ProjectRun
 from lib.ingest.follow import UNFINISHED, Follower, FollowUp
-from lib.ingest.known import LogSink
-from lib.ingest.listing import Lister, Window
-from lib.ingest.watermark import Lease, ProjectState, Watermarks
+from lib.ingest.known import LakeUnreadable, LogSink, log_drift
+from lib.ingest.lease import HeldProject, LeaseLost
+from lib.ingest.listing import Lister, Window, WindowUnreadable
+from lib.ingest.watermark import LastRun, ProjectState, Span, StateUnreadable, Watermarks
 
-RETENTION = timedelta(days=30)  # how long the list API keeps tasks
 SLICE = timedelta(days=1)
 MIN_SLICE_S = 1.0  # do not start a slice with less time than this left
-LEASE_MARGIN = timedelta(minutes=2)  # a crashed pass's lease expires this long after its deadline
 
 
 @dataclass(frozen=True)
@@ -44,40 +51,6 @@ class DiscoverConfig:
     start: datetime | None = None  # where a project with no state begins; None: RETENTION ago
     page_size: int = 1000
     slice: timedelta = SLICE
-
-
-@dataclass
-class ProjectRun:
-    """What one pass did for one project."""
-
-    project_id: str
-    window_from: datetime | None = None
-    window_to: datetime | None = None
-    pages: int = 0
-    listed: int = 0
-    new_rows: int = 0  # rows written, or IDs sent in queue mode
-    known: int = 0  # listed tasks the lake already held in that state
-    watermark_before: datetime | None = None
-    watermark_after: datetime | None = None
-    followed: int = 0  # unfinished tasks handed to the follow-up queue
-    stopped_by: str = "done"  # done, time, held, page_failed, write_failed, follow_failed
-    error: str | None = None
-    requests: int = 0
-
-    @property
-    def failed(self) -> bool:
-        return self.stopped_by in ("page_failed", "write_failed", "follow_failed")
-
-    def lag_s(self, now: datetime) -> float | None:
-        return (
-            None if self.watermark_after is None else (now - self.watermark_after).total_seconds()
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            key: format_utc(value) if isinstance(value, datetime) else value
-            for key, value in self.__dict__.items()
-        }
 
 
 @dataclass
@@ -129,127 +102,154 @@ class Discovery:
         self.follower = follower
         self.clock = clock
         self.owner = uuid.uuid4().hex
+        self.current: ProjectRun | None = None  # the pass under way (what an interrupt stopped)
 
     def run(self, projects: Sequence[str], deadline: Deadline) -> list[ProjectRun]:
         return [self.run_project(project, deadline) for project in projects]
 
     def run_project(self, project_id: str, deadline: Deadline) -> ProjectRun:
-        run = ProjectRun(project_id)
+        """One pass; whatever it raises ends here as the run's outcome (an interrupt is
+        recorded, the lease released, and raised on)."""
+        run = self.current = ProjectRun(project_id, lag_from=self.config.start)
+        started, held = self.clock(), None
         try:
-            state = self._take_lease(project_id, run, deadline)
-            if state is not None:
-                self._pass(project_id, state, run, deadline)
+            taken = HeldProject.take(self.watermarks, project_id, self.owner, self.clock)
+            self._note_state(run, taken.state)
+            held = taken.held
+            if held is None:
+                run.stopped_by = "held"
+                run.held_until = taken.holder.until if taken.holder else None
+            else:
+                self._pass(held, run, deadline)
+        except LeaseLost as exc:
+            run.stopped_by, run.error, held = "held", str(exc), None
+        except StateUnreadable as exc:
+            run.stopped_by, run.error = "state_refused", str(exc)
+        except LakeUnreadable as exc:
+            run.stopped_by, run.error = "lake_unreadable", str(exc)
         except SinkError as exc:
             run.stopped_by, run.error = "write_failed", str(exc)
-        log_event(
-            logging.ERROR if run.failed else logging.INFO,
-            "discovery pass done",
-            **run.as_dict(),
-            lag_s=run.lag_s(self.clock()),
-        )
+        except Exception as exc:  # the project boundary: the next project still runs
+            run.stopped_by, run.error = "error", f"{type(exc).__name__}: {exc}"
+            logger.error(
+                "discovery pass failed unexpectedly",
+                exc_info=True,
+                extra={"fields": {"project_id": project_id}},
+            )
+        except BaseException:  # Ctrl-C, SIGTERM: release the lease, then stop
+            run.stopped_by = "interrupted"
+            raise
+        finally:
+            if held is not None:
+                run.lease_released = self._release(held, run, started)
+            self._log(run)
         return run
 
-    def _take_lease(
-        self, project_id: str, run: ProjectRun, deadline: Deadline
-    ) -> ProjectState | None:
-        """The project's state with this pass's lease on it, or None if another pass holds it."""
-        now = self.clock()
-        state = self.watermarks.read(project_id)
+    def _note_state(self, run: ProjectRun, state: ProjectState) -> None:
         run.watermark_before = run.watermark_after = state.watermark
-        if state.held_by_other(self.owner, now):
-            run.stopped_by = "held"
-            return None
-        until = now + timedelta(seconds=deadline.remaining()) + LEASE_MARGIN
-        taken = self.watermarks.swap(
-            project_id, state, replace(state, lease=Lease(self.owner, until)), now
-        )
-        if taken is None:  # another pass took it between our read and our write
-            run.stopped_by = "held"
-        return taken
+        run.listed_from = state.listed_from
+        if state.watermark is None and run.lag_from is None:
+            run.lag_from = state.first_attempt_at or self.clock()
 
-    def _pass(
-        self, project_id: str, state: ProjectState, run: ProjectRun, deadline: Deadline
-    ) -> None:
-        config, now = self.config, self.clock()
-        first = config.start or now - RETENTION
-        start = state.watermark - config.lookback if state.watermark else first
-        if state.watermark is not None and state.watermark < now - RETENTION:
-            log_event(
-                logging.WARNING,
-                "the watermark is older than the list API keeps tasks: tasks may be lost",
-                project_id=project_id,
-                watermark=format_utc(state.watermark),
-            )
+    def _pass(self, held: HeldProject, run: ProjectRun, deadline: Deadline) -> None:
+        config, now, state = self.config, self.clock(), held.state
+        start = state.watermark - config.lookback if state.watermark else None
+        start = start or config.start or now - RETENTION
+        span = self._span_start(run.project_id, state, start, now)
         run.window_from, run.window_to = start, now
         sink, unfinished, stats = self.new_sink(), _Unfinished(), FetchStats()
 
         def emit(page: LogPage) -> None:
             unfinished.note(page.logs)
-            sink.add_logs(page.logs, project_id, page.texts)
+            sink.add_logs(page.logs, run.project_id, page.texts)
 
         lister = Lister(
-            self.client, project_id, emit, deadline, page_size=config.page_size, fetch_stats=stats
+            self.client,
+            run.project_id,
+            emit,
+            deadline,
+            page_size=config.page_size,
+            fetch_stats=stats,
+            before_page=held.renew_if_due,
         )
-        holding = True  # the lease: lost when another pass took the project over
         try:
-            for slice_start, slice_end in _slices(start, now, config.slice):
-                if deadline.remaining() < MIN_SLICE_S:
-                    run.stopped_by = "time"
+            for piece in _slices(start, now, config.slice):
+                if not self._slice(piece, held, run, lister, sink, unfinished, span, deadline):
                     break
-                if not self._list(lister, Window.covering(slice_start, slice_end), run, deadline):
-                    break
-                sink.flush()
-                moved = self._commit(project_id, state, slice_end, unfinished, run)
-                if moved is None:
-                    holding = run.stopped_by != "held"
-                    break
-                state = moved
         finally:
+            totals = sink.totals
             run.pages, run.listed = lister.stats.pages, lister.stats.listed
-            run.requests, run.new_rows, run.known = stats.requests, *_written(sink)
-        if holding:
-            self.watermarks.swap(project_id, state, replace(state, lease=None), self.clock())
+            run.new_rows, run.known = totals.written, totals.known
+            run.duplicates, run.requests = totals.duplicates, stats.requests
+            run.drift = dict(totals.drift)
+            log_drift(totals, project_id=run.project_id)
+
+    def _slice(
+        self,
+        piece: tuple[datetime, datetime],
+        held: HeldProject,
+        run: ProjectRun,
+        lister: Lister,
+        sink: LogSink,
+        unfinished: _Unfinished,
+        span: tuple[datetime, tuple[Span, ...]],
+        deadline: Deadline,
+    ) -> bool:
+        """List, write and hand on one slice, then move the watermark to its end; False when
+        the pass must stop (and why, in `run`)."""
+        if deadline.remaining() < MIN_SLICE_S:
+            run.stopped_by = "time"
+            return False
+        if not self._list(lister, Window.covering(*piece), run, deadline):
+            return False
+        sink.flush()
+        end, (listed_from, earlier) = piece[1], span
+        if not self._follow(run, unfinished.leaving(end - self.config.lookback), unfinished):
+            return False
+        held.change(
+            replace(held.state, watermark=end, listed_from=listed_from, earlier_listed=earlier)
+        )
+        run.watermark_after, run.listed_from = end, listed_from
+        return True
+
+    @staticmethod
+    def _span_start(
+        project_id: str, state: ProjectState, start: datetime, now: datetime
+    ) -> tuple[datetime, tuple[Span, ...]]:
+        """Where the span this pass extends begins, and the spans listed before it. A span
+        never begins before the API surely still holds every task (`LISTABLE`)."""
+        edge = now - LISTABLE
+        if state.watermark is not None and state.watermark < edge:
+            log_event(
+                logging.WARNING,
+                "the watermark is older than the list API surely keeps tasks: tasks may be lost",
+                project_id=project_id,
+                watermark=format_utc(state.watermark),
+            )
+            return edge, state.listed()  # a gap: the listed spans end where the API forgot
+        if state.watermark is None or state.listed_from is None:
+            return max(start, edge), state.earlier_listed
+        return state.listed_from, state.earlier_listed
 
     @staticmethod
     def _list(lister: Lister, window: Window, run: ProjectRun, deadline: Deadline) -> bool:
         """List one slice; False (and why) when it could not be listed whole."""
         try:
             lister.list(window)
+        except WindowUnreadable as exc:
+            run.stopped_by, run.error = "incomplete", str(exc)
+            return False
         except FetchError as exc:
             run.stopped_by = "time" if deadline.remaining() < MIN_SLICE_S else "page_failed"
             run.error = str(exc)
             return False
         return True
 
-    def _commit(
-        self,
-        project_id: str,
-        state: ProjectState,
-        watermark: datetime,
-        unfinished: _Unfinished,
-        run: ProjectRun,
-    ) -> ProjectState | None:
-        """Hand on the tasks leaving the lookback, then move the watermark; the new state, or
-        None when the pass must stop."""
-        if not self._follow(
-            project_id, unfinished.leaving(watermark - self.config.lookback), unfinished, run
-        ):
-            return None
-        moved = self.watermarks.swap(
-            project_id, state, replace(state, watermark=watermark), self.clock()
-        )
-        if moved is None:
-            run.stopped_by = "held"  # the lease ran out and another pass took over
-            return None
-        run.watermark_after = moved.watermark
-        return moved
-
-    def _follow(
-        self, project_id: str, leaving: list[str], unfinished: _Unfinished, run: ProjectRun
-    ) -> bool:
+    def _follow(self, run: ProjectRun, leaving: list[str], unfinished: _Unfinished) -> bool:
+        """Hand on the unfinished tasks leaving the lookback; False when they could not be."""
         if not leaving or self.follower is None:
             return True
-        follow_ups = [FollowUp(log_id, project_id, 1, "discover") for log_id in leaving]
+        follow_ups = [FollowUp(log_id, run.project_id, 1, "discover") for log_id in leaving]
         report = self.follower.send(follow_ups, [])
         if report.failed_messages:
             run.stopped_by, run.error = "follow_failed", "unfinished tasks could not be queued"
@@ -258,9 +258,29 @@ class Discovery:
         run.followed += report.sent
         return True
 
+    def _release(self, held: HeldProject, run: ProjectRun, started: datetime) -> bool:
+        """Record how the pass ended and give the lease up; if that cannot be written, the
+        lease expires by itself within minutes."""
+        last = LastRun(started, self.clock(), run.stopped_by, run.error, run.listed, run.new_rows)
+        try:
+            return held.release(last)
+        except Exception as exc:  # also at the project boundary: never lose the run's outcome
+            log_event(
+                logging.ERROR,
+                "the lease could not be released; it expires by itself",
+                project_id=run.project_id,
+                until=format_utc(held.state.lease.until) if held.state.lease else None,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return False
 
-def _written(sink: LogSink) -> tuple[int, int]:
-    return sink.totals.written, sink.totals.known
+    def _log(self, run: ProjectRun) -> None:
+        log_event(
+            logging.ERROR if run.failed else logging.INFO,
+            "discovery pass done",
+            **run.as_dict(),
+            lag_s=run.lag_s(self.clock()),
+        )
 
 
 def _slices(start: datetime, end: datetime, width: timedelta) -> list[tuple[datetime, datetime]]:
@@ -270,18 +290,3 @@ def _slices(start: datetime, end: datetime, width: timedelta) -> list[tuple[date
     step = (end - start) / count
     edges = [start + step * i for i in range(count)] + [end]
     return list(itertools.pairwise(edges))
-
-
-def summarize(runs: Sequence[ProjectRun], now: datetime) -> dict[str, Any]:
-    """A discovery invocation's result: each project's pass, and the figures metrics need."""
-    lags = [lag for run in runs if (lag := run.lag_s(now)) is not None]
-    return {
-        "projects": [run.as_dict() for run in runs],
-        "discovered": sum(run.new_rows for run in runs),
-        "discovery_lag_s": round(max(lags), 1) if lags else None,
-        "discovery_gaps": sum(
-            run.watermark_before is not None and run.watermark_before < now - RETENTION
-            for run in runs
-        ),
-        "discovery_failures": sum(run.failed for run in runs),
-    }

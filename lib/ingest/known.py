@@ -10,21 +10,22 @@ its new row.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
+from lib.core.errors import SinkError
 from lib.core.runtime import Scrub, log_event, no_scrub
-from lib.core.schema import DATA_TABLE, PARTITION_KEY
-from lib.core.settings import LakeLocation
+from lib.core.schema import DATA_TABLE
 from lib.ingest.batch import Record
 from lib.ingest.pipeline import RowSink
 from lib.ingest.rows import data_table, record
-from lib.lake.reader import LakeNotFound, open_table, scan
+from lib.lake.reader import read_partition
+from lib.lake.storage import ObjectStore
 from lib.lake.writer import (
     Row,
     WriteReport,
@@ -39,14 +40,12 @@ FLUSH_ROWS = 10_000  # rows buffered before a lake write
 
 
 class KnownRows:
-    """The (id, updated_at) identities the lake already holds, read once per partition."""
+    """The (id, updated_at) identities the lake already holds, read once per partition through
+    the lake's store (the two columns of each file, not the files)."""
 
-    def __init__(self, lake: LakeLocation | str) -> None:
-        self._lake = lake
-        try:
-            self._dataset: ds.Dataset | None = open_table(lake, DATA_TABLE)
-        except (LakeNotFound, FileNotFoundError):
-            self._dataset = None
+    def __init__(self, store: ObjectStore) -> None:
+        store.list(f"{DATA_TABLE}/", limit=1)  # a lake that cannot be read fails now, not later
+        self._store = store
         self._loaded: dict[str, set[str]] = {}
 
     def contains(self, row: Row) -> bool:
@@ -88,17 +87,23 @@ class KnownRows:
         return known
 
     def _read(self, day: str) -> set[str]:
-        if self._dataset is None:
-            return set()
-        table = scan(
-            self._lake,
-            DATA_TABLE,
-            lambda dataset: dataset.to_table(
-                columns=["id", "updated_at"], filter=ds.field(PARTITION_KEY) == day
-            ),
-            opened=self._dataset,
-        )
-        return {data_identity(row) for row in table.to_pylist()}
+        """The identities of one partition; LakeUnreadable (naming the file) when a lake file
+        there cannot be read, a failure of the run, not of its options."""
+        try:
+            table = read_partition(self._store, DATA_TABLE, day, ["id", "updated_at"])
+        except LakeUnreadable:
+            raise
+        except SinkError as exc:
+            raise LakeUnreadable(str(exc)) from None
+        except (pa.ArrowException, OSError) as exc:
+            raise LakeUnreadable(
+                f"a lake file of {DATA_TABLE}/dt={day} could not be read: {exc}"
+            ) from None
+        return set(data_identities(table).to_pylist())
+
+
+class LakeUnreadable(SinkError):
+    """A lake file (corrupt, or not the lake's) could not be read."""
 
 
 @dataclass
@@ -128,6 +133,21 @@ class SinkTotals:
     known: int = 0  # already in the lake
     written: int = 0  # rows written, or IDs sent
     files: int = 0
+    drift: Counter[str] = field(default_factory=Counter)  # unknown fields met, by path
+    nulled: Counter[str] = field(default_factory=Counter)  # values of a wrong type, by path
+
+
+def log_drift(totals: SinkTotals, **context: Any) -> None:
+    """One line for a whole pass or run: the fields the schema does not know (kept in raw_json)
+    and the values set to null, counted per field. Each write's detail is at debug level."""
+    if totals.drift or totals.nulled:
+        log_event(
+            logging.WARNING,
+            "schema drift",
+            unknown_fields=dict(totals.drift.most_common(50)),
+            nulled=dict(totals.nulled.most_common(50)),
+            **context,
+        )
 
 
 class LogSink(Protocol):
@@ -198,13 +218,17 @@ class LakeLogSink:
         return fresh
 
     def flush(self) -> None:
-        """Write what is buffered (raises SinkError); once per flush, say what drifted."""
+        """Write what is buffered (raises SinkError), counting what drifted."""
         if not self._records:
             return
         built = data_table(self._records, self.clock())
         if built.drift_paths or built.nulled_paths:
+            self.totals.drift.update(built.drift_paths)
+            self.totals.nulled.update(built.nulled_paths)
             drifted = built.drift_paths + built.nulled_paths
-            log_event(logging.WARNING, "schema drift", counts=dict(drifted.most_common(50)))
+            log_event(
+                logging.DEBUG, "schema drift in a write", counts=dict(drifted.most_common(50))
+            )
         new, known, repeated = self.known.keep_new(built.table)
         self.totals.known += known
         self.totals.duplicates += repeated

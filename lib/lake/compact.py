@@ -35,7 +35,8 @@ from lib.core.schema import (
     OPERATION_LOGS_SCHEMA,
     PARTITION_KEY,
 )
-from lib.lake.compact_io import MIB, Output, conform, read_parquet
+from lib.lake.compact_io import MIB, Output, read_parquet
+from lib.lake.reader import conform
 from lib.lake.storage import ObjectStore
 from lib.lake.writer import DEFAULT_TARGET_MB, Row, data_identity, error_identity
 

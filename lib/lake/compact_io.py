@@ -88,12 +88,3 @@ class Output:
         self.written.append(key)
         self.bytes += len(payload)
         self._writer, self._sink, self._identities = None, None, []
-
-
-def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """A file's table with exactly the declared columns (missing ones null) and types."""
-    columns = [
-        table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
-        for f in schema
-    ]
-    return pa.Table.from_arrays(columns, schema=schema)

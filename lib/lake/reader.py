@@ -1,4 +1,6 @@
-"""Reading the lake back: pyarrow datasets over the Hive-style `dt=` partitions.
+"""Reading the lake back: pyarrow datasets over the Hive-style `dt=` partitions (the operator's
+tools), and one partition's columns through the lake's store (`read_partition`: the function's
+way, through boto3 as it writes, so the package carries no S3 filesystem of pyarrow's).
 
 Only lake files are read: `{table}/dt=YYYY-MM-DD/*.parquet`, not empty, and of the table's
 schema. Anything else someone left there (a README, a zero-byte or foreign `.parquet`) is skipped
@@ -10,6 +12,7 @@ deletes the files it merged) is run again over a fresh listing (`scan`).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import re
@@ -21,8 +24,10 @@ from typing import TypeVar
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
-from lib.core.errors import SinkError
+from lib.core.errors import ObjectMissing, SinkError
+from lib.core.inventory_schema import INVENTORY_TABLES
 from lib.core.runtime import log_event
 from lib.core.schema import (
     DATA_TABLE,
@@ -32,8 +37,10 @@ from lib.core.schema import (
     PARTITION_KEY,
 )
 from lib.core.settings import LAKE_URI, LakeLocation
+from lib.lake.objects import ObjectStore
 
 SCHEMAS = {DATA_TABLE: OPERATION_LOGS_SCHEMA, ERRORS_TABLE: ERRORS_SCHEMA}
+SCHEMAS.update({table.path: table.schema for table in INVENTORY_TABLES.values()})
 PARTITIONING = ds.partitioning(pa.schema([(PARTITION_KEY, pa.string())]), flavor="hive")
 LAKE_FILE = re.compile(rf"{PARTITION_KEY}=[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}/[^/]+\.parquet")
 OWN_FILE = re.compile(r"part-[0-9a-f]{32}\.parquet")  # lib.lake.writer.file_key's names
@@ -68,13 +75,7 @@ def open_table(lake: LakeLocation | str, table: str) -> ds.Dataset:
         filesystem=filesystem,
     )
     dataset = _without_foreign_files(dataset, path, strays)
-    if strays:
-        shown = ", ".join(strays[:20]) + (
-            f" and {len(strays) - 20} more" if len(strays) > 20 else ""
-        )
-        log_event(
-            logging.WARNING, f"skipped {len(strays)} files that are not {table} files: {shown}"
-        )
+    _warn_strays(table, strays)
     return dataset
 
 
@@ -97,6 +98,79 @@ def scan(
                 raise
             log_event(logging.INFO, "a file went away while reading (compaction): reading again")
     raise AssertionError("unreachable")
+
+
+def read_partition(store: ObjectStore, table: str, day: str, columns: list[str]) -> pa.Table:
+    """`columns` of every lake file of one partition (`dt=day`), read through the store: only
+    each file's footer and those columns are fetched. The files are chosen as `open_table`
+    chooses them; a partition read again when a file listed is gone by the time it is read."""
+    schema = pa.schema([SCHEMAS[table].field(name) for name in columns])
+    prefix = f"{table}/{PARTITION_KEY}={day}/"
+    for attempt in range(1, SCAN_ATTEMPTS + 1):
+        try:
+            strays: list[str] = []
+            tables = [
+                read
+                for key in store.list(prefix)
+                if (read := _read_lake_file(store, table, key, schema, strays)) is not None
+            ]
+            _warn_strays(table, strays)
+            return pa.concat_tables(tables) if tables else schema.empty_table()
+        except ObjectMissing:
+            if attempt == SCAN_ATTEMPTS:
+                raise
+            log_event(logging.INFO, "a file went away while reading (compaction): reading again")
+    raise AssertionError("unreachable")
+
+
+def _read_lake_file(
+    store: ObjectStore, table: str, key: str, schema: pa.Schema, strays: list[str]
+) -> pa.Table | None:
+    """One file's columns, or None (and its name in `strays`) when it is not a lake file."""
+    relative = key.removeprefix(f"{table}/")
+    name = relative.rsplit("/", 1)[-1]
+    if name.startswith((".", "_")):
+        return None
+    if not LAKE_FILE.fullmatch(relative):
+        strays.append(relative)
+        return None
+    with contextlib.closing(store.reader(key)) as file:
+        if file.seek(0, 2) == 0:
+            strays.append(f"{relative} (empty)")
+            return None
+        file.seek(0)
+        try:
+            parquet = pq.ParquetFile(file)
+            found = parquet.schema_arrow
+        except (OSError, pa.ArrowException) as exc:
+            if OWN_FILE.fullmatch(name):
+                raise SinkError(f"cannot read {key} under {LAKE_URI}={store.uri}: {exc}") from exc
+            strays.append(f"{relative} (not Parquet)")
+            return None
+        if not OWN_FILE.fullmatch(name) and not _schema_fits(found, SCHEMAS[table]):
+            strays.append(f"{relative} (not of this table's schema)")
+            return None
+        present = [field.name for field in schema if field.name in found.names]
+        return conform(parquet.read(columns=present), schema)
+
+
+def _warn_strays(table: str, strays: list[str]) -> None:
+    if strays:
+        shown = ", ".join(strays[:20]) + (
+            f" and {len(strays) - 20} more" if len(strays) > 20 else ""
+        )
+        log_event(
+            logging.WARNING, f"skipped {len(strays)} files that are not {table} files: {shown}"
+        )
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A file's table with exactly the declared columns (missing ones null) and types."""
+    columns = [
+        table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def release_native_threads() -> None:
@@ -153,12 +227,17 @@ def _without_foreign_files(dataset: ds.Dataset, path: str, strays: list[str]) ->
 
 
 def _fits(fragment: ds.Fragment, schema: pa.Schema) -> bool:
-    """Readable Parquet with some of the table's columns, each of the declared type (timestamps
-    and integers of another unit or width convert)."""
+    """Readable Parquet that `_schema_fits` the table's."""
     try:
         physical = fragment.physical_schema
     except (OSError, pa.ArrowException):
         return False
+    return _schema_fits(physical, schema)
+
+
+def _schema_fits(physical: pa.Schema, schema: pa.Schema) -> bool:
+    """Some of the table's columns, each of the declared type (timestamps and integers of
+    another unit or width convert)."""
     common = [name for name in physical.names if name in schema.names]
     return bool(common) and all(
         _same_kind(physical.field(name).type, schema.field(name).type) for name in common

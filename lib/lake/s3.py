@@ -2,12 +2,15 @@
 
 Objects go up through boto3's managed transfer: one request with a checksum the store verifies,
 or, above `MULTIPART_THRESHOLD`, a multipart upload that only becomes visible when completed.
-boto3's own errors are translated here into SinkError sentences that name the setting to check.
+They are read whole (`get`) or, for Parquet readers that need a footer and a few columns, through
+a file whose reads are ranged GETs (`reader`). boto3's own errors are translated here into
+SinkError sentences that name the setting to check.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -18,12 +21,13 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from lib.core.errors import ObjectMissing, SinkError
 from lib.core.settings import LAKE_URI, LakeLocation
-from lib.lake.storage import Versioned
+from lib.lake.objects import Versioned
 
 if TYPE_CHECKING:
     import pyarrow.fs
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
+TAIL_BYTES = 1024 * 1024  # a reader's first GET: a Parquet footer, or the whole of a small file
 PART_SIZE = 16 * 1024 * 1024
 SSE_NONE = "none"
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_S3"  # boto3's own override, named in errors
@@ -119,14 +123,22 @@ class S3Store:
             body = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
             return bytes(body.read())
 
-    def list(self, prefix: str) -> list[str]:
+    def reader(self, key: str) -> RangedObject:
+        return RangedObject(self, key)
+
+    def list(self, prefix: str, limit: int | None = None) -> list[str]:
         keys: list[str] = []
         root = self._key("")
         with self._errors(prefix):
             paginator = self.client.get_paginator("list_objects_v2")
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+            pages = paginator.paginate(
+                Bucket=self.bucket,
+                Prefix=self._key(prefix),
+                PaginationConfig={"MaxItems": limit, "PageSize": limit} if limit else {},
+            )
+            for page in pages:
                 keys += [item["Key"].removeprefix(root) for item in page.get("Contents", [])]
-        return sorted(keys)
+        return sorted(keys)[:limit]
 
     def delete(self, key: str) -> None:
         with self._errors(key):
@@ -137,6 +149,72 @@ class S3Store:
 
     def _errors(self, key: str) -> _TranslateErrors:
         return _TranslateErrors(self, key)
+
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+
+
+class RangedObject(io.RawIOBase):
+    """An object as a seekable read-only file whose reads are ranged GETs. The first GET takes
+    the last TAIL_BYTES (where a Parquet footer is; all of a small file) and tells the size;
+    later GETs ask for the same version (If-Match its ETag), so a file replaced meanwhile is
+    an error, never a mix of two."""
+
+    def __init__(self, store: S3Store, key: str) -> None:
+        super().__init__()
+        self.store, self.key, self._position = store, key, 0
+        try:
+            answer = self._get(f"bytes=-{TAIL_BYTES}")
+        except SinkError as exc:
+            if not _empty_object(exc):
+                raise
+            answer = {"ETag": "", "Body": io.BytesIO(b"")}
+        self._etag = str(answer["ETag"])
+        self._tail = bytes(answer["Body"].read())
+        ranged = _CONTENT_RANGE.fullmatch(str(answer.get("ContentRange", "")))
+        self.size = int(ranged[3]) if ranged else len(self._tail)
+        self._tail_start = self.size - len(self._tail)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def read(self, size: int | None = -1) -> bytes:
+        start = self._position
+        end = self.size if size is None or size < 0 else min(self.size, start + size)
+        if end <= start:
+            return b""
+        if start >= self._tail_start:
+            data = self._tail[start - self._tail_start : end - self._tail_start]
+        else:
+            answer = self._get(f"bytes={start}-{end - 1}", IfMatch=self._etag)
+            data = bytes(answer["Body"].read())
+        self._position = start + len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _get(self, byte_range: str, **condition: str) -> Any:
+        with self.store._errors(self.key):
+            return self.store.client.get_object(
+                Bucket=self.store.bucket,
+                Key=self.store._key(self.key),
+                Range=byte_range,
+                **condition,
+            )
 
 
 class _TranslateErrors:
@@ -175,6 +253,16 @@ class _TranslateErrors:
             return f"the store received {self.key} corrupted (Content-MD5 mismatch)"
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return f"S3 answered {status} {code} for {self.key} in {uri}"
+
+
+def _empty_object(error: SinkError) -> bool:
+    """416: no byte range of an empty object can be satisfied (S3 answers so; some stores
+    answer 200 with no body instead)."""
+    cause = error.__cause__
+    return isinstance(cause, ClientError) and cause.response.get("Error", {}).get("Code") in (
+        "InvalidRange",
+        "416",
+    )
 
 
 def _lost_race(error: ClientError) -> bool:

@@ -1,9 +1,12 @@
-"""Where lake files live: a small port (`put`, `get`, `list`, `delete`) and its backends.
+"""Where lake files live: the local backend of the port (lib/lake/objects.py), and the choice
+of backend for a location (S3 in lib/lake/s3.py).
 
 Everything above this module (partitioning, naming, Parquet) works on keys like
 `operation_logs/dt=2026-11-20/part-….parquet`. A `put` is atomic: a reader sees the whole object
-or nothing. Small state documents (`_state/...`) are changed with a compare-and-swap
-(`read_versioned` + `put_if`), so two writers can never overwrite each other unseen.
+or nothing. `reader` opens an object as a seekable file that fetches only what is read, so a
+Parquet reader takes a footer and a few columns, not the whole object. Small state documents
+(`_state/...`) are changed with a compare-and-swap (`read_versioned` + `put_if`), so two writers
+can never overwrite each other unseen.
 """
 
 from __future__ import annotations
@@ -13,41 +16,13 @@ import fcntl
 import hashlib
 import os
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from lib.core.errors import ObjectMissing, SinkError
 from lib.core.settings import LAKE_URI, LakeLocation
+from lib.lake.objects import ObjectStore, ReadableFile, Versioned
 
-
-@dataclass(frozen=True)
-class Versioned:
-    """An object's bytes and the version a conditional write must name to replace them."""
-
-    data: bytes
-    version: str
-
-
-class ObjectStore(Protocol):
-    uri: str
-
-    def put(self, key: str, data: bytes) -> None: ...
-
-    def read_versioned(self, key: str) -> Versioned | None:
-        """The object and its version, or None when there is none."""
-        ...
-
-    def put_if(self, key: str, data: bytes, version: str | None) -> str | None:
-        """Write only if the object is still at `version` (None: only if there is none yet):
-        the new version, or None, writing nothing, when another writer got there first."""
-        ...
-
-    def get(self, key: str) -> bytes: ...
-
-    def list(self, prefix: str) -> list[str]: ...
-
-    def delete(self, key: str) -> None: ...
+__all__ = ["LocalStore", "ObjectStore", "ReadableFile", "Versioned", "open_store"]
 
 
 class LocalStore:
@@ -109,7 +84,15 @@ class LocalStore:
         except OSError as exc:
             raise self._error("read", key, exc) from exc
 
-    def list(self, prefix: str) -> list[str]:
+    def reader(self, key: str) -> ReadableFile:
+        try:
+            return open(self._path(key), "rb")  # the caller closes it
+        except FileNotFoundError as exc:
+            raise ObjectMissing(f"{key} is not in {LAKE_URI}={self.uri}") from exc
+        except OSError as exc:
+            raise self._error("read", key, exc) from exc
+
+    def list(self, prefix: str, limit: int | None = None) -> list[str]:
         base = self._path(prefix)
         if not base.is_dir():
             return []
@@ -117,7 +100,7 @@ class LocalStore:
             p.relative_to(self.root).as_posix()
             for p in base.rglob("*")
             if p.is_file() and not p.name.startswith(".")
-        )
+        )[:limit]
 
     def delete(self, key: str) -> None:
         try:

@@ -1,5 +1,8 @@
 """Rows -> zstd Parquet files in Hive-style `dt=` partitions, named by the rows they hold.
 
+`Lake` writes the operation logs and their errors; `TableFile` streams the rows of any other
+declared table (the inventory's) a page at a time.
+
 A file's name is a hash of its rows' identities (data: `id` + `updated_at`; errors: message ID +
 operation_log_id or raw body + reason), so writing the same rows again replaces the file instead
 of adding one. One file per partition per write. Data rows may come as dicts or as one Arrow
@@ -210,7 +213,98 @@ def _encode(table: _Table, rows: Iterable[Row]) -> list[tuple[str, bytes]]:
 def file_key(table: str, day: str, identities: Iterable[str]) -> str:
     """The name of a file holding rows of these identities: the same rows, the same name."""
     digest = hashlib.sha256("\n".join(identities).encode()).hexdigest()
+    return _named(table, day, digest)
+
+
+def _named(table: str, day: str, digest: str) -> str:
     return f"{table}/{PARTITION_KEY}={day}/part-{digest[:32]}.parquet"
+
+
+class TableFile:
+    """Rows of any declared table, streamed into zstd Parquet under `{table}/dt={day}/`.
+
+    Rows come a page at a time and are converted at once, written as row groups of about
+    `group_rows`, and put as a file when about `target_bytes` are written or at `finish`. Each
+    file is named by its rows' identities, as `file_key` names every lake file, so memory holds a
+    row group and the file being encoded, never the whole table."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        table: str,
+        schema: pa.Schema,
+        day: str,
+        *,
+        target_bytes: int = 64 * 1024 * 1024,
+        group_rows: int = 16_384,
+    ) -> None:
+        self.store, self.table, self.schema, self.day = store, table, schema, day
+        self.target_bytes, self.group_rows = target_bytes, group_rows
+        self.keys: list[str] = []
+        self.rows = 0
+        self.bytes = 0
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._digest: Any = None  # hashlib sha256 of the open file's identities
+        self._sink: io.BytesIO | None = None
+        self._writer: pq.ParquetWriter | None = None
+
+    def add(self, rows: list[Row], identities: list[str]) -> None:
+        """Take rows (dicts of the schema's columns) and their identities; SinkError if they do
+        not fit the schema, or a file cannot be put."""
+        if not rows:
+            return
+        try:
+            self._pending.append(pa.Table.from_pylist(rows, schema=self.schema))
+        except (pa.ArrowException, ValueError, TypeError) as exc:
+            raise SinkError(f"cannot encode {len(rows)} {self.table} rows: {exc}") from exc
+        if self._digest is None:
+            self._digest = hashlib.sha256(identities[0].encode())
+            identities = identities[1:]
+        for identity in identities:
+            self._digest.update(b"\n" + identity.encode())
+        self._pending_rows += len(rows)
+        self.rows += len(rows)
+        if self._pending_rows >= self.group_rows:
+            self._write_group()
+
+    def finish(self) -> list[str]:
+        """Put what is left; the keys of every file this table wrote."""
+        self._write_group()
+        self._put()
+        return self.keys
+
+    def discard(self) -> None:
+        """Delete the files already put (a write that will not be used); errors are the caller's."""
+        self._pending, self._writer, self._sink, self._digest = [], None, None, None
+        while self.keys:
+            self.store.delete(self.keys.pop())
+
+    def _write_group(self) -> None:
+        if not self._pending:
+            return
+        if self._writer is None:
+            self._sink = io.BytesIO()
+            self._writer = pq.ParquetWriter(self._sink, self.schema, **parquet_options(self.schema))
+        try:
+            self._writer.write_table(pa.concat_tables(self._pending))
+        except (pa.ArrowException, ValueError) as exc:
+            raise SinkError(f"cannot encode {self.table} rows: {exc}") from exc
+        self._pending, self._pending_rows = [], 0
+        assert self._sink is not None
+        if self._sink.tell() >= self.target_bytes:
+            self._put()
+
+    def _put(self) -> None:
+        if self._writer is None or self._sink is None:
+            return
+        self._writer.close()
+        payload = self._sink.getvalue()
+        key = _named(self.table, self.day, self._digest.hexdigest())
+        self._writer, self._sink, self._digest = None, None, None
+        self.store.put(key, payload)  # backends raise SinkError
+        self.keys.append(key)
+        self.bytes += len(payload)
 
 
 def to_parquet(table: pa.Table) -> bytes:

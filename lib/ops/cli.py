@@ -13,11 +13,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lib.core.errors import ConfigError, SinkError
+from lib.core.inventory_schema import INVENTORY_TABLES
 from lib.core.runtime import configure_logging
 from lib.core.schema import DATA_TABLE, ERRORS_TABLE, PARTITION_KEY
 from lib.core.settings import DEFAULT_LAKE, LAKE_URI, Settings
 from lib.lake.reader import SCHEMAS, LakeNotFound, scan
-from lib.ops import compaction, discover, report_cli, verify
+from lib.ops import compaction, discover, inventory, report_cli, verify
 from lib.ops.backfill import cli as backfill_cli
 from lib.ops.flags import FlagError, Number
 from lib.ops.output import counted, format_rows
@@ -76,10 +77,13 @@ def _parser() -> argparse.ArgumentParser:
     template.set_defaults(run=template_command)
     backfill_cli.register(commands, _lake_option)
     discover.register(commands, _lake_option)
+    inventory.register(commands, _lake_option)
     verify.register(commands, _lake_option)
     compaction.register(commands, _lake_option)
-    schema = commands.add_parser("schema", help="print the lake's columns (README table)")
-    schema.add_argument("--table", choices=sorted(SHOW_COLUMNS), default=DATA_TABLE)
+    schema = commands.add_parser("schema", help="print a table's columns (the docs' tables)")
+    schema.add_argument(
+        "--table", choices=[*sorted(SHOW_COLUMNS), *INVENTORY_TABLES], default=DATA_TABLE
+    )
     schema.set_defaults(run=print_schema)
     return parser
 
@@ -147,7 +151,10 @@ def template_command(args: argparse.Namespace) -> int:
 
 
 def print_schema(args: argparse.Namespace) -> int:
-    print(schema_markdown(args.table))
+    if args.table in INVENTORY_TABLES:
+        print(inventory.inventory_markdown(args.table))
+    else:
+        print(schema_markdown(args.table))
     return 0
 
 

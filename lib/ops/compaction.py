@@ -10,10 +10,12 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from lib.core.inventory_schema import INVENTORY_PREFIX
 from lib.core.schema import DATA_TABLE, ERRORS_TABLE
 from lib.core.settings import LAKE_URI
 from lib.lake.compact import MAX_OLDER_THAN_DAYS, MAX_TARGET_MB, MIN_TARGET_MB, Selection
 from lib.lake.reader import LakeNotFound
+from lib.lake.storage import ObjectStore
 from lib.lake.writer import DEFAULT_TARGET_MB
 from lib.ops.flags import Number
 from lib.ops.output import format_rows
@@ -52,17 +54,29 @@ def compact_command(args: argparse.Namespace) -> int:
     from lib.lake.storage import open_store
 
     selection = selection_from(args.dt, args.older_than_days)
-    compactor = Compactor(
-        open_store(args.location), target_mb=args.target_mb, keep_history=args.keep_history
-    )
-    if not any(compactor.partitions(table) for table in (DATA_TABLE, ERRORS_TABLE)):
+    store = open_store(args.location)
+    compactor = Compactor(store, target_mb=args.target_mb, keep_history=args.keep_history)
+    tables = any(compactor.partitions(table) for table in (DATA_TABLE, ERRORS_TABLE))
+    if not tables and not store.list(f"{INVENTORY_PREFIX}/"):
         raise LakeNotFound(f"no lake files under {args.lake}: check --lake or {LAKE_URI}")
     summary = compactor.run(selection, log_level=logging.DEBUG)  # each is a row of the table
     rows = [p.as_dict() for p in summary.partitions]
     if rows:
         print(format_rows(list(rows[0]), rows), file=sys.stderr)
-    print(json.dumps(summary.as_dict()))
+    print(json.dumps({**summary.as_dict(), **_expire_inventory(store, args.lake)}))
     return 1 if summary.as_dict()["failed"] else 0
+
+
+def _expire_inventory(store: ObjectStore, lake: str) -> dict[str, Any]:
+    """Inventory snapshots older than INVENTORY_KEEP_DAYS go with every compaction."""
+    import os
+
+    from lib.core.settings import Settings
+    from lib.core.times import now_utc
+    from lib.lake.snapshots import remove_expired
+
+    keep_days = Settings.for_lake(os.environ, lake_uri=lake).inventory_keep_days
+    return remove_expired(store, keep_days, now_utc())
 
 
 def selection_from(day: str | None, older_than_days: int | None) -> Selection:

@@ -13,15 +13,16 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from lib.core.errors import ConfigError, OplogLakeError
-from lib.core.settings import Settings
+from lib.core.settings import LAKE_URI, LakeLocation, Settings
 from lib.core.times import format_utc, parse_day_or_moment
 from lib.ops.flags import Number
 from lib.ops.output import counted
-from lib.reports.catalog import CONTROL_ORDER, ORDER, all_controls, all_reports, get_report
-from lib.reports.controls import choose
+from lib.reports.catalog import ORDER, all_reports, get_report
+from lib.reports.controls import CONTROL_ORDER, all_controls, choose
 from lib.reports.parameters import PARAMETERS, ParameterError, PeriodError, Request, format_number
 
 FORMATS = ("table", "csv", "json", "html")
@@ -118,7 +119,7 @@ def _parameters(query: Any) -> str:
     from lib.reports.compose import parameters_of, relation_sql
 
     names = parameters_of(query, relation_sql(choose(None)))
-    defaults = query.defaults()
+    defaults = query.defaults
     shown = []
     for name in names:
         value = defaults.get(name, PARAMETERS[name].default)
@@ -181,7 +182,7 @@ def report_command(args: argparse.Namespace) -> int:
     request = request_from(args)
     with worded_errors():
         results = run_reports(args.location, request, names, controls_from(args))
-    emit(render(results, args.format, args.lake), args.out)
+    emit(render(results, args.format, args.lake), args.out, args.format)
     for note in sorted({note for result in results for note in result.notes}):
         print(f"note: {note}", file=sys.stderr)
     return 0
@@ -201,43 +202,65 @@ def render(results: Sequence[Any], fmt: str, lake: str) -> str:
     return text.render_text(results, lake)
 
 
-def emit(text: str, out: str | None) -> None:
-    """Write to the --out file, or to standard output (a reader that stops early, `| head`, is
-    handled quietly by the CLI's main)."""
+HOW_TO_OPEN = {
+    "html": "open it in a web browser: {uri}",
+    "csv": "open it in a spreadsheet (cells that would run as formulas start with ')",
+    "json": "read it with jq or any JSON reader",
+    "table": "read it with less -S (wide lines scroll sideways)",
+}
+
+
+def emit(text: str, out: str | None, fmt: str = "table") -> None:
+    """Write to the --out file, saying how to open it, or to standard output (a reader that
+    stops early, `| head`, is handled quietly by the CLI's main)."""
     if out:
         try:
             with open(out, "w", encoding="utf-8") as handle:
                 handle.write(text)
         except OSError as exc:
             raise UsageError(f"cannot write --out {out}: {exc.strerror}") from None
-        print(f"wrote {out}", file=sys.stderr)
+        how = HOW_TO_OPEN[fmt].format(uri=Path(out).resolve().as_uri())
+        print(f"wrote {out}: {how}", file=sys.stderr)
         return
     sys.stdout.write(text)
     sys.stdout.flush()  # a closed pipe surfaces here, inside the command
 
 
 def audit_command(args: argparse.Namespace) -> int:
-    from lib.reports.pack import build_pack, write_pack
+    from lib.reports.pack import DestinationError, build_pack, check_destination, write_pack
 
     request = request_from(args)
     if request.since is None or request.until is None:  # argparse requires both flags
         raise UsageError("an audit pack needs --since and --until")
     out = args.out or default_out(request.since, request.until)
-    with worded_errors():
-        pack = build_pack(args.location, request, controls_from(args), datetime.now(UTC))
+    destination = out_location(out)
     try:
-        destination = Settings.for_lake(os.environ, lake_uri=out).lake  # checked like LAKE_URI
-    except ConfigError as exc:
-        raise UsageError(f"--out {out}: {exc}") from None
-    try:
-        write_pack(pack, destination)
-    except (OplogLakeError, OSError, ValueError) as exc:
-        raise UsageError(f"cannot write the audit pack to {out}: {exc}") from None
+        check_destination(destination, args.location)  # before the work, not after it
+        with worded_errors():
+            pack = build_pack(args.location, request, controls_from(args), datetime.now(UTC))
+        write_pack(pack, destination, args.location)
+    except DestinationError as exc:
+        raise UsageError(f"--out {exc}") from None
+    except (OplogLakeError, OSError) as exc:
+        message = str(exc).replace(f"{LAKE_URI}=", "")  # the store speaks of the lake
+        raise UsageError(f"cannot write the audit pack to {out}: {message}") from None
     if args.format == "json":
         print(json.dumps(pack.manifest | {"out": out}, indent=2))
     else:
         print(pack_summary(pack, out))
     return 0
+
+
+def out_location(out: str) -> LakeLocation:
+    """Where --out points, checked like LAKE_URI and encrypted like the lake; a file refused."""
+    if not out.startswith("s3://") and os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(
+            f"--out {out} is a file: name a folder (new, empty, or holding an earlier audit pack)"
+        )
+    try:
+        return Settings.for_lake(os.environ, lake_uri=out).lake
+    except ConfigError as exc:
+        raise UsageError(f"--out {out}: {str(exc).replace(LAKE_URI, '--out')}") from None
 
 
 def default_out(since: datetime, until: datetime) -> str:

@@ -1,10 +1,12 @@
 """Audit reports over the lake, run by DuckDB here and by Athena in the cloud from the same SQL.
 
-sql/        the reports, controls (sql/controls) and shared relations (sql/relations)
-catalog     what the .sql files declare: title, window, chart
+sql/        the reports, controls (sql/controls) and shared relations (sql/relations): SQL only
+declaration what a declaration holds (SQL file, title, period, parameters, chart, columns)
+catalog     the reports and shared relations, declared
+controls    the controls, declared, and the choice among them
 parameters  the SQL tokens ({since}, {rpo_hours}, ...), their defaults and literals
-controls    the chosen controls composed into resource_compliance and control_list
-compose     which relations a report reads, and so which parameters it takes
+compose     which relations a report reads (the chosen controls composed into resource_compliance
+            and control_list), and so which parameters it takes
 engine      DuckDB sessions over the lake's pyarrow datasets
 watermarks  the discovery state (_state/discover) that coverage reports
 values      units (durations, rates) for people; raw values for scripts

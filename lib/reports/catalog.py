@@ -1,146 +1,276 @@
-"""The reports, controls and shared relations, as declared by the `.sql` files in lib/reports/sql.
+"""The reports and the relations they share, declared: each a `.sql` file and a declaration.
 
-Each file starts with `-- key: value` lines: `title`, `description` (may name parameters as
-`{token}`), `window_days` (a number, `all` or `none`), `hours` (the report's default for
-`{hours}`), `history: true` (the report looks before its period, e.g. for the latest backup), and
-the chart drawn in HTML (`chart`, `chart_x`, `chart_y`, ...; see ChartSpec). Reports read the
+Adding a report is adding its file under lib/reports/sql and one `report(...)` below (the order
+here is the presentation order: the CLI list, `report all`, the HTML page). Reports read the
 `latest` view (sql/latest_view.sql: one row per id, greatest updated_at then ingested_at) and the
-relations in sql/relations; each control in sql/controls gives one row per resource.
+relations: the static ones declared here (files in sql/relations), and the two composed from the
+chosen controls (lib/reports/compose.py). Controls are declared in lib/reports/controls.py.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from lib.reports.parameters import Request, tokens_in
-
-if TYPE_CHECKING:
-    from lib.core.settings import LakeLocation
-    from lib.reports.result import ReportResult
-
-SQL_DIR = Path(__file__).resolve().parent / "sql"
-LATEST_VIEW = "latest_view"
-# Presentation order (the CLI list, `report all`, the HTML page); every .sql file must appear here.
-ORDER = (
-    "controls",
-    "resource-compliance",
-    "adherence",
-    "daily",
-    "failures",
-    "stale-resources",
-    "app-consistency",
-    "replication",
-    "restores",
-    "deletions",
-    "durations",
-    "stuck",
-    "coverage",
-    "latest",
+from lib.reports.declaration import (
+    ChartSpec,
+    Query,
+    ReportError,
+    checked,
+    relation,
+    report,
+    sql_text,
 )
-CONTROL_ORDER = (
-    "backup-within-rpo",
-    "daily-adherence",
-    "app-consistency",
-    "cross-region-copy",
-    "restore-tested",
-    "restore-time",
-    "min-retention",
-    "no-stuck-tasks",
+
+LATEST_VIEW = "latest_view.sql"
+
+REPORTS: tuple[Query, ...] = (
+    report(
+        "controls",
+        "controls.sql",
+        "Controls",
+        "One row per control: its parameters, the resources evaluated, how many were compliant, "
+        "non-compliant or without enough data, and compliance_rate = compliant / (compliant + "
+        "non-compliant).",
+        "control title parameters resources compliant non_compliant insufficient_data "
+        "compliance_rate",
+        window_days=30,
+        history=True,
+        chart=ChartSpec(
+            "horizontal",
+            x="control",
+            y=("compliance_rate",),
+            unit="share of resources compliant",
+            title="compliance per control",
+            order="rows",
+        ),
+    ),
+    report(
+        "resource-compliance",
+        "resource_compliance.sql",
+        "Resource compliance",
+        "One row per resource and control: the verdict (COMPLIANT, NON_COMPLIANT or "
+        "INSUFFICIENT_DATA), a one-line reason and the evidence task IDs; non-compliant first.",
+        "control resource_id resource_name resource_type vault_name status reason evidence_ids",
+        window_days=30,
+        history=True,
+    ),
+    report(
+        "adherence",
+        "adherence.sql",
+        "Daily backup adherence",
+        "Per evaluated resource and full UTC day of the period, from the day of its first backup"
+        " task: backups created that day, successful and failed, with their task IDs.",
+        "resource_id resource_name resource_type vault_name day backups successes failures "
+        "success_ids failure_ids",
+        window_days=30,
+        history=True,
+        chart=ChartSpec(
+            "heatmap",
+            x="day",
+            y=("successes", "failures"),
+            unit="backups",
+            title="a successful backup per resource and UTC day",
+            rows="resource_id",
+            label="resource_name",
+        ),
+    ),
+    report(
+        "daily",
+        "daily.sql",
+        "Daily outcomes by operation type",
+        "Per UTC day of created_at and operation type: tasks by status and the success rate.",
+        "day operation_type total success failed timeout in_progress other success_rate",
+        window_days=30,
+        chart=ChartSpec(
+            "stacked",
+            x="day",
+            y=("success", "failed", "timeout", "in_progress", "other"),
+            unit="tasks",
+            title="tasks per UTC day by status",
+        ),
+    ),
+    report(
+        "failures",
+        "failures.sql",
+        "Failed and timed-out tasks",
+        "Failed and timed-out tasks created in the period, grouped by error code, most frequent "
+        "first.",
+        "error_code code_count id operation_type status created_at resource_id resource_name "
+        "resource_type vault_name error_message",
+        window_days=7,
+        chart=ChartSpec(
+            "horizontal",
+            x="error_code",
+            y=("code_count",),
+            unit="failed tasks",
+            title="failed tasks per error code",
+            order="value",
+            combine="max",
+        ),
+    ),
+    report(
+        "stale-resources",
+        "stale_resources.sql",
+        "Resources without a recent successful backup (RPO audit)",
+        "Every backed-up resource whose last successful backup ended more than {hours} h before "
+        "the evaluation time, or that never had one.",
+        "resource_id resource_name resource_type vault_name last_success_at hours_since_success "
+        "last_failure_at last_failure_code last_failure_message",
+        parameters=("hours",),
+        defaults={"hours": 24},
+    ),
+    report(
+        "app-consistency",
+        "app_consistency.sql",
+        "Application-consistent backup failures",
+        "Backups created in the period whose application-consistent snapshot failed, with the "
+        "error code and message.",
+        "id created_at status resource_id resource_name vault_name app_consistency_status "
+        "app_consistency_error_code app_consistency_error_message",
+        window_days=7,
+    ),
+    report(
+        "replication",
+        "replication.sql",
+        "Cross-region replication",
+        "Replication and copy tasks created in the period by source and destination region and "
+        "outcome, with their average and longest duration.",
+        "source_region destination_region status tasks avg_duration_s max_duration_s",
+        window_days=7,
+    ),
+    report(
+        "restores",
+        "restores.sql",
+        "Restores",
+        "Every restore task created in the period: the resource, the backup restored and the "
+        "resource it came from, the target, the outcome and the duration.",
+        "id created_at status resource_id resource_name backup_id backup_name backup_resource_id"
+        " target_resource_id target_resource_name vault_name ended_at duration_s error_code "
+        "error_message",
+        window_days=30,
+        history=True,
+    ),
+    report(
+        "deletions",
+        "deletions.sql",
+        "Deletions",
+        "Every delete and vault_delete task created in the period: what it removed, the backup's"
+        " age when it was deleted (the delete's end minus the backup's end, when the backup's "
+        "creation is in the lake) and the outcome.",
+        "id operation_type status created_at ended_at resource_id resource_name vault_name "
+        "backup_id backup_name backup_task_id backup_finished_at backup_age_s vault_backups "
+        "vault_backups_failed error_code",
+        window_days=30,
+        history=True,
+    ),
+    report(
+        "durations",
+        "durations.sql",
+        "Task durations by operation type",
+        "p50, p95 and maximum of ended_at - started_at per operation type (tasks created in the "
+        "period), and the slowest task.",
+        "operation_type tasks p50_s p95_s max_s slowest_id",
+        window_days=30,
+        chart=ChartSpec(
+            "grouped",
+            x="operation_type",
+            y=("p50_s", "p95_s", "max_s"),
+            unit="seconds",
+            title="task duration percentiles per operation type",
+            order="rows",
+        ),
+    ),
+    report(
+        "stuck",
+        "stuck.sql",
+        "Stuck tasks",
+        "Tasks still running or waiting more than {hours} h after they were created.",
+        "id operation_type status created_at updated_at hours_open progress resource_id "
+        "resource_name vault_name",
+        parameters=("hours",),
+        defaults={"hours": 6},
+    ),
+    report(
+        "coverage",
+        "coverage.sql",
+        "Lake coverage",
+        "Per UTC day of the period and project: tasks in the lake (by created_at), tasks still "
+        "unfinished, error rows by reason (by observed_at), and the project's discovery "
+        "watermark: the lake is complete up to it.",
+        "day project_id tasks unfinished error_rows error_reasons watermark discovered",
+        window_days=30,
+    ),
+    report(
+        "latest",
+        "latest.sql",
+        "Latest state of each task",
+        "One row per task id: the snapshot with the greatest updated_at, then ingested_at; a "
+        "period selects by created_at (else started_at, else ingested_at, as the dt partition "
+        "does).",
+        "id operation_type status created_at started_at ended_at updated_at resource_id "
+        "resource_name vault_name error_code",
+        window_days=0,
+    ),
 )
+
 # Relations a query may read besides `latest`, in the order they can be defined: each may read
-# the ones before it. The static ones are files in sql/relations; the composed ones are built from
-# the controls chosen (lib/reports/controls.py).
-STATIC_RELATIONS = ("resources", "backups_by_id", "restored_resources", "adherence_days")
+# the ones before it. The static ones are declared here; the composed ones are built from the
+# controls chosen (lib/reports/compose.py).
+STATIC_RELATIONS: tuple[Query, ...] = (
+    relation(
+        "resources",
+        "relations/resources.sql",
+        "Resources the controls evaluate",
+        "Every resource with a backup task created before the evaluation time, or a delete task "
+        "in the period, named by its latest such task; first_backup_at is its first backup task.",
+        "resource_id resource_name resource_type vault_name first_backup_at",
+    ),
+    relation(
+        "backups_by_id",
+        "relations/backups_by_id.sql",
+        "Backups by backup ID",
+        "Each backup ID made by a successful backup task: that task, its resource and when it "
+        "finished (ended_at, else updated_at).",
+        "backup_id backup_task_id resource_id finished_at",
+    ),
+    relation(
+        "restored_resources",
+        "relations/restored_resources.sql",
+        "Successful restores by resource",
+        "Successful restores finished by the evaluation time, once for each resource they "
+        "concern: the restore task's own resource and the resource of the backup it restored.",
+        "resource_id id started_at finished_at",
+    ),
+    relation(
+        "adherence_days",
+        "relations/adherence_days.sql",
+        "Backups per resource and day",
+        "One row per evaluated resource and full UTC day of the period, from the day of its "
+        "first backup task: the backups created that day by outcome.",
+        "resource_id resource_name resource_type vault_name day backups successes failures "
+        "success_ids failure_ids",
+    ),
+)
 COMPOSED_RELATIONS = ("control_list", "resource_compliance")
-RELATIONS = STATIC_RELATIONS + COMPOSED_RELATIONS
-DATA_RELATIONS = ("operation_log_errors", "discover_state")
-LAYOUTS = ("stacked", "grouped", "horizontal", "heatmap")
-_HEADER = re.compile(r"--\s*(\w+):\s*(.*)")
-
-
-class ReportError(ValueError):
-    """A report cannot run as asked (unknown name, empty lake, missing engine)."""
-
-
-@dataclass(frozen=True)
-class ChartSpec:
-    """The chart drawn beside a report's table, named by the report's own columns."""
-
-    layout: str  # stacked | grouped | horizontal | heatmap
-    x: str  # the category column (heatmap: the column of the grid's columns)
-    y: tuple[str, ...]  # one series per column (heatmap: the counts that colour a cell)
-    unit: str  # what the value axis measures
-    title: str
-    rows: str | None = None  # heatmap: the column naming each grid row
-    label: str | None = None  # heatmap: a column with a readable name for each row
-    order: str = "category"  # category (sorted) | value (largest first) | rows (as returned)
-    combine: str = "sum"  # how rows that share a category add up: sum | max
-
-    def columns(self) -> set[str]:
-        return {self.x, *self.y} | {c for c in (self.rows, self.label) if c}
-
-
-@dataclass(frozen=True)
-class Query:
-    """One .sql file: a report, a control or a relation."""
-
-    name: str
-    title: str
-    description: str
-    sql: str
-    window_days: int | None = None  # default window; None = the query is not windowed
-    default_hours: float | None = None
-    history: bool = False  # reads partitions from before its period
-    chart: ChartSpec | None = None
-
-    @property
-    def windowed(self) -> bool:
-        return self.window_days is not None
-
-    @property
-    def parameters(self) -> list[str]:
-        return tokens_in(self.sql)
-
-    def defaults(self) -> dict[str, float]:
-        return {} if self.default_hours is None else {"hours": self.default_hours}
-
-
-Report = Query  # the name used where a query is run as a report
+RELATIONS = tuple(r.name for r in STATIC_RELATIONS) + COMPOSED_RELATIONS
+DATA_RELATIONS = ("operation_log_errors", "discover_state")  # lake tables, not SQL
+ORDER = tuple(r.name for r in REPORTS)
 
 
 @cache
 def all_reports() -> dict[str, Query]:
-    """Every report, by its CLI name (file name with `-` for `_`), in presentation order."""
-    return _load(SQL_DIR, ORDER, skip=frozenset({LATEST_VIEW}))
-
-
-@cache
-def all_controls() -> dict[str, Query]:
-    return _load(SQL_DIR / "controls", CONTROL_ORDER)
+    """Every report, by its CLI name, in presentation order."""
+    return checked(REPORTS)
 
 
 @cache
 def static_relations() -> dict[str, Query]:
     """The relations written as .sql files, by table name."""
-    return _load(SQL_DIR / "relations", STATIC_RELATIONS, dash=False)
-
-
-Window = Request  # the name callers used before controls brought more parameters
-
-
-def run_report(name: str, lake: LakeLocation | str, request: Request) -> ReportResult:
-    """One report over the lake, every parameter at its default unless the request sets it."""
-    from lib.reports.engine import run_reports  # DuckDB only when a report runs
-
-    return run_reports(lake, request, [name])[0]
+    return checked(STATIC_RELATIONS)
 
 
 def latest_view_sql() -> str:
-    return (SQL_DIR / f"{LATEST_VIEW}.sql").read_text(encoding="utf-8")
+    return sql_text(LATEST_VIEW)
 
 
 def get_report(name: str) -> Query:
@@ -149,65 +279,3 @@ def get_report(name: str) -> Query:
     except KeyError:
         known = ", ".join(all_reports())
         raise ReportError(f"unknown report {name!r}; choose one of: {known}") from None
-
-
-def _load(
-    folder: Path, order: tuple[str, ...], skip: frozenset[str] = frozenset(), dash: bool = True
-) -> dict[str, Query]:
-    found = {}
-    for path in folder.glob("*.sql"):
-        if path.stem not in skip:
-            name = path.stem.replace("_", "-") if dash else path.stem
-            found[name] = parse(name, path.read_text(encoding="utf-8"))
-    if set(found) != set(order):
-        raise RuntimeError(f"{folder} and its order disagree: {sorted(set(found) ^ set(order))}")
-    return {name: found[name] for name in order}
-
-
-def parse(name: str, text: str) -> Query:
-    """A query from its file text; raises ValueError for a malformed header."""
-    header = {m[1]: m[2].strip() for line in text.splitlines() if (m := _HEADER.fullmatch(line))}
-    window = header.get("window_days", "none")
-    return Query(
-        name=name,
-        title=header.get("title", name),
-        description=header.get("description", ""),
-        sql=text,
-        window_days=None if window == "none" else (0 if window == "all" else int(window)),
-        default_hours=float(header["hours"]) if "hours" in header else None,
-        history=header.get("history") == "true",
-        chart=_chart(name, header),
-    )
-
-
-def _chart(name: str, header: dict[str, str]) -> ChartSpec | None:
-    if "chart" not in header:
-        return None
-    spec = ChartSpec(
-        layout=header["chart"],
-        x=header["chart_x"],
-        y=tuple(c.strip() for c in header["chart_y"].split(",") if c.strip()),
-        unit=header.get("chart_unit", ""),
-        title=header.get("chart_title", ""),
-        rows=header.get("chart_rows"),
-        label=header.get("chart_label"),
-        order=header.get("chart_order", "category"),
-        combine=header.get("chart_combine", "sum"),
-    )
-    if spec.layout not in LAYOUTS or spec.order not in ("category", "value", "rows"):
-        raise ValueError(f"{name}: unknown chart layout or order in {spec}")
-    if (
-        spec.combine not in ("sum", "max")
-        or not spec.y
-        or (spec.layout == "heatmap") != bool(spec.rows)
-    ):
-        raise ValueError(f"{name}: a chart needs value columns (and rows only for a heatmap)")
-    return spec
-
-
-def referenced(sql: str, names: tuple[str, ...]) -> list[str]:
-    """Which of `names` a query reads (as a table), in the order given; comments and string
-    literals are ignored so a reason text that says "resources" is not a reference."""
-    code = re.sub(r"--[^\n]*|'(?:[^']|'')*'", " ", sql)
-    words = set(re.findall(r"\b(?:FROM|JOIN)\s+([a-z_]+)", code, flags=re.IGNORECASE))
-    return [name for name in names if name in words]

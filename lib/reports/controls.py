@@ -1,19 +1,91 @@
-"""Audit controls: the chosen controls composed into the relations the compliance reports read.
+"""The audit controls, declared: each a `.sql` file in sql/controls and a `control(...)` below.
 
-Each control is one .sql file in sql/controls that gives, for every resource the controls evaluate
-(sql/relations/resources.sql), one row: control, resource, status (COMPLIANT, NON_COMPLIANT or
-INSUFFICIENT_DATA), a one-line reason and the evidence task IDs. `resource_compliance` is their
-union; `control_list` names the chosen controls and their parameters. DuckDB and Athena read the
-same composed SQL.
+A control gives, for every resource the controls evaluate (sql/relations/resources.sql), one row
+in CONTROL_COLUMNS: control, resource, status (COMPLIANT, NON_COMPLIANT or INSUFFICIENT_DATA), a
+one-line reason and the evidence task IDs. Its parameters are declared here and in
+lib/reports/parameters.py (the default, unit and maximum); its description names each one as
+`{token}`. The order here is the order controls are evaluated and shown in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
-from lib.reports.catalog import CONTROL_ORDER, ReportError, all_controls
+from lib.reports.declaration import Query, ReportError, checked, control
 
-STATUSES = ("COMPLIANT", "NON_COMPLIANT", "INSUFFICIENT_DATA")
+CONTROLS: tuple[Query, ...] = (
+    control(
+        "backup-within-rpo",
+        "controls/backup_within_rpo.sql",
+        "Latest backup within the RPO",
+        "The resource's latest successful backup finished (ended_at, else updated_at) at most "
+        "{rpo_hours} h before the evaluation time.",
+        ("rpo_hours",),
+    ),
+    control(
+        "daily-adherence",
+        "controls/daily_adherence.sql",
+        "A successful backup every day",
+        "At least one successful backup on each full UTC day of the period from the resource's "
+        "first backup task on, on at least {adherence_pct} % of those days.",
+        ("adherence_pct",),
+    ),
+    control(
+        "app-consistency",
+        "controls/app_consistency.sql",
+        "Application-consistent backups succeed",
+        "The resource's latest backup in the period that asked for application consistency (it "
+        "carries an application-consistency status or error) has no application-consistency "
+        "error.",
+    ),
+    control(
+        "cross-region-copy",
+        "controls/cross_region_copy.sql",
+        "Backups are copied to another region",
+        "The resource's latest successful backup older than {copy_within_hours} h is the source "
+        "of a successful replication finished by the evaluation time.",
+        ("copy_within_hours",),
+    ),
+    control(
+        "restore-tested",
+        "controls/restore_tested.sql",
+        "Restores are tested",
+        "A successful restore of the resource (by its resource ID, or of one of its backups) "
+        "finished at most {restore_test_days} d before the evaluation time.",
+        ("restore_test_days",),
+    ),
+    control(
+        "restore-time",
+        "controls/restore_time.sql",
+        "Restores meet the time target",
+        "The resource's latest successful restore took at most {max_restore_minutes} min "
+        "(ended_at, else updated_at, minus started_at, else created_at).",
+        ("max_restore_minutes",),
+    ),
+    control(
+        "min-retention",
+        "controls/min_retention.sql",
+        "Backups are kept a minimum time",
+        "No successful delete task in the period removed a backup of the resource younger than "
+        "{min_retention_days} d (age: the delete's end minus the backup's end).",
+        ("min_retention_days",),
+    ),
+    control(
+        "no-stuck-tasks",
+        "controls/no_stuck_tasks.sql",
+        "No task is stuck",
+        "No task of the resource was still running or waiting at the evaluation time more than "
+        "{stuck_hours} h after it was created.",
+        ("stuck_hours",),
+    ),
+)
+CONTROL_ORDER = tuple(c.name for c in CONTROLS)
+
+
+@cache
+def all_controls() -> dict[str, Query]:
+    return checked(CONTROLS)
 
 
 def choose(names: Sequence[str] | None) -> tuple[str, ...]:
@@ -28,41 +100,3 @@ def choose(names: Sequence[str] | None) -> tuple[str, ...]:
             f"choose from: {', '.join(CONTROL_ORDER)}"
         )
     return tuple(name for name in CONTROL_ORDER if name in wanted)
-
-
-def parameter_text(name: str) -> str:
-    """A control's parameters as `name={token}` pairs, filled in when the SQL is rendered."""
-    return ", ".join(f"{p}={{{p}}}" for p in all_controls()[name].parameters)
-
-
-def control_list_sql(chosen: Sequence[str]) -> str:
-    """One row per chosen control: position, name, title and parameters."""
-    rows = ",\n    ".join(
-        f"({position}, {_quote(name)}, {_quote(all_controls()[name].title)}, "
-        f"{_quote(parameter_text(name))})"
-        for position, name in enumerate(chosen, start=1)
-    )
-    return (
-        f"SELECT * FROM (VALUES\n    {rows}\n) AS control_list (position, control, title, "
-        "parameters)"
-    )
-
-
-def resource_compliance_sql(chosen: Sequence[str]) -> str:
-    """Every chosen control's rows, with the control's position for ordering."""
-    return "\nUNION ALL\n".join(
-        f"SELECT {position} AS position, c{position}.*\nFROM (\n{all_controls()[name].sql}\n) "
-        f"AS c{position}"
-        for position, name in enumerate(chosen, start=1)
-    )
-
-
-def composed_relations(chosen: Sequence[str]) -> dict[str, str]:
-    return {
-        "control_list": control_list_sql(chosen),
-        "resource_compliance": resource_compliance_sql(chosen),
-    }
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

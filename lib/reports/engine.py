@@ -14,9 +14,10 @@ from lib.core.schema import DATA_TABLE, ERRORS_SCHEMA, ERRORS_TABLE, PARTITION_K
 from lib.core.settings import LakeLocation
 from lib.core.times import utc_day
 from lib.lake.reader import SCAN_ATTEMPTS, LakeNotFound, open_table
-from lib.reports.catalog import Query, ReportError, get_report, latest_view_sql
+from lib.reports.catalog import get_report, latest_view_sql
 from lib.reports.compose import columns_read, needed, relation_sql, scope_of
 from lib.reports.controls import choose
+from lib.reports.declaration import Query, ReportError
 from lib.reports.parameters import TOKEN, Request, Scope, format_number, render
 from lib.reports.result import ReportResult
 from lib.reports.watermarks import read_watermarks
@@ -58,6 +59,11 @@ def run_reports(
             if attempt == SCAN_ATTEMPTS:
                 raise ReportError("files kept vanishing while the reports ran: run again") from None
     raise AssertionError("unreachable")
+
+
+def run_report(name: str, lake: LakeLocation | str, request: Request) -> ReportResult:
+    """One report over the lake, every parameter at its default unless the request sets it."""
+    return run_reports(lake, request, [name])[0]
 
 
 def _run_once(
@@ -110,6 +116,8 @@ class Session:
                 raise _FileLost from exc
             first_line = str(exc).strip().splitlines()[0]
             raise ReportError(f"the {report.name} report failed in DuckDB: {first_line}") from None
+        if tuple(columns) != report.columns:  # the declaration is what CSV headers promise
+            raise RuntimeError(f"{report.name} returned {columns}, declared {list(report.columns)}")
         return ReportResult(
             name=report.name,
             title=report.title,

@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from lib.core.settings import LakeLocation
@@ -82,15 +83,77 @@ def pack_title(scope: Scope) -> str:
     return f"Backup audit {first} to {last}"
 
 
-def write_pack(pack: Pack, out: LakeLocation) -> list[str]:
-    """Every file under `out` (a folder or s3://bucket/prefix, encrypted like the lake), the
-    manifest last, so a pack with a manifest is whole. Returns the names written."""
+class DestinationError(ValueError):
+    """The place asked for cannot take the pack without mixing it with other files."""
+
+
+def pack_files() -> set[str]:
+    """The names every pack holds."""
+    evidence = {f"{name}.{kind}" for name in PACK_REPORTS for kind in ("csv", "json")}
+    return {"index.html", MANIFEST} | evidence
+
+
+def check_destination(out: LakeLocation, lake: LakeLocation) -> set[str]:
+    """The files of an earlier pack at `out` that the new pack will not replace (to remove).
+    Raises DestinationError when `out` is the lake or inside it, or holds files that are not
+    an earlier pack's (hidden files, whose names start with a dot, are not looked at)."""
+    if _inside(out, lake):
+        raise DestinationError(f"{out.uri} is inside the lake {lake.uri}: write the pack elsewhere")
     store = open_store(out)
+    present = set(store.list(""))
+    if not present:
+        return set()
+    earlier = _earlier_pack(store) if MANIFEST in present else None
+    if earlier is None:
+        raise DestinationError(
+            f"{out.uri} holds {len(present)} file(s) that are not an audit pack (such as "
+            f"{min(present)}): name a new or empty folder, or one holding an earlier pack"
+        )
+    foreign = present - earlier - pack_files()
+    if foreign:
+        raise DestinationError(
+            f"{out.uri} holds an earlier audit pack and {len(foreign)} other file(s) (such as "
+            f"{min(foreign)}): move them, or name a new or empty folder"
+        )
+    return (present & earlier) - pack_files()
+
+
+def write_pack(pack: Pack, out: LakeLocation, lake: LakeLocation) -> list[str]:
+    """Every file under `out` (a folder or s3://bucket/prefix, encrypted like the lake), the
+    manifest last, so a pack with a manifest is whole; an earlier pack there is replaced whole
+    (its files the new one lacks removed first). Returns the names written."""
+    stale = check_destination(out, lake)
+    store = open_store(out)
+    for name in sorted(stale):
+        store.delete(name)
     for name, data in pack.files.items():
         if name != MANIFEST:
             store.put(name, data)
     store.put(MANIFEST, pack.files[MANIFEST])
     return list(pack.files)
+
+
+def _earlier_pack(store: Any) -> set[str] | None:
+    """The files an earlier pack's manifest lists (with the manifest), or None when the
+    manifest is not one of ours."""
+    try:
+        manifest = json.loads(store.get(MANIFEST))
+    except ValueError:
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        return None
+    return {MANIFEST, *manifest.get("files", {})}
+
+
+def _inside(out: LakeLocation, lake: LakeLocation) -> bool:
+    """`out` is the lake or a folder (prefix) within it."""
+    if out.is_s3 != lake.is_s3:
+        return False
+    if out.is_s3:
+        target, root = out.uri.rstrip("/") + "/", lake.uri.rstrip("/") + "/"
+        return target.startswith(root)
+    target_path, root_path = Path(out.uri).resolve(), Path(lake.uri).resolve()
+    return target_path == root_path or root_path in target_path.parents
 
 
 def _moment(moment: datetime | None) -> str | None:

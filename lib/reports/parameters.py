@@ -151,19 +151,24 @@ def scope_for(
     return Scope(since, request.until, at, values)
 
 
+# Now, as a plain UTC timestamp: Athena's current_timestamp carries a time zone, and Trino has
+# no sequence() over those, nor compares them with the lake's timestamps without a conversion.
+ATHENA_NOW = "CAST(current_timestamp AT TIME ZONE 'UTC' AS TIMESTAMP)"
+
+
 def athena_literals(
     window_days: int | None, used: list[str], defaults: Mapping[str, float]
 ) -> dict[str, str]:
     """Token -> Athena expression: the default window relative to the query's run time."""
     since = (
-        f"date_trunc('day', current_timestamp) - INTERVAL '{window_days}' DAY"
+        f"date_trunc('day', {ATHENA_NOW}) - INTERVAL '{window_days}' DAY"
         if window_days
         else "TIMESTAMP '1970-01-01 00:00:00'"
     )
     moments = {
         "since": since,
-        "until": "current_timestamp + INTERVAL '1' DAY",
-        "at": "current_timestamp",
+        "until": f"{ATHENA_NOW} + INTERVAL '1' DAY",
+        "at": ATHENA_NOW,
     }
     numbers = {}
     for name in used:

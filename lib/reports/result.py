@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib.reports.catalog import ChartSpec
+from lib.reports.declaration import ChartSpec
 from lib.reports.parameters import Scope
 
 

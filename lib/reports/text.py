@@ -1,7 +1,8 @@
 """Report results as text: an aligned table for people, CSV and JSON for scripts.
 
 CSV and JSON hold the raw values (seconds, fractions, ISO 8601 UTC timestamps) and nothing else,
-so their shape is stable; the table states the period, evaluation time, parameters and lake first
+so their shape is stable (a CSV text cell that a spreadsheet would run as a formula starts with
+an apostrophe); the table states the period, evaluation time, parameters and lake first
 and shows durations and rates in their units.
 """
 
@@ -16,6 +17,9 @@ from typing import Any
 from lib.reports.result import ReportResult
 from lib.reports.values import display, is_numeric, plain_row, scope_lines
 
+# A spreadsheet runs a cell that starts with one of these as a formula: such cells get a leading
+# apostrophe in CSV (shown as text, the usual neutralisation); JSON keeps every value as it is.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CELL_WIDTH = 40
 WIDER = {"reason": 100, "description": 100}  # sentences a reader needs whole
 
@@ -29,10 +33,19 @@ def render_json(results: Sequence[ReportResult]) -> str:
 
 def render_csv(result: ReportResult) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=result.columns, lineterminator="\n")
+    # Rows end in CRLF (RFC 4180), which also makes the writer quote a cell holding a lone CR: a
+    # name with one cannot split its row.
+    writer = csv.DictWriter(buffer, fieldnames=result.columns, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(plain_row(row) for row in result.rows)
+    writer.writerows({k: csv_cell(v) for k, v in plain_row(row).items()} for row in result.rows)
     return buffer.getvalue()
+
+
+def csv_cell(value: Any) -> Any:
+    """A text that a spreadsheet would run as a formula, made plain text; numbers unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def render_text(results: Sequence[ReportResult], lake: str) -> str:

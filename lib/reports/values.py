@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from lib.core.times import format_utc
@@ -79,10 +79,22 @@ def display(column: str, value: Any) -> str:
     return duration(number * 3600 if unit == "hours" else number)
 
 
-def percent(fraction: float) -> str:
-    """0.875 -> "87.5 %", 1 -> "100 %", 0.33333 -> "33.3 %"."""
-    text = f"{fraction * 100:.1f}".removesuffix(".0")
-    return f"{text} %"
+def percent(fraction: float | Decimal) -> str:
+    """0.875 -> "87.5 %", 1 -> "100 %", 0.33333 -> "33.3 %", 0.9265 -> "92.7 %"."""
+    return percentage(_decimal(fraction) * 100)
+
+
+def percentage(hundredths: float | Decimal) -> str:
+    """A number already in percent, as `percent` writes it: one decimal, the decimal value
+    rounded half away from zero (the rule the SQL rounds by), so a chart and a tile showing
+    the same rate say the same: 92.65 -> "92.7 %"."""
+    rounded = _decimal(hundredths).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{str(rounded).removesuffix('.0')} %".replace("-0 %", "0 %")
+
+
+def _decimal(value: float | Decimal) -> Decimal:
+    """The decimal a number reads as (0.1 is 0.1, not the binary 0.1000000000000000055...)."""
+    return value if isinstance(value, Decimal) else Decimal(repr(float(value)))
 
 
 def duration(seconds: float) -> str:

@@ -13,7 +13,8 @@ from datetime import datetime
 
 from lib.core.errors import OplogLakeError
 from lib.core.settings import LakeLocation
-from lib.core.times import parse_utc
+from lib.core.times import now_utc, parse_utc
+from lib.ingest.watermark import StateUnreadable, check_not_future
 from lib.lake.storage import open_store
 
 STATE_PREFIX = "_state/discover/"
@@ -34,7 +35,11 @@ def read_watermarks(lake: LakeLocation) -> tuple[list[tuple[str, datetime | None
             continue
         try:
             mark = json.loads(store.get(key)).get("watermark")
-            marks.append((name.removesuffix(".json"), parse_utc(mark) if mark else None))
+            moment = parse_utc(mark) if mark else None
+            check_not_future(f"discovery state {key}", moment, now_utc())
+            marks.append((name.removesuffix(".json"), moment))
+        except StateUnreadable as exc:  # a watermark later than now: never read as complete
+            notes.append(f"{exc}: skipped")
         except (OplogLakeError, OSError, ValueError, AttributeError, TypeError) as exc:
             notes.append(f"discovery state {key} is unreadable ({type(exc).__name__}): skipped")
     return marks, notes

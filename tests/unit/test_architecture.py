@@ -4,6 +4,7 @@ operator tools, and modules and functions small enough to read."""
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 import subprocess
 import sys
@@ -70,3 +71,52 @@ def test_modules_and_functions_stay_small(path: Path) -> None:
                 f"{path.name}:{node.lineno} {node.name} is {length} lines; split it, or say in "
                 "a comment why it is long ('long because ...')"
             )
+
+
+CYCLE_FINDER = """
+import json, sys
+import grimp
+
+graph = grimp.build_graph("lib", include_external_packages=False)
+cycles = []
+for package in sorted(m for m in graph.modules if graph.find_children(m)):
+    children = sorted(graph.find_children(package))
+    for i, first in enumerate(children):
+        for second in children[i + 1 :]:
+            there = graph.find_shortest_chain(importer=first, imported=second, as_packages=True)
+            back = graph.find_shortest_chain(importer=second, imported=first, as_packages=True)
+            if there and back:
+                cycles.append(" -> ".join([*there, *back[1:]]))
+print(json.dumps(cycles))
+"""
+
+
+def import_cycles(tree: Path) -> list[str]:
+    """Every pair of modules (or subpackages) of one lib package that import each other,
+    directly or through others, lazy and TYPE_CHECKING imports included: a cycle shown as the
+    chain there and back. Run apart so the graph is built from `tree`, not the loaded `lib`."""
+    result = subprocess.run(
+        [sys.executable, "-c", CYCLE_FINDER],
+        cwd=tree,
+        env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    cycles: list[str] = json.loads(result.stdout)
+    return cycles
+
+
+def test_no_lib_package_has_an_import_cycle() -> None:
+    assert import_cycles(ROOT) == []
+
+
+def test_the_cycle_check_finds_a_cycle_made_on_purpose(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "lib", tmp_path / "lib", ignore=shutil.ignore_patterns("__pycache__"))
+    catalog = tmp_path / "lib" / "reports" / "catalog.py"
+    catalog.write_text(
+        catalog.read_text()
+        + "\n\ndef later() -> None:\n    from lib.reports.engine import run_reports  # noqa\n"
+    )
+    cycles = import_cycles(tmp_path)
+    assert "lib.reports.catalog -> lib.reports.engine -> lib.reports.catalog" in cycles

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from lib.core.inventory_schema import INVENTORY_TABLES
 from lib.core.schema import DATA_TABLE, ERRORS_TABLE
 from lib.ops.cli import schema_markdown
+from lib.ops.inventory import inventory_markdown
 
 from conftest import ROOT
 
@@ -24,6 +26,13 @@ def text(name: str) -> str:
 def test_the_lake_page_column_tables_match_the_schema() -> None:
     for table in (DATA_TABLE, ERRORS_TABLE):
         assert schema_markdown(table) in text("docs/lake.md"), (
+            f"regenerate with: python -m lib schema --table {table}"
+        )
+
+
+def test_the_inventory_page_column_tables_match_the_declarations() -> None:
+    for table in INVENTORY_TABLES:
+        assert inventory_markdown(table) in text("docs/inventory.md"), (
             f"regenerate with: python -m lib schema --table {table}"
         )
 

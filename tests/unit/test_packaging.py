@@ -9,7 +9,10 @@ the tested one, or leave the Lambda package without a module it imports.
 from __future__ import annotations
 
 import importlib
+import json
 import re
+import subprocess
+import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -126,3 +129,19 @@ def test_the_console_script_is_the_operator_cli() -> None:
     module, _, function = PROJECT["scripts"]["oplog-lake"].partition(":")
     assert callable(getattr(importlib.import_module(module), function))
     assert PYPROJECT["tool"]["flit"]["module"]["name"] == "lib"
+
+
+def test_a_cold_start_imports_only_what_every_event_kind_needs() -> None:
+    """`import handler` loads the events, the settings and logging: no pyarrow, requests or
+    boto3, no pipeline, API client or lake (each event kind imports its own when it comes)."""
+    code = "import json, sys; import handler; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(done.stdout)
+    packages = {name.partition(".")[0] for name in loaded}
+    assert packages & {"pyarrow", "requests", "urllib3", "boto3", "botocore", "orjson"} == set()
+    layers = {name for name in loaded if name.startswith("lib.")}
+    assert layers <= {"lib.aws", "lib.aws.app", "lib.aws.events", "lib.aws.metrics"} | {
+        name for name in layers if name.startswith("lib.core")
+    }

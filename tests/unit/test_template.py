@@ -82,6 +82,7 @@ def test_no_wildcard_actions_or_resources_on_the_functions_role() -> None:
         "WriteLake",
         "ReadLakeForDiscovery",
         "ListLakeForDiscovery",
+        "DiscardUnpublishedInventory",
         "ReadCredentials",
         "DrainQueue",
         "SendToTaskQueue",
@@ -91,7 +92,15 @@ def test_no_wildcard_actions_or_resources_on_the_functions_role() -> None:
         s["If"][1]["Sid"]: s["If"][0] for s in function()["Policies"][0]["Statement"] if "If" in s
     }
     assert conditional["SendToTaskQueue"] == "SendToQueue"  # following or discovering only
-    assert conditional["ReadLakeForDiscovery"] == conditional["ListLakeForDiscovery"] == "Discover"
+    # The lake is read by discovery (watermarks, rows held) and by the inventory (its states).
+    assert conditional["ReadLakeForDiscovery"] == conditional["ListLakeForDiscovery"] == "ReadsLake"
+    assert template()["Conditions"]["ReadsLake"] == {
+        "Or": [{"Condition": "Discover"}, {"Condition": "TakeInventory"}]
+    }
+    discard = by_sid["DiscardUnpublishedInventory"]
+    assert conditional["DiscardUnpublishedInventory"] == "TakeInventory"
+    assert discard["Action"] == "s3:DeleteObject"  # only under inventory/, nowhere else
+    assert discard["Resource"]["Sub"][0].endswith("/${LakePrefix}/inventory/*")
     listing = by_sid["ListLakeForDiscovery"]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": {"Sub": "${LakePrefix}/*"}}}
 
@@ -110,7 +119,27 @@ def test_discovery_runs_on_its_schedule_by_default_and_its_event_parses() -> Non
     assert variables["DISCOVER_MODE"] == {"Ref": "DiscoveryMode"}
     lag = template()["Resources"]["DiscoveryLagAlarm"]["Properties"]
     assert lag["Threshold"] == {"Ref": "DiscoveryLagAlarmSeconds"}
+    failing = template()["Resources"]["DiscoveryFailuresAlarm"]
+    assert failing["Condition"] == "Discover"
+    assert (failing["Properties"]["Statistic"], failing["Properties"]["Threshold"]) == ("Sum", 0)
     assert lag["TreatMissingData"] == "breaching" and lag["Statistic"] == "Maximum"
+
+
+def test_the_inventory_runs_daily_by_default_and_its_event_parses() -> None:
+    from lib.aws.events import event_kind
+
+    schedule = function()["Events"]["Inventory"]["Properties"]
+    assert schedule["State"] == {"If": ["TakeInventory", "ENABLED", "DISABLED"]}
+    assert schedule["ScheduleExpression"] == {"Ref": "InventorySchedule"}
+    assert event_kind(json.loads(schedule["Input"])) == "inventory"
+    assert parameter_default("InventoryEnabled") == "true"
+    assert parameter_default("InventorySchedule") == "cron(0 6 * * ? *)"
+    assert parameter_default("InventoryTypes") == "server,disk,turbo"
+    pattern = template()["Parameters"]["InventoryTypes"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "server,disk,turbo") and not re.fullmatch(pattern, "server,tape")
+    assert function()["Environment"]["Variables"]["INVENTORY_TYPES"] == {"Ref": "InventoryTypes"}
+    keep = function("CompactFunction")["Environment"]["Variables"]["INVENTORY_KEEP_DAYS"]
+    assert keep == {"Ref": "InventoryKeepDays"} and parameter_default("InventoryKeepDays") == 400
 
 
 def test_compaction_reads_and_rewrites_only_the_lake_and_is_off_by_default() -> None:
@@ -185,6 +214,8 @@ def test_alarms_watch_the_failure_signals_and_notify_the_topic() -> None:
         "Throttles",
         "ErrorRows",
         "DiscoveryLagSeconds",
+        "DiscoveryFailures",
+        "InventoryFailures",
     }
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
@@ -262,7 +293,7 @@ def test_every_report_is_a_named_query_that_parses_as_trino() -> None:
 def test_the_controls_reach_athena_as_the_same_sql_with_their_defaults() -> None:
     import sqlglot
 
-    from lib.reports.catalog import CONTROL_ORDER
+    from lib.reports.controls import CONTROL_ORDER
 
     resources = template()["Resources"]
     queries = {
@@ -276,7 +307,9 @@ def test_the_controls_reach_athena_as_the_same_sql_with_their_defaults() -> None
             assert f"'{control}' AS control" in sql, (name, control)
         tree = sqlglot.parse_one(sql, read="trino")
         ctes = [cte.alias for cte in tree.args["with_"].expressions]
-        assert ctes[:2] == ["resources", "backups_by_id"] and "resource_compliance" in ctes
+        assert (
+            ctes[:3] == ["latest", "resources", "backups_by_id"] and "resource_compliance" in ctes
+        )
     assert "rpo_hours=24" in queries["controls"] and "> 24 * 3600" in queries["resource-compliance"]
     assert "discover_state_files" in queries["coverage"]  # the watermarks, read as JSON
     state = resources["DiscoverStateTable"]["Properties"]["TableInput"]

@@ -41,7 +41,7 @@ class Options:
 def run(options: Options, root: Root) -> dict[str, Any]:
     """Run a backfill with the objects `root` builds: its summary, or BackfillError (progress
     kept) or ValueError (the options cannot work)."""
-    known = KnownRows(root.settings.lake)
+    known = KnownRows(root.store)
     try:
         if options.ids_file is not None:
             return _from_file(options, root, known)

@@ -19,7 +19,7 @@ from lib.cbr.client import CbrClient, FetchStats
 from lib.core.errors import FetchError
 from lib.core.runtime import Deadline, log_event
 from lib.core.times import format_utc, now_utc, parse_utc
-from lib.ingest.known import KnownRowsFilter, LogSink
+from lib.ingest.known import KnownRowsFilter, LogSink, log_drift
 from lib.ingest.listing import Lister, ListStats, Window
 from lib.ingest.messages import Message, parse_body
 from lib.ingest.pipeline import Counts, Pipeline
@@ -88,6 +88,7 @@ class ListBackfill:
                 self.progress.update(1, written=self.sink.totals.written)
         finally:
             self._copy_stats()
+            log_drift(self.sink.totals, project_id=self.job.project_id)
         self.checkpoint.clear()
         self.progress.close(written=self.sink.totals.written, pages=self.summary.pages)
         return self.summary

@@ -6,7 +6,7 @@ label, value; the heatmap's resource, day and counts) so tests and other tools c
 numbers without reading pixels.
 
     markup    escaping, attributes and SVG primitives
-    charts    a report's declared chart (catalog.ChartSpec) -> categories and series
+    charts    a report's declared chart (declaration.ChartSpec) -> categories and series
     bars      bar charts drawn as SVG
     heatmap   the adherence grid (resource x day) drawn as SVG
     page      the page frame, tables and report sections (the html format of `report`)

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from html import escape
 
 from lib.reports.html.charts import Chart, Number, Series
-from lib.reports.html.markup import FONT_PX, attrs, px, shorten, svg_document, svg_line, svg_text
-from lib.reports.values import format_cell, format_float
+from lib.reports.html.markup import (
+    FONT_PX,
+    attrs,
+    escape,
+    px,
+    shorten,
+    svg_document,
+    svg_line,
+    svg_text,
+)
+from lib.reports.values import format_cell, format_float, percentage
 
 WIDTH = 960
 PLOT_HEIGHT = 260
@@ -65,7 +73,7 @@ def largest_bar(chart: Chart) -> float:
 def value_text(chart: Chart, value: Number | None) -> str:
     if value is None:
         return "no value"
-    return f"{format_float(value)} %" if chart.percent else format_cell(value)
+    return percentage(value) if chart.percent else format_cell(value)
 
 
 def chart_value(value: Number | None) -> str:

@@ -1,4 +1,4 @@
-"""A report's chart, as declared beside its SQL (catalog.ChartSpec), built from its rows.
+"""A report's chart, as declared with its SQL (declaration.ChartSpec), built from its rows.
 
 The declaration names the report's own columns; tests/unit/reports checks every name against
 the columns the SQL returns, so renaming a column cannot silently drop a chart.
@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from lib.core.times import format_utc
-from lib.reports.catalog import ChartSpec
+from lib.reports.declaration import ChartSpec
 from lib.reports.result import ReportResult
 from lib.reports.values import format_cell, is_numeric, unit_of
 

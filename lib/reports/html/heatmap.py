@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
-from lib.reports.catalog import ChartSpec
+from lib.reports.declaration import ChartSpec
 from lib.reports.html.charts import as_number, category_label
-from lib.reports.html.markup import FONT_PX, attrs, px, shorten, svg_document, svg_text
+from lib.reports.html.markup import FONT_PX, attrs, escape, px, shorten, svg_document, svg_text
 from lib.reports.result import ReportResult
 
 WIDTH = 960
@@ -50,7 +49,7 @@ class Grid:
 
 def build_grid(result: ReportResult, spec: ChartSpec) -> Grid:
     success_column, failure_column = spec.y[0], spec.y[1]
-    row_column = spec.rows or spec.x  # a heatmap spec always names its rows (catalog checks)
+    row_column = spec.rows or spec.x  # a heatmap spec always names its rows (ChartSpec checks)
     rows: dict[str, tuple[str, dict[str, Cell]]] = {}
     days = set()
     for row in result.rows:

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import html
 import re
-from html import escape
 from typing import Any
 
 from lib.reports.values import format_float
 
 FONT_PX = 7  # rough width of one 12px character, to size margins without measuring text
+# Characters that reorder the text around them (U+202E makes "gpj.exe" read "exe.jpg"): a name
+# holding one is shown with the character named, never with it applied.
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """Bidirectional controls replaced by their visible names: "a\u202eb" -> "a<U+202E>b"."""
+    return BIDI_CONTROLS.sub(lambda m: f"<U+{ord(m[0]):04X}>", text)
+
+
+def escape(text: str, quote: bool = True) -> str:
+    """Text for HTML and SVG: markup escaped and bidirectional controls shown, not applied."""
+    return html.escape(visible(text), quote=quote)
 
 
 def attrs(**values: Any) -> str:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from html import escape
 from typing import Any
 
+from lib.core.times import format_utc
 from lib.reports.html.bars import render_chart
 from lib.reports.html.charts import build_chart
 from lib.reports.html.heatmap import render_heatmap
-from lib.reports.html.markup import attrs, slug
+from lib.reports.html.markup import attrs, escape, slug
 from lib.reports.html.style import STYLE
 from lib.reports.result import ReportResult
-from lib.reports.values import display, is_numeric, scope_lines
+from lib.reports.values import display, is_numeric, period_text, scope_lines
 
 # Belt and braces for "offline only": even injected markup could load nothing or run nothing.
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
@@ -116,13 +117,35 @@ def render_contents(results: Sequence[ReportResult]) -> str:
     return f'<nav aria-label="Reports"><ul>{items}</ul></nav>' if results else ""
 
 
+def render_meta(results: Sequence[ReportResult], lake: str) -> str:
+    """The page's period, evaluation time and lake; reports whose default periods differ
+    (`report all` without a period) each have theirs, counted here and stated in their
+    section."""
+    scopes = [result.scope for result in results if result.scope is not None]
+    lines = []
+    if scopes:
+        periods = Counter(period_text(scope) for scope in scopes)
+        if len(periods) == 1:
+            lines.append(("Period", next(iter(periods))))
+        else:
+            each = "; ".join(
+                f"{text} ({count} report{'s' if count > 1 else ''})"
+                for text, count in periods.items()
+            )
+            lines.append(("Periods", each))
+        moments = sorted({format_utc(scope.at) for scope in scopes})
+        lines.append(("Evaluated at", ", ".join(moments)))
+    lines.append(("Lake", lake))
+    items = "".join(f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>" for label, text in lines)
+    return f'<dl class="meta scope">{items}</dl>'
+
+
 def render_page(results: Sequence[ReportResult], *, lake: str, lead: str = "") -> str:
     """One self-contained page: `lead` (a summary) first, then for each result its title,
     description, period and parameters, chart (when the report declares one) and table."""
     heading = "oplog-lake audit report"
     body = (
-        f"<header><h1>{escape(heading)}</h1>"
-        f'<p class="meta">Lake <code>{escape(lake)}</code></p></header>'
+        f"<header><h1>{escape(heading)}</h1>{render_meta(results, lake)}</header>"
         + lead
         + render_contents(results)
         + "\n".join(render_section(i, r, lake) for i, r in enumerate(results))

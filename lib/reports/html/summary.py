@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from html import escape
 from typing import Any
 
 from lib.core.times import format_utc
 from lib.reports.html.heatmap import render_heatmap
-from lib.reports.html.markup import attrs
+from lib.reports.html.markup import attrs, escape
 from lib.reports.html.page import frame, render_page, render_scope, render_table, status_mark
 from lib.reports.result import ReportResult
 from lib.reports.values import percent

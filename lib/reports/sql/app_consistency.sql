@@ -1,6 +1,3 @@
--- title: Application-consistent backup failures
--- description: Backups created in the period whose application-consistent snapshot failed, with the error code and message.
--- window_days: 7
 SELECT
     id,
     created_at,

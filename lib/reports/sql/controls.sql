@@ -1,13 +1,3 @@
--- title: Controls
--- description: One row per control: its parameters, the resources evaluated, how many were compliant, non-compliant or without enough data, and compliance_rate = compliant / (compliant + non-compliant).
--- window_days: 30
--- history: true
--- chart: horizontal
--- chart_x: control
--- chart_y: compliance_rate
--- chart_order: rows
--- chart_unit: share of resources compliant
--- chart_title: compliance per control
 SELECT
     control_list.control,
     control_list.title,
@@ -19,7 +9,7 @@ SELECT
         AS insufficient_data,
     CASE
         WHEN SUM(CASE WHEN resource_compliance.status <> 'INSUFFICIENT_DATA' THEN 1 ELSE 0 END) > 0
-        THEN ROUND(
+        THEN round_half_up(
             SUM(CASE WHEN resource_compliance.status = 'COMPLIANT' THEN 1 ELSE 0 END) * 1.0
             / SUM(CASE WHEN resource_compliance.status <> 'INSUFFICIENT_DATA' THEN 1 ELSE 0 END),
             4

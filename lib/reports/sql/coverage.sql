@@ -1,12 +1,14 @@
--- title: Lake coverage
--- description: Per UTC day of the period and project: tasks in the lake (by created_at), tasks still unfinished, error rows by reason (by observed_at), and the project's discovery watermark: the lake is complete up to it.
--- window_days: 30
-WITH days AS (
+WITH bounds AS (
+    SELECT date_trunc('day', {since}) AS first_day, date_trunc('day', {at}) AS last_day
+),
+days AS (
+    -- the series never runs backwards (an error on Athena): it ends at first_day at the least
     SELECT CAST(span.day AS DATE) AS day
-    FROM UNNEST(
-        generate_series(date_trunc('day', {since}), date_trunc('day', {at}), INTERVAL 1 DAY)
+    FROM bounds
+    CROSS JOIN UNNEST(
+        generate_series(first_day, GREATEST(first_day, last_day), INTERVAL 1 DAY)
     ) AS span (day)
-    WHERE span.day < {until}
+    WHERE span.day <= last_day AND span.day < {until}
 ),
 tasks AS (
     SELECT

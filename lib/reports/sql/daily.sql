@@ -1,11 +1,3 @@
--- title: Daily outcomes by operation type
--- description: Per UTC day of created_at and operation type: tasks by status and the success rate.
--- window_days: 30
--- chart: stacked
--- chart_x: day
--- chart_y: success, failed, timeout, in_progress, other
--- chart_unit: tasks
--- chart_title: tasks per UTC day by status
 SELECT
     CAST(created_at AS DATE) AS day,
     operation_type,
@@ -16,7 +8,7 @@ SELECT
     SUM(CASE WHEN status IN ('running', 'waiting') THEN 1 ELSE 0 END) AS in_progress,
     SUM(CASE WHEN status NOT IN ('success', 'failed', 'timeout', 'running', 'waiting')
         OR status IS NULL THEN 1 ELSE 0 END) AS other,
-    ROUND(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) * 1.0 / COUNT(*), 4) AS success_rate
+    round_half_up(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) * 1.0 / COUNT(*), 4) AS success_rate
 FROM latest
 WHERE created_at >= {since} AND created_at < {until}
 GROUP BY CAST(created_at AS DATE), operation_type

@@ -1,7 +1,3 @@
--- title: Deletions
--- description: Every delete and vault_delete task created in the period: what it removed, the backup's age when it was deleted (the delete's end minus the backup's end, when the backup's creation is in the lake) and the outcome.
--- window_days: 30
--- history: true
 SELECT
     deletes.id,
     deletes.operation_type,
@@ -15,7 +11,7 @@ SELECT
     deletes.extra_info__delete__backup_name AS backup_name,
     backups_by_id.backup_task_id,
     backups_by_id.finished_at AS backup_finished_at,
-    ROUND(
+    round_half_up(
         epoch(COALESCE(deletes.ended_at, deletes.updated_at)) - epoch(backups_by_id.finished_at), 3
     ) AS backup_age_s,
     deletes.extra_info__vault_delete__total_count AS vault_backups,

@@ -1,12 +1,3 @@
--- title: Task durations by operation type
--- description: p50, p95 and maximum of ended_at - started_at per operation type (tasks created in the period), and the slowest task.
--- window_days: 30
--- chart: grouped
--- chart_x: operation_type
--- chart_y: p50_s, p95_s, max_s
--- chart_order: rows
--- chart_unit: seconds
--- chart_title: task duration percentiles per operation type
 WITH finished AS (
     SELECT id, operation_type, date_diff('millisecond', started_at, ended_at) / 1000.0 AS duration_s
     FROM latest
@@ -16,8 +7,8 @@ WITH finished AS (
 SELECT
     operation_type,
     COUNT(*) AS tasks,
-    ROUND(quantile_cont(duration_s, 0.5), 3) AS p50_s,
-    ROUND(quantile_cont(duration_s, 0.95), 3) AS p95_s,
+    round_half_up(quantile_cont(duration_s, 0.5), 3) AS p50_s,
+    round_half_up(quantile_cont(duration_s, 0.95), 3) AS p95_s,
     MAX(duration_s) AS max_s,
     arg_max(id, duration_s) AS slowest_id
 FROM finished

@@ -1,13 +1,3 @@
--- title: Failed and timed-out tasks
--- description: Failed and timed-out tasks created in the period, grouped by error code, most frequent first.
--- window_days: 7
--- chart: horizontal
--- chart_x: error_code
--- chart_y: code_count
--- chart_combine: max
--- chart_order: value
--- chart_unit: failed tasks
--- chart_title: failed tasks per error code
 SELECT
     COALESCE(error_info__code, '') AS error_code,
     COUNT(*) OVER (PARTITION BY COALESCE(error_info__code, '')) AS code_count,

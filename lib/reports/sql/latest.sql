@@ -1,6 +1,3 @@
--- title: Latest state of each task
--- description: One row per task id: the snapshot with the greatest updated_at, then ingested_at; a period selects by created_at (else started_at, else ingested_at, as the dt partition does).
--- window_days: all
 SELECT
     id,
     operation_type,

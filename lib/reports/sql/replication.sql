@@ -1,12 +1,9 @@
--- title: Cross-region replication
--- description: Replication and copy tasks created in the period by source and destination region and outcome, with their average and longest duration.
--- window_days: 7
 SELECT
     extra_info__replication__source_region AS source_region,
     extra_info__replication__destination_region AS destination_region,
     status,
     COUNT(*) AS tasks,
-    ROUND(AVG(date_diff('millisecond', started_at, ended_at) / 1000.0), 3) AS avg_duration_s,
+    round_half_up(AVG(date_diff('millisecond', started_at, ended_at) / 1000.0), 3) AS avg_duration_s,
     MAX(date_diff('millisecond', started_at, ended_at) / 1000.0) AS max_duration_s
 FROM latest
 WHERE operation_type IN ('replication', 'copy') AND created_at >= {since} AND created_at < {until}

@@ -1,7 +1,3 @@
--- title: Resource compliance
--- description: One row per resource and control: the verdict (COMPLIANT, NON_COMPLIANT or INSUFFICIENT_DATA), a one-line reason and the evidence task IDs; non-compliant first.
--- window_days: 30
--- history: true
 SELECT control, resource_id, resource_name, resource_type, vault_name, status, reason, evidence_ids
 FROM resource_compliance
 ORDER BY

@@ -1,7 +1,3 @@
--- title: Restores
--- description: Every restore task created in the period: the resource, the backup restored and the resource it came from, the target, the outcome and the duration.
--- window_days: 30
--- history: true
 SELECT
     restores.id,
     restores.created_at,
@@ -15,7 +11,7 @@ SELECT
     restores.extra_info__restore__target_resource_name AS target_resource_name,
     restores.vault_name,
     restores.ended_at,
-    ROUND(
+    round_half_up(
         epoch(restores.ended_at) - epoch(COALESCE(restores.started_at, restores.created_at)), 3
     ) AS duration_s,
     restores.error_info__code AS error_code,

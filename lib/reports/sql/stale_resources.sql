@@ -1,7 +1,3 @@
--- title: Resources without a recent successful backup (RPO audit)
--- description: Every backed-up resource whose last successful backup ended more than {hours} h before the evaluation time, or that never had one.
--- window_days: none
--- hours: 24
 WITH backups AS (
     SELECT
         extra_info__resource__id AS resource_id,
@@ -42,7 +38,7 @@ SELECT
     newest.resource_type,
     newest.vault_name,
     last_success.last_success_at,
-    ROUND(date_diff('second', last_success.last_success_at, {at}) / 3600.0, 1) AS hours_since_success,
+    round_half_up(date_diff('second', last_success.last_success_at, {at}) / 3600.0, 1) AS hours_since_success,
     last_failure.last_failure_at,
     last_failure.error_code AS last_failure_code,
     last_failure.error_message AS last_failure_message

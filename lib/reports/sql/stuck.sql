@@ -1,14 +1,10 @@
--- title: Stuck tasks
--- description: Tasks still running or waiting more than {hours} h after they were created.
--- window_days: none
--- hours: 6
 SELECT
     id,
     operation_type,
     status,
     created_at,
     updated_at,
-    ROUND(date_diff('second', created_at, {at}) / 3600.0, 1) AS hours_open,
+    round_half_up(date_diff('second', created_at, {at}) / 3600.0, 1) AS hours_open,
     extra_info__common__progress AS progress,
     extra_info__resource__id AS resource_id,
     extra_info__resource__name AS resource_name,

@@ -3,82 +3,36 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import threading
 import time
-from collections import Counter
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs
 
 import boto3
 import pytest
 
 from lib.aws.app import App, Root
-from lib.core.runtime import Deadline
 from lib.core.settings import Settings
 from lib.core.times import format_query, parse_utc
-from lib.ingest.discover import ProjectRun
 from lib.ingest.listing import Window
 from lib.ingest.watermark import Watermarks
-from lib.lake.storage import LocalStore
 
-from conftest import PROJECT, ROOT, Context, read_rows
+from conftest import PROJECT, Context, read_rows
+from discovering import (
+    NOW,
+    OTHER,
+    START,
+    discover,
+    environment,
+    identities,
+    ids_in,
+    list_starts,
+    run_cli,
+    spread,
+    watermark,
+)
 from fakecbr import LIST_SCRIPT, FakeCBR, Reply
 from tasks import make_log
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-START = NOW - timedelta(days=4)
-OTHER = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
-
-
-def spread(fake: FakeCBR, count: int, first: int = 0, project: str = PROJECT) -> list[dict]:
-    """`count` tasks created over the last three days (the newest an hour ago)."""
-    logs = []
-    for n in range(first, first + count):
-        created = (
-            NOW - timedelta(hours=1) - timedelta(minutes=(3 * 24 * 60 - 60) * (n - first) / count)
-        )
-        log = make_log(n, created, project_id=project)
-        fake.add_log(log)
-        logs.append(log)
-    return logs
-
-
-def environment(fake: FakeCBR, **extra: str) -> dict[str, str]:
-    return {
-        "CBR_ENDPOINT": fake.base_url,
-        "CBR_PROJECT_ID": PROJECT,
-        "DISCOVER_START": START.isoformat(),
-        "LOG_LEVEL": "WARNING",
-        "MAX_ATTEMPTS": "2",
-        **extra,
-    }
-
-
-def discover(env: dict[str, str], lake: Path | str, *, page_size: int = 1000) -> list[ProjectRun]:
-    root = Root(replace(Settings.from_env(env, lake_uri=str(lake)), backoff_base_s=0.01))
-    discovery = root.discovery
-    discovery.config = replace(discovery.config, page_size=page_size)
-    return discovery.run(root.discover_projects(), Deadline.after(120))
-
-
-def watermark(lake: Path, project: str = PROJECT) -> datetime | None:
-    return Watermarks(LocalStore(lake)).read(project).watermark
-
-
-def ids_in(lake: Path | str) -> list[str]:
-    return sorted(row["id"] for row in read_rows(lake))
-
-
-def identities(lake: Path | str) -> Counter[tuple[str, Any]]:
-    return Counter((row["id"], row["updated_at"]) for row in read_rows(lake))
-
-
-def list_starts(fake: FakeCBR) -> list[str]:
-    return [parse_qs(r.path.partition("?")[2])["start_time"][0] for r in fake.list_requests()]
 
 
 def test_a_first_pass_lists_the_backlog_page_by_page_and_saves_the_watermark(
@@ -210,21 +164,12 @@ def test_queue_mode_sends_the_ids_instead_of_writing(fake: FakeCBR, lake: Path, 
     assert run.new_rows == 5 and read_rows(lake) == [] and watermark(lake) is not None
 
 
-def run_cli(*arguments: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "lib", *arguments],
-        cwd=ROOT,
-        env={**env, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 @pytest.mark.parametrize("where", ["local", "s3"])
-def test_two_passes_at_once_lose_nothing_and_write_nothing_twice(
+def test_a_second_pass_stands_aside_while_the_first_holds_the_project(
     where: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
+    """The first pass is held inside its first list request while the second runs whole: the
+    second must find the lease, stand aside and send no request; the first then finishes."""
     extra: dict[str, str] = {}
     lake: str = str(tmp_path / "lake")
     if where == "s3":
@@ -240,19 +185,38 @@ def test_two_passes_at_once_lose_nothing_and_write_nothing_twice(
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "ap-southeast-1",
         }
-    with FakeCBR(latency=0.1) as slow:
-        logs = spread(slow, 25)
-        env = environment(slow, LAKE_URI=lake, **extra)
-        runs = [run_cli("discover", "--format", "json", env=env) for _ in range(2)]
-        outputs = [process.communicate(timeout=120) for process in runs]
-    assert [process.returncode for process in runs] == [0, 0], outputs
-    passes = [json.loads(out)["projects"][0] for out, _ in outputs]
-    assert sorted(p["stopped_by"] for p in passes) in (["done", "held"], ["done", "done"])
+    arrived, gate = threading.Event(), threading.Event()
+
+    def hold_the_first(number: int) -> None:
+        if number == 1:
+            arrived.set()
+            gate.wait(timeout=60)
+
+    with FakeCBR() as fake:
+        logs = spread(fake, 25)
+        fake.on_list = hold_the_first
+        env = environment(fake, LAKE_URI=lake, **extra)
+        first = run_cli("discover", "--format", "json", env=env)
+        try:
+            assert arrived.wait(timeout=60), "the first pass never listed"
+            second = run_cli("discover", "--format", "json", env=env)
+            out, err = second.communicate(timeout=120)
+            assert len(fake.list_requests()) == 1  # the second pass sent none
+        finally:
+            gate.set()
+        first_out, first_err = first.communicate(timeout=120)
+    assert (first.returncode, second.returncode) == (0, 0), (first_err, err)
+    (held,) = json.loads(out)["projects"]
+    (done,) = json.loads(first_out)["projects"]
+    assert (held["stopped_by"], done["stopped_by"]) == ("held", "done")
+    assert held["pages"] == 0 and held["watermark_after"] is None
+    lease_end = parse_utc(held["held_until"])
+    assert datetime.now(UTC) < lease_end <= datetime.now(UTC) + timedelta(minutes=5)
     assert ids_in(lake) == sorted(log["id"] for log in logs)
     assert max(identities(lake).values()) == 1
-    final = max(parse_utc(p["watermark_after"]) for p in passes if p["watermark_after"])
     store_root = Root(Settings.for_lake(extra, lake_uri=lake))
-    assert Watermarks(store_root.store).read(PROJECT).watermark == final
+    final = Watermarks(store_root.store).read(PROJECT, datetime.now(UTC))
+    assert final.watermark == parse_utc(done["watermark_after"]) and final.lease is None
 
 
 def test_replay_mode_cannot_discover_and_says_so(tmp_path: Path) -> None:

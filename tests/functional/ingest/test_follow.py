@@ -12,7 +12,8 @@ import pytest
 
 from lib.core.settings import Settings
 from lib.ingest.follow import delay_s
-from lib.reports.catalog import Window, run_report
+from lib.reports.engine import run_report
+from lib.reports.parameters import Request
 
 from conftest import Context, fixture_logs, make_app, read_rows, sqs_event
 from fakecbr import FakeCBR, Reply
@@ -39,7 +40,7 @@ def receive(queue_url: str) -> list[dict[str, Any]]:
 
 
 def latest_status(lake: Path) -> list[tuple[str, str]]:
-    window = Window(now=datetime.now(UTC), since=datetime(2000, 1, 1, tzinfo=UTC))
+    window = Request(now=datetime.now(UTC), since=datetime(2000, 1, 1, tzinfo=UTC))
     return [(r["id"], r["status"]) for r in run_report("latest", str(lake), window).rows]
 
 

@@ -13,10 +13,11 @@ import pytest
 from lib.aws.app import Root
 from lib.core.runtime import Deadline
 from lib.core.settings import Settings
-from lib.ingest.listing import Lister, Window
+from lib.ingest.listing import Lister, Window, WindowUnreadable
 
 from conftest import PROJECT
 from fakecbr import FakeCBR
+from fakelist import ListMode
 from tasks import make_log
 
 START = datetime(2026, 5, 1, tzinfo=UTC)
@@ -49,11 +50,19 @@ def add(fake: FakeCBR, count: int, every: timedelta, first: int = 0) -> list[str
     return [log["id"] for log in logs]
 
 
-def test_a_window_that_fits_a_page_takes_one_request(fake: FakeCBR) -> None:
+def test_a_window_ends_on_an_empty_page_or_on_the_count_below_a_full_page(fake: FakeCBR) -> None:
     ids, seen = add(fake, 5, timedelta(hours=1)), []
-    lister(fake, seen, 10).list(Window(START, START + timedelta(days=1)))
+    reader = lister(fake, seen, 10)
+    reader.list(Window(START, START + timedelta(days=1)))
     assert sorted(log["id"] for log in seen) == ids
-    assert len(fake.list_requests()) == 1
+    # The first page may be all a capped API serves: the next one (repeating its last task)
+    # shows that nothing comes after it.
+    assert [offset for *_, offset in queries(fake)] == [0, 4]
+    assert len(seen) == 5  # the repeated task is not handed on twice
+    later = add(fake, 3, timedelta(minutes=1), first=10)
+    fake.requests.clear()
+    reader.list(Window(START, START + timedelta(minutes=3)))  # 4 tasks: shorter than the 5 met
+    assert len(fake.list_requests()) == 1 and set(later) <= {log["id"] for log in seen}
 
 
 def test_a_larger_window_is_read_in_pages_that_overlap(fake: FakeCBR) -> None:
@@ -65,7 +74,7 @@ def test_a_larger_window_is_read_in_pages_that_overlap(fake: FakeCBR) -> None:
     assert (reader.stats.shifts, reader.stats.splits) == (0, 0)
 
 
-def test_a_shift_while_paging_cuts_the_window_into_pieces_that_fit_one_request(
+def test_a_shift_while_paging_cuts_the_window_into_pieces_read_the_same_way(
     fake: FakeCBR,
 ) -> None:
     ids, seen = add(fake, 25, timedelta(minutes=30)), []
@@ -79,9 +88,8 @@ def test_a_shift_while_paging_cuts_the_window_into_pieces_that_fit_one_request(
     reader = lister(fake, seen, 10)
     reader.list(Window(START, START + timedelta(days=1)))
     assert sorted({log["id"] for log in seen}) == sorted([*ids, late["id"]])
-    assert reader.stats.shifts == 1 and reader.stats.splits >= 1
-    pieces = [(a, b) for a, b, _ in queries(fake)[2:]]
-    assert all(offset == 0 for *_, offset in queries(fake)[2:])  # each piece in one request
+    assert (reader.stats.shifts, reader.stats.splits) == (1, 1)  # the pieces hold still
+    pieces = {(a, b) for a, b, _ in queries(fake)[2:]}
     leaves = sorted(
         piece
         for piece in pieces
@@ -127,3 +135,99 @@ def test_pieces_share_their_boundary_second_and_never_go_below_one(
 def test_a_window_covers_fractions_of_a_second_at_both_ends() -> None:
     window = Window.covering(START + timedelta(microseconds=5), START + timedelta(seconds=2.5))
     assert (window.start, window.end) == (START, START + timedelta(seconds=3))
+
+
+def busy_day(fake: FakeCBR) -> list[str]:
+    """45 tasks over a day and 14 more in one second of it (more than a page of 10)."""
+    ids = add(fake, 45, timedelta(minutes=30))
+    crowded = START + timedelta(hours=7, minutes=45)
+    for n in range(14):
+        log = make_log(100 + n, crowded + timedelta(milliseconds=60 * n))
+        fake.add_log(log)
+        ids.append(log["id"])
+    return ids
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        ListMode(cap=7),  # pages shorter than `limit` while `count` says more remain
+        ListMode(cap=7, count="missing"),
+        ListMode(cap=7, count="high"),
+        ListMode(cap=7, count="low"),
+        ListMode(cap=7, count="page"),
+        ListMode(order="shuffled", seed=3),  # ties within a second in a new order every time
+        ListMode(repeat_every=4),  # the same task on two pages, nothing displaced
+        ListMode(extra_members=True),
+        ListMode(outside=timedelta(seconds=1)),
+    ],
+    ids=lambda mode: ",".join(
+        f"{k}={v}" for k, v in mode.__dict__.items() if v != ListMode().__dict__[k]
+    ),
+)
+def test_an_unkind_api_still_gives_every_task_of_the_window(fake: FakeCBR, mode: ListMode) -> None:
+    ids, seen = busy_day(fake), []
+    fake.listing.mode = mode
+    reader = lister(fake, seen, 10)
+    reader.list(Window(START, START + timedelta(days=1)))
+    assert set(ids) <= {log["id"] for log in seen}
+    assert len(fake.list_requests()) < 150  # bounded: no endless paging, no runaway cutting
+
+
+def test_a_capped_page_is_never_taken_for_the_end(fake: FakeCBR) -> None:
+    ids, seen = add(fake, 400, timedelta(minutes=3)), []
+    fake.listing.mode = ListMode(cap=100)  # the API serves 100 of the 1,000 asked
+    reader = lister(fake, seen, 1000)
+    reader.list(Window(START, START + timedelta(days=1)))
+    assert sorted({log["id"] for log in seen}) == ids
+    assert [offset for *_, offset in queries(fake)] == [0, 95, 190, 285, 380]
+
+
+def test_a_crowded_second_with_shifting_pages_is_read_without_recursion(fake: FakeCBR) -> None:
+    """More than a page within two adjacent seconds, in a new order on every request."""
+    ids = [make_log(n, START + timedelta(seconds=n % 2, milliseconds=37 * n)) for n in range(26)]
+    for log in ids:
+        fake.add_log(log)
+    fake.listing.mode = ListMode(order="shuffled", seed=11)
+    seen: list[dict[str, Any]] = []
+    reader = lister(fake, seen, 10)
+    reader.list(Window(START, START + timedelta(seconds=2)))
+    assert {log["id"] for log in seen} == {log["id"] for log in ids}
+    assert reader.stats.crowded >= 1 and len(fake.list_requests()) < 200
+
+
+def test_an_api_that_ignores_the_offset_fails_the_window_after_a_bounded_number_of_requests(
+    fake: FakeCBR,
+) -> None:
+    few = add(fake, 3, timedelta(minutes=10), first=50)  # one answer holds them: read whole
+    crowded = [make_log(n, START + timedelta(hours=5, milliseconds=n)) for n in range(25)]
+    for log in crowded:
+        fake.add_log(log)
+    fake.listing.mode = ListMode(ignore_offset=True)
+    seen: list[dict[str, Any]] = []
+    reader = lister(fake, seen, 10)
+    reader.list(Window(START, START + timedelta(hours=1)))
+    assert {log["id"] for log in seen} == set(few)
+    with pytest.raises(WindowUnreadable, match="could not be read completely"):
+        reader.list(Window(START, START + timedelta(days=1)))
+    assert len(fake.list_requests()) < 100
+
+
+def test_a_second_whose_count_is_missing_and_order_unstable_cannot_be_proven(
+    fake: FakeCBR,
+) -> None:
+    for n in range(25):
+        fake.add_log(make_log(n, START + timedelta(milliseconds=n)))
+    fake.listing.mode = ListMode(order="shuffled", count="missing", seed=5)
+    with pytest.raises(WindowUnreadable):
+        lister(fake, [], 10).list(Window(START, START + timedelta(seconds=1)))
+
+
+def test_tasks_that_leave_by_retention_while_a_window_is_read_end_it_cleanly(
+    fake: FakeCBR,
+) -> None:
+    ids, seen = add(fake, 60, timedelta(minutes=20)), []
+    fake.listing.mode = ListMode(leave_after=3, leaving=4)  # the four oldest leave mid-window
+    lister(fake, seen, 10).list(Window(START, START + timedelta(days=1)))
+    still_there = set(ids) - fake.listing.gone
+    assert len(still_there) == 56 and still_there <= {log["id"] for log in seen}

@@ -22,7 +22,8 @@ from lib.lake.s3 import S3Store
 from lib.lake.storage import LocalStore, ObjectStore
 from lib.lake.writer import Lake
 from lib.ops import cli
-from lib.reports.catalog import Window, run_report
+from lib.reports.engine import run_report
+from lib.reports.parameters import Request
 
 from conftest import Context, fixture_logs, read_errors, read_rows
 
@@ -77,7 +78,7 @@ def write_small_files(store: ObjectStore, files: int = 200) -> None:
 
 def latest(lake: str) -> list[tuple[str, Any, Any, str]]:
     """The readers' latest view, through the report SQL."""
-    window = Window(now=datetime.now(UTC), since=datetime(2000, 1, 1, tzinfo=UTC))
+    window = Request(now=datetime.now(UTC), since=datetime(2000, 1, 1, tzinfo=UTC))
     rows = run_report("latest", lake, window).rows
     return sorted((r["id"], r["status"], r["updated_at"]) for r in rows)
 

@@ -46,30 +46,45 @@ def test_a_write_names_the_version_it_replaces(store: ObjectStore) -> None:
 
 def test_the_watermark_never_moves_back_and_a_stale_swap_loses(store: ObjectStore) -> None:
     book = Watermarks(store)
-    empty = book.read(PROJECT)
+    empty = book.read(PROJECT, NOW)
     later = book.swap(PROJECT, empty, ProjectState(watermark=NOW), NOW)
-    assert later is not None and book.read(PROJECT).watermark == NOW
+    assert later is not None and book.read(PROJECT, NOW).watermark == NOW
     assert book.swap(PROJECT, empty, ProjectState(watermark=NOW), NOW) is None  # stale version
     back = book.swap(PROJECT, later, ProjectState(watermark=NOW - timedelta(days=1)), NOW)
-    assert back is not None and book.read(PROJECT).watermark == NOW  # kept, not moved back
+    assert back is not None and book.read(PROJECT, NOW).watermark == NOW  # kept, not moved back
 
 
 def test_a_lease_is_seen_by_others_until_it_expires(store: ObjectStore) -> None:
     book = Watermarks(store)
     held = ProjectState(lease=Lease("pass-a", NOW + timedelta(minutes=5)))
-    assert book.swap(PROJECT, book.read(PROJECT), held, NOW) is not None
-    state = book.read(PROJECT)
+    assert book.swap(PROJECT, book.read(PROJECT, NOW), held, NOW) is not None
+    state = book.read(PROJECT, NOW)
     assert state.held_by_other("pass-b", NOW) and not state.held_by_other("pass-a", NOW)
     assert not state.held_by_other("pass-b", NOW + timedelta(minutes=6))
 
 
 def test_a_state_the_product_did_not_write_is_refused_with_a_sentence(store: ObjectStore) -> None:
     store.put(state_key(PROJECT), b'{"watermark": "not a time"}')
-    with pytest.raises(StateUnreadable, match="remove it to start again"):
-        Watermarks(store).read(PROJECT)
+    with pytest.raises(StateUnreadable, match="remove it to start the project again"):
+        Watermarks(store).read(PROJECT, NOW)
     assert issubclass(StateUnreadable, SinkError)
     with pytest.raises(ValueError, match="refusing"):
         state_key("../etc")
+
+
+def test_a_watermark_later_than_now_is_never_written_nor_used(store: ObjectStore) -> None:
+    book = Watermarks(store)
+    soon, later = NOW + timedelta(minutes=4), NOW + timedelta(minutes=6)  # 5 minutes allowed
+    assert book.swap(PROJECT, book.read(PROJECT, NOW), ProjectState(watermark=soon), NOW)
+    with pytest.raises(StateUnreadable, match="later than now"):
+        book.swap(PROJECT, book.read(PROJECT, NOW), ProjectState(watermark=later), NOW)
+    assert book.read(PROJECT, NOW).watermark == soon  # nothing was written
+    store.put(state_key(PROJECT), b'{"watermark": "2027-06-01T00:00:00Z"}')
+    with pytest.raises(StateUnreadable) as refused:
+        book.read(PROJECT, NOW)
+    message = str(refused.value)
+    assert state_key(PROJECT) in message and "2027-06-01T00:00:00Z" in message
+    assert "\n" not in message
 
 
 def _race(root: str, barrier: Any, results: Any) -> None:

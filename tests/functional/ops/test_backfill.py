@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,9 +23,11 @@ from lib.ingest.listing import Window
 from lib.ops.backfill import command as backfill
 from lib.ops.backfill.checkpoint import BackfillError
 from lib.ops.backfill.command import Options
+from lib.ops.cli import main as cli_main
 
 from conftest import PROJECT, ROOT, read_errors, read_rows
 from fakecbr import LIST_SCRIPT, THROTTLED, FakeCBR, Reply
+from fakelist import ListMode
 from tasks import make_log
 
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -405,3 +408,117 @@ def test_enqueue_to_a_queue_that_does_not_exist_is_one_clear_error(
         run_backfill(options(lake, tmp_path, queue_url=gone), env)
     checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
     assert checkpoint["position"]["slice"] == 0  # nothing sent, so no progress kept
+
+
+def crowded(fake: FakeCBR, count: int, at: datetime) -> list[str]:
+    logs = [make_log(300 + n, at + timedelta(milliseconds=11 * n)) for n in range(count)]
+    for log in logs:
+        fake.add_log(log)
+    return [log["id"] for log in logs]
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        ListMode(cap=3),  # pages shorter than `limit` while `count` says more remain
+        ListMode(cap=3, count="missing"),
+        ListMode(cap=3, count="high"),
+        ListMode(cap=3, count="low"),
+        ListMode(order="shuffled", seed=8),
+        ListMode(repeat_every=3),
+        ListMode(extra_members=True),
+        ListMode(leave_after=3, leaving=2),
+        ListMode(outside=timedelta(seconds=1)),
+    ],
+    ids=["cap", "no-count", "count-high", "count-low", "shuffled", "repeats", "extra-members",
+         "retention", "outside"],
+)  # fmt: skip
+def test_an_unkind_api_loses_no_task_it_still_lists(
+    fake: FakeCBR,
+    tasks: dict[str, dict[str, Any]],
+    env: dict[str, str],
+    lake: Path,
+    tmp_path: Path,
+    mode: ListMode,
+) -> None:
+    expected = {*tasks, *crowded(fake, 9, SINCE + timedelta(days=1, hours=13))}
+    fake.listing.mode = mode
+    summary = run_backfill(options(lake, tmp_path), env)
+    still_listed = expected - fake.listing.gone
+    assert still_listed <= set(lake_ids(lake))
+    assert summary["received"] == summary["written"] + summary["known"] + summary["duplicates"]
+    assert len(fake.list_requests()) < 200
+
+
+def test_a_window_that_cannot_be_read_completely_stops_the_backfill_before_it(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    crowded(fake, 9, SINCE + timedelta(days=1, hours=13))  # more than a page of 4 in one second
+    fake.listing.mode = ListMode(ignore_offset=True)
+    with pytest.raises(BackfillError, match="could not be read completely"):
+        run_backfill(options(lake, tmp_path), env)
+    checkpoint = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert checkpoint["position"]["slice"] <= 1  # the second day is listed again on resume
+    assert len(fake.list_requests()) < 200
+
+
+@pytest.mark.parametrize("auth", ["password", "ak-sk"])
+def test_listing_behind_real_auth_holds_for_the_whole_run(
+    tmp_path: Path, lake: Path, auth: str
+) -> None:
+    user = ("alice", "s3cret", "acme")
+    with FakeCBR(require_auth=True, iam_users={user}, access_keys={"AKTEST": "SKTEST"}) as fake:
+        ids = sorted(make_log(n, SINCE + timedelta(hours=2 * n))["id"] for n in range(20))
+        for n in range(20):
+            fake.add_log(make_log(n, SINCE + timedelta(hours=2 * n)))
+        credentials = (
+            {"IAM_ENDPOINT": fake.base_url, "IAM_USERNAME": "alice", "IAM_PASSWORD": "s3cret",
+             "IAM_DOMAIN": "acme"}
+            if auth == "password"
+            else {"CBR_ACCESS_KEY": "AKTEST", "CBR_SECRET_KEY": "SKTEST"}
+        )  # fmt: skip
+        fake.on_list = lambda number: fake.revoke_tokens() if number == 3 else None
+        env = {"CBR_ENDPOINT": fake.base_url, "CBR_PROJECT_ID": PROJECT, **credentials}
+        run_backfill(options(lake, tmp_path), env)
+        requests = fake.list_requests()
+        if auth == "password":
+            assert len(fake.token_requests()) == 2  # one refresh after the revocation
+        else:
+            assert all(r.headers["authorization"].startswith("SDK-HMAC-SHA256") for r in requests)
+    assert lake_ids(lake) == ids
+
+
+def test_a_backfill_and_a_verify_share_the_api_rate_limit(
+    fake: FakeCBR, env: dict[str, str], lake: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recent = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+    logs = [make_log(n, recent + timedelta(hours=3 * n)) for n in range(12)]
+    for log in logs:
+        fake.add_log(log)
+    fake.rate_cap = 6  # requests per second for every caller together, like the gateway
+    env = {**env, "MAX_ATTEMPTS": "8"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    since, until = recent - timedelta(days=1), recent + timedelta(days=2)
+    with ThreadPoolExecutor(2) as pool:
+        filled = pool.submit(run_backfill, options(lake, tmp_path, since=since, until=until), env)
+        checked = pool.submit(
+            cli_main, ["verify", "--since", since.isoformat(), "--until", until.isoformat(),
+                       "--lake", str(tmp_path / "other-lake"), "--format", "json"],
+        )  # fmt: skip
+        assert filled.result()["written"] == 12
+        assert checked.result() == 1  # the other lake is empty: every task missing, none lost
+    assert fake.throttled > 0 and lake_ids(lake) == sorted(log["id"] for log in logs)
+
+
+def test_a_corrupt_lake_file_is_a_runtime_failure_naming_it(
+    fake: FakeCBR, tasks: dict[str, dict[str, Any]], env: dict[str, str], lake: Path, tmp_path: Path
+) -> None:
+    bad = lake / "operation_logs" / "dt=2026-01-02" / f"part-{'0' * 32}.parquet"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"PAR1 not a Parquet file")
+    arguments = ["--since", "2026-01-01", "--until", "2026-01-03", "--lake", str(lake),
+                 "--checkpoint", str(tmp_path / "checkpoint.json")]  # fmt: skip
+    done = run_backfill_command(arguments, env, cwd=tmp_path)
+    assert done.returncode == 1 and str(bad) in done.stderr
+    assert "Traceback" not in done.stderr

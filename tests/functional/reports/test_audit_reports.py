@@ -128,3 +128,11 @@ def test_coverage_without_discovery_state_says_so_and_unreadable_state_is_named(
     captured = capsys.readouterr()
     assert "note: discovery state _state/discover/p-bad.json is unreadable" in captured.err
     assert "note: discovery state" in captured.out  # stated with the table too
+
+    # A watermark later than now would call tasks still to come listed: never read as complete.
+    future = '{"watermark": "2099-01-01T00:00:00Z"}'
+    (root / "_state" / "discover" / f"{PROJECT}.json").write_text(future)
+    rows = run(str(root), capsys, "coverage")
+    assert {r["discovered"] for r in rows} == {"no watermark"}
+    assert main(["report", "coverage", "--lake", str(root), *PERIOD]) == 0
+    assert f"_state/discover/{PROJECT}.json names 2099-01-01T00:00:00Z" in capsys.readouterr().err

@@ -85,16 +85,16 @@ EDGES = {
     ("web-01", "cross-region-copy"): ("was replicated", "web-b29,web-rep29"),
     ("file-01", "cross-region-copy"): ("was replicated", "file-b1010,file-rep"),
     # The restore 91 days back is too old for 90 days; web-01's restore is found by backup ID.
-    ("db-01", "restore-tested"): ("finished 91.0 d before the evaluation time", "db-rst"),
-    ("web-01", "restore-tested"): ("9.6 d before", "web-rst"),
+    ("db-01", "restore-tested"): ("finished 13.0 weeks before the evaluation time", "db-rst"),
+    ("web-01", "restore-tested"): ("9.6 days before", "web-rst"),
     ("app-01", "restore-time"): ("took 800.0 min, target 720 min", "app-rst"),
     # Deleted 6 days after it was made; and a deleted backup whose creation is not in the lake.
     ("app-01", "min-retention"): (
-        "deleted 6.0 d after it was made, minimum 7 d",
+        "deleted 6.0 days after it was made, minimum 7 d",
         "app-del21,app-b21",
     ),
     ("file-01", "min-retention"): ("whose creation is not in the lake", "file-del"),
-    ("web-01", "min-retention"): ("the youngest 18.4 d old", "web-del01"),
+    ("web-01", "min-retention"): ("the youngest 18.4 days old", "web-del01"),
     ("db-01", "no-stuck-tasks"): ("1 task(s) open longer than 6 h, the oldest 12.0 h", "db-b30"),
 }
 

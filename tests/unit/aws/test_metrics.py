@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 from lib.aws.metrics import emf_lines
+from lib.ingest.discover_run import ProjectRun, summarize
 
 
 def test_metrics_are_embedded_metric_format_lines() -> None:
@@ -26,15 +28,17 @@ def test_metrics_are_embedded_metric_format_lines() -> None:
     assert by_reason["Reason"] == "not_found" and by_reason["ErrorRowsByReason"] == 1
 
 
-def test_a_discovery_pass_reports_its_lag_and_what_it_found() -> None:
-    summary = {
-        "event": "discover",
-        "projects": [{"project_id": "p1"}],
-        "discovered": 7,
-        "discovery_lag_s": 615.5,
-        "discovery_gaps": 0,
-        "discovery_failures": 1,
-    }
+def test_a_discovery_pass_reports_its_lag_what_it_found_and_how_each_project_ended() -> None:
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    runs = [
+        ProjectRun("p1", new_rows=7, watermark_after=now - timedelta(minutes=10)),
+        ProjectRun("p2", stopped_by="held", watermark_before=now - timedelta(days=31)),
+        ProjectRun("p3", stopped_by="write_failed", lag_from=now - timedelta(days=2)),
+        ProjectRun("p4", stopped_by="follow_failed"),
+        ProjectRun("p5", stopped_by="incomplete"),
+        ProjectRun("p6", stopped_by="state_refused"),
+    ]
+    summary = {"event": "discover", **summarize(runs, now)}
     (main,) = (json.loads(line) for line in emf_lines(summary, timestamp_ms=1))
     names = {m["Name"]: m["Unit"] for m in main["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
     assert names == {
@@ -42,5 +46,13 @@ def test_a_discovery_pass_reports_its_lag_and_what_it_found() -> None:
         "TasksDiscovered": "Count",
         "DiscoveryGaps": "Count",
         "DiscoveryFailures": "Count",
+        "DiscoveryHeld": "Count",
+        "DiscoveryPageFailed": "Count",
+        "DiscoveryIncompleteWindows": "Count",
+        "DiscoveryWriteFailed": "Count",
+        "DiscoveryFollowFailed": "Count",
     }
-    assert (main["DiscoveryLagSeconds"], main["TasksDiscovered"]) == (615.5, 7)
+    assert (main["DiscoveryLagSeconds"], main["TasksDiscovered"]) == (2 * 86400.0, 7)
+    assert (main["DiscoveryGaps"], main["DiscoveryHeld"], main["DiscoveryFailures"]) == (1, 1, 4)
+    assert (main["DiscoveryWriteFailed"], main["DiscoveryFollowFailed"]) == (2, 1)
+    assert (main["DiscoveryIncompleteWindows"], main["DiscoveryPageFailed"]) == (1, 0)

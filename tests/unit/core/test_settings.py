@@ -70,6 +70,9 @@ def test_values_are_read_and_typed() -> None:
         ({"DRAIN_BATCH_IDS": "1"}, "DRAIN_BATCH_IDS"),
         ({"IAM_ENDPOINT": "https://iam", "IAM_USERNAME": "u", "IAM_DOMAIN": "d"}, "IAM_PASSWORD"),
         ({"CBR_ACCESS_KEY": "ak"}, "CBR_SECRET_KEY"),
+        ({"DISCOVER_START": "0999-12-31"}, "DISCOVER_START"),  # the API takes four-digit years
+        ({"DISCOVER_START": "9999-01-01"}, "DISCOVER_START"),  # still to come: lists nothing
+        ({"DISCOVER_START": "yesterday"}, "DISCOVER_START"),
         ({"CBR_AUTH_TOKEN": "t", "CBR_ACCESS_KEY": "a", "CBR_SECRET_KEY": "s"}, "CBR_AUTH_TOKEN"),
     ],
 )
@@ -159,3 +162,14 @@ def test_the_redactor_replaces_every_spelling_of_a_secret() -> None:
     }
     for name, text in spellings.items():
         assert "tök" not in redactor.redact(text) and "t\\xc3" not in redactor.redact(text), name
+
+
+def test_inventory_types_are_a_list_of_known_types_and_keep_days_bounded() -> None:
+    assert Settings.from_env({}).inventory_types == ("server", "disk", "turbo")
+    chosen = Settings.from_env({"INVENTORY_TYPES": "disk,workspace_v2,disk"})
+    assert chosen.inventory_types == ("disk", "workspace_v2")
+    with pytest.raises(ConfigError, match="INVENTORY_TYPES must be some of server, disk, turbo"):
+        Settings.from_env({"INVENTORY_TYPES": "server,,disk"})
+    assert Settings.for_lake({"INVENTORY_KEEP_DAYS": "30"}).inventory_keep_days == 30
+    with pytest.raises(ConfigError, match="INVENTORY_KEEP_DAYS must be a number from 1 to 36500"):
+        Settings.for_lake({"INVENTORY_KEEP_DAYS": "0"})

@@ -1,14 +1,16 @@
-"""What the .sql files declare agrees with what they return: charts, controls, parameters.
+"""What the declarations say agrees with what the .sql files return: columns, charts, controls,
+parameters.
 
 Every report, control and relation runs in DuckDB over empty tables of the lake's schema, so the
-columns each returns are known without a lake; a chart that names a column its SQL does not
-return fails here instead of silently disappearing from the HTML page.
+columns each returns are known without a lake; a declaration whose columns differ from its SQL's
+fails here (and in the engine) instead of writing a CSV header that lies.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,32 +18,16 @@ import duckdb
 import pytest
 
 from lib.core.schema import ERRORS_SCHEMA, ERRORS_TABLE, OPERATION_LOGS_SCHEMA
-from lib.reports.catalog import (
-    ChartSpec,
-    Query,
-    all_controls,
-    all_reports,
-    latest_view_sql,
-    parse,
-)
+from lib.reports.catalog import all_reports, latest_view_sql, static_relations
 from lib.reports.compose import relation_sql, scope_of
-from lib.reports.controls import choose
+from lib.reports.controls import all_controls, choose
+from lib.reports.declaration import CONTROL_COLUMNS, SQL_DIR, ChartSpec, Query, report
 from lib.reports.engine import Session
 from lib.reports.parameters import PARAMETERS, Request
 
 from conftest import ROOT
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
-CONTROL_COLUMNS = [
-    "control",
-    "resource_id",
-    "resource_name",
-    "resource_type",
-    "vault_name",
-    "status",
-    "reason",
-    "evidence_ids",
-]
 
 
 @pytest.fixture(scope="module")
@@ -61,23 +47,45 @@ def columns_of(session: Session, query: Query) -> list[str]:
     return session.run(query, scope_of(query, request, session.relations)).columns
 
 
-def chart_problems(spec: ChartSpec, columns: list[str]) -> list[str]:
-    return sorted(spec.columns() - set(columns))
-
-
 @pytest.mark.parametrize("name", list(all_reports()))
-def test_every_report_runs_and_its_chart_names_columns_it_returns(session, name: str) -> None:
+def test_every_report_returns_the_columns_it_declares(session, name: str) -> None:
     report = all_reports()[name]
-    columns = columns_of(session, report)
-    assert columns and len(set(columns)) == len(columns)
-    if report.chart is not None:
-        assert chart_problems(report.chart, columns) == []
+    assert columns_of(session, report) == list(report.columns)
 
 
-def test_a_chart_naming_a_column_the_sql_lacks_is_caught(session) -> None:
+def test_a_report_whose_sql_differs_from_its_declaration_is_refused_when_it_runs(session) -> None:
     daily = all_reports()["daily"]
-    renamed = parse("daily", daily.sql.replace("AS in_progress", "AS open_tasks"))
-    assert chart_problems(renamed.chart, columns_of(session, renamed)) == ["in_progress"]
+    other = replace(daily, columns=tuple(c for c in daily.columns if c != "total"))
+    with pytest.raises(RuntimeError, match="declared"):
+        columns_of(session, other)
+
+
+def test_a_chart_naming_an_undeclared_column_is_refused_at_the_declaration() -> None:
+    chart = ChartSpec("stacked", x="day", y=("success", "open_tasks"), unit="tasks", title="t")
+    with pytest.raises(ValueError, match="undeclared columns \\['open_tasks'\\]"):
+        report("x", "daily.sql", "X", "x.", "day success", chart=chart)
+
+
+@pytest.mark.parametrize("name", list(static_relations()))
+def test_every_relation_returns_the_columns_it_declares(session, name: str) -> None:
+    relation = static_relations()[name]
+    session._make(name, scope_of(relation, Request(now=NOW), session.relations).literals())
+    columns = [row[0] for row in session.connection.execute(f"DESCRIBE {name}").fetchall()]
+    assert columns == list(relation.columns)
+
+
+def test_every_sql_file_is_declared_once() -> None:
+    declared = [q.sql_file for q in [*all_reports().values(), *all_controls().values()]]
+    declared += [q.sql_file for q in static_relations().values()] + ["latest_view.sql"]
+    files = sorted(p.relative_to(SQL_DIR).as_posix() for p in SQL_DIR.rglob("*.sql"))
+    assert sorted(declared) == files
+
+
+def test_a_declaration_naming_other_parameters_than_its_sql_is_refused() -> None:
+    rpo = all_controls()["backup-within-rpo"]
+    assert rpo.check() is rpo
+    with pytest.raises(RuntimeError, match="uses parameters \\['rpo_hours'\\]"):
+        replace(rpo, parameters=("stuck_hours",)).check()
 
 
 def test_the_charts_declared_are_the_ones_expected() -> None:
@@ -94,7 +102,7 @@ def test_the_charts_declared_are_the_ones_expected() -> None:
 @pytest.mark.parametrize("name", list(all_controls()))
 def test_every_control_gives_the_same_columns_and_names_itself(session, name: str) -> None:
     control = all_controls()[name]
-    assert columns_of(session, control) == CONTROL_COLUMNS
+    assert columns_of(session, control) == list(CONTROL_COLUMNS)
     assert f"'{name}' AS control" in control.sql
     assert control.title and control.description
 
@@ -109,9 +117,9 @@ def test_every_declared_parameter_is_used_and_described() -> None:
 
 def test_a_malformed_chart_declaration_is_refused() -> None:
     with pytest.raises(ValueError, match="chart layout"):
-        parse("x", "-- chart: pie\n-- chart_x: a\n-- chart_y: b\nSELECT 1 AS a, 2 AS b")
+        ChartSpec("pie", x="a", y=("b",), unit="", title="")
     with pytest.raises(ValueError, match="value columns"):
-        parse("x", "-- chart: heatmap\n-- chart_x: a\n-- chart_y: b\nSELECT 1 AS a, 2 AS b")
+        ChartSpec("heatmap", x="a", y=("b",), unit="", title="")
 
 
 def test_errors_and_state_relations_exist_when_the_lake_has_none(session) -> None:

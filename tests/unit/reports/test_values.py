@@ -115,5 +115,19 @@ def test_sql_literals_for_the_cli_and_defaults_for_athena() -> None:
         "AND x < TIMESTAMP '2026-11-30 12:00:00.000000'"
     )
     athena = athena_literals(30, ["rpo_hours"], {})
-    assert athena["rpo_hours"] == "24" and athena["at"] == "current_timestamp"
+    # Plain UTC timestamps, as the lake's columns are: Trino has no sequence() over a timestamp
+    # with a time zone, which is what current_timestamp is.
+    assert athena["rpo_hours"] == "24"
+    assert athena["at"] == "CAST(current_timestamp AT TIME ZONE 'UTC' AS TIMESTAMP)"
+    assert athena["since"].startswith(f"date_trunc('day', {athena['at']})")
     assert "INTERVAL '30' DAY" in athena["since"]
+
+
+def test_a_rate_reads_the_same_in_a_tile_a_table_and_a_chart() -> None:
+    """Tiles and tables format the fraction, charts the percentage scaled for drawing: one rule
+    (one decimal, the decimal value half away from zero, as the SQL rounds)."""
+    from lib.reports.values import percentage
+
+    for rate in (0.9261, 0.9265, 0.3333, 0.6667, 0.8333, 0.125, 1.0, 0.0):
+        assert percent(rate) == percentage(round(rate * 100, 2)), rate
+    assert percent(0.9261) == "92.6 %" and percent(0.9265) == "92.7 %"

@@ -1,5 +1,3 @@
--- title: Application-consistent backups succeed
--- description: The resource's latest backup in the period that asked for application consistency (it carries an application-consistency status or error) has no application-consistency error.
 WITH asked AS (
     SELECT
         extra_info__resource__id AS resource_id,

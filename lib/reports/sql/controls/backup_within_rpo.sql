@@ -1,5 +1,3 @@
--- title: Latest backup within the RPO
--- description: The resource's latest successful backup finished (ended_at, else updated_at) at most {rpo_hours} h before the evaluation time.
 WITH backups AS (
     SELECT
         extra_info__resource__id AS resource_id,
@@ -47,13 +45,13 @@ SELECT
     CASE
         WHEN success_id IS NOT NULL THEN
             'last successful backup '
-            || CAST(CAST(ROUND(age_hours, 1) AS DECIMAL(18, 1)) AS VARCHAR)
-            || ' h before the evaluation time, RPO {rpo_hours} h'
+            || age_text(age_hours)
+            || ' before the evaluation time, RPO {rpo_hours} h'
         WHEN last_task_id IS NULL THEN 'no backup task before the evaluation time'
         WHEN watched_hours < {rpo_hours} THEN
             'no successful backup yet; the first backup task is '
-            || CAST(CAST(ROUND(watched_hours, 1) AS DECIMAL(18, 1)) AS VARCHAR)
-            || ' h old, less than the RPO {rpo_hours} h'
+            || age_text(watched_hours)
+            || ' old, less than the RPO {rpo_hours} h'
         ELSE 'no successful backup in the lake, RPO {rpo_hours} h'
     END AS reason,
     COALESCE(success_id, last_task_id) AS evidence_ids

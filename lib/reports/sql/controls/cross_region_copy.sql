@@ -1,5 +1,3 @@
--- title: Backups are copied to another region
--- description: The resource's latest successful backup older than {copy_within_hours} h is the source of a successful replication finished by the evaluation time.
 WITH candidates AS (
     SELECT
         extra_info__resource__id AS resource_id,
@@ -57,8 +55,8 @@ SELECT
             'the latest successful backup older than {copy_within_hours} h names no backup ID'
         ELSE
             'latest successful backup older than {copy_within_hours} h ('
-            || CAST(CAST(ROUND(age_hours, 1) AS DECIMAL(18, 1)) AS VARCHAR)
-            || ' h before the evaluation time) '
+            || age_text(age_hours)
+            || ' before the evaluation time) '
             || CASE
                 WHEN replication_ids IS NOT NULL THEN 'was replicated'
                 ELSE 'has no successful replication'

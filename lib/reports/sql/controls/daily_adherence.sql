@@ -1,5 +1,3 @@
--- title: A successful backup every day
--- description: At least one successful backup on each full UTC day of the period from the resource's first backup task on, on at least {adherence_pct} % of those days.
 WITH days AS (
     SELECT
         resource_id,
@@ -37,7 +35,7 @@ SELECT
         ELSE
             CAST(good_days AS VARCHAR) || ' of ' || CAST(days AS VARCHAR)
             || ' days had a successful backup ('
-            || CAST(CAST(ROUND(share_pct, 1) AS DECIMAL(18, 1)) AS VARCHAR)
+            || CAST(CAST(round_half_up(share_pct, 1) AS DECIMAL(18, 1)) AS VARCHAR)
             || ' %), required {adherence_pct} %'
             || CASE
                 WHEN first_missed IS NULL THEN ''

@@ -1,5 +1,3 @@
--- title: Backups are kept a minimum time
--- description: No successful delete task in the period removed a backup of the resource younger than {min_retention_days} d (age: the delete's end minus the backup's end).
 WITH deletions AS (
     SELECT
         deletes.id,
@@ -44,15 +42,15 @@ SELECT
     CASE
         WHEN per_resource.too_young > 0 THEN
             'a backup was deleted '
-            || CAST(CAST(ROUND(per_resource.youngest_days, 1) AS DECIMAL(18, 1)) AS VARCHAR)
-            || ' d after it was made, minimum {min_retention_days} d'
+            || age_text(per_resource.youngest_days * 24)
+            || ' after it was made, minimum {min_retention_days} d'
         WHEN per_resource.unknown > 0 THEN
             CAST(per_resource.unknown AS VARCHAR)
             || ' deleted backup(s) whose creation is not in the lake'
         WHEN per_resource.deletions > 0 THEN
             CAST(per_resource.deletions AS VARCHAR) || ' backup(s) deleted, the youngest '
-            || CAST(CAST(ROUND(per_resource.youngest_days, 1) AS DECIMAL(18, 1)) AS VARCHAR)
-            || ' d old, minimum {min_retention_days} d'
+            || age_text(per_resource.youngest_days * 24)
+            || ' old, minimum {min_retention_days} d'
         ELSE 'no backup of the resource was deleted in the period'
     END AS reason,
     CASE

@@ -1,5 +1,3 @@
--- title: No task is stuck
--- description: No task of the resource was still running or waiting at the evaluation time more than {stuck_hours} h after it was created.
 WITH stuck AS (
     SELECT
         extra_info__resource__id AS resource_id,
@@ -23,7 +21,7 @@ SELECT
     CASE
         WHEN stuck.tasks > 0 THEN
             CAST(stuck.tasks AS VARCHAR) || ' task(s) open longer than {stuck_hours} h, the oldest '
-            || CAST(CAST(ROUND(stuck.oldest_hours, 1) AS DECIMAL(18, 1)) AS VARCHAR) || ' h'
+            || age_text(stuck.oldest_hours)
         ELSE 'no task open longer than {stuck_hours} h at the evaluation time'
     END AS reason,
     stuck.task_ids AS evidence_ids

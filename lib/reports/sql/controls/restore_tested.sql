@@ -1,5 +1,3 @@
--- title: Restores are tested
--- description: A successful restore of the resource (by its resource ID, or of one of its backups) finished at most {restore_test_days} d before the evaluation time.
 WITH last_restore AS (
     SELECT
         resource_id,
@@ -34,12 +32,12 @@ SELECT
     CASE
         WHEN restore_id IS NOT NULL THEN
             'last successful restore finished '
-            || CAST(CAST(ROUND(age_days, 1) AS DECIMAL(18, 1)) AS VARCHAR)
-            || ' d before the evaluation time, required within {restore_test_days} d'
+            || age_text(age_days * 24)
+            || ' before the evaluation time, required within {restore_test_days} d'
         WHEN history_days < {restore_test_days} THEN
             'no successful restore, but the lake reaches back only '
-            || CAST(CAST(ROUND(history_days, 1) AS DECIMAL(18, 1)) AS VARCHAR)
-            || ' d of the {restore_test_days} d'
+            || age_text(history_days * 24)
+            || ' of the {restore_test_days} d'
         ELSE 'no successful restore in the lake, required within {restore_test_days} d'
     END AS reason,
     restore_id AS evidence_ids

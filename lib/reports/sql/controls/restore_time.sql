@@ -1,5 +1,3 @@
--- title: Restores meet the time target
--- description: The resource's latest successful restore took at most {max_restore_minutes} min (ended_at, else updated_at, minus started_at, else created_at).
 WITH last_restore AS (
     SELECT
         resource_id,
@@ -23,7 +21,7 @@ SELECT
         WHEN last_restore.id IS NULL THEN 'no successful restore in the lake'
         ELSE
             'latest successful restore took '
-            || CAST(CAST(ROUND(last_restore.minutes, 1) AS DECIMAL(18, 1)) AS VARCHAR)
+            || CAST(CAST(round_half_up(last_restore.minutes, 1) AS DECIMAL(18, 1)) AS VARCHAR)
             || ' min, target {max_restore_minutes} min'
     END AS reason,
     last_restore.id AS evidence_ids

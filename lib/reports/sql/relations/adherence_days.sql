@@ -1,5 +1,3 @@
--- title: Backups per resource and day
--- description: One row per evaluated resource and full UTC day of the period, from the day of its first backup task: the backups created that day by outcome.
 WITH span AS (
     SELECT
         CASE
@@ -8,23 +6,34 @@ WITH span AS (
         END AS first_day,
         date_trunc('day', {at}) AS end_day
 ),
-grid AS (
+bounds AS (
     SELECT
         resources.resource_id,
         resources.resource_name,
         resources.resource_type,
         resources.vault_name,
-        CAST(days.day AS DATE) AS day
+        GREATEST(span.first_day, date_trunc('day', resources.first_backup_at)) AS first_day,
+        span.end_day - INTERVAL 1 DAY AS last_day
     FROM resources
     CROSS JOIN span
+    WHERE resources.first_backup_at IS NOT NULL
+),
+grid AS (
+    -- the series never runs backwards (an error on Athena, where a resource first backed up on
+    -- the evaluation day would start after the last full day): it ends at first_day at the least
+    SELECT
+        bounds.resource_id,
+        bounds.resource_name,
+        bounds.resource_type,
+        bounds.vault_name,
+        CAST(days.day AS DATE) AS day
+    FROM bounds
     CROSS JOIN UNNEST(
         generate_series(
-            GREATEST(span.first_day, date_trunc('day', resources.first_backup_at)),
-            span.end_day - INTERVAL 1 DAY,
-            INTERVAL 1 DAY
+            bounds.first_day, GREATEST(bounds.first_day, bounds.last_day), INTERVAL 1 DAY
         )
     ) AS days (day)
-    WHERE resources.first_backup_at IS NOT NULL
+    WHERE days.day <= bounds.last_day
 ),
 backups AS (
     SELECT extra_info__resource__id AS resource_id, CAST(created_at AS DATE) AS day, id, status

@@ -1,5 +1,3 @@
--- title: Backups by backup ID
--- description: Each backup ID made by a successful backup task: that task, its resource and when it finished (ended_at, else updated_at).
 SELECT
     extra_info__backup__backup_id AS backup_id,
     MIN(id) AS backup_task_id,

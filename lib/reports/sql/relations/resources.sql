@@ -1,5 +1,3 @@
--- title: Resources the controls evaluate
--- description: Every resource with a backup task created before the evaluation time, or a delete task in the period, named by its latest such task; first_backup_at is its first backup task.
 WITH tasks AS (
     SELECT
         extra_info__resource__id AS resource_id,

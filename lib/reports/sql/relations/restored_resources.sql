@@ -1,5 +1,3 @@
--- title: Successful restores by resource
--- description: Successful restores finished by the evaluation time, once for each resource they concern: the restore task's own resource and the resource of the backup it restored.
 WITH restores AS (
     SELECT
         id,
