@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 from collections import Counter
@@ -58,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"serving {sum(projects.values())} operation logs of {len(projects)} projects")
     print(f"export CBR_ENDPOINT={fake.base_url}")
     print(f"export CBR_PROJECT_IDS={','.join(sorted(projects))}")
-    print("(no credentials needed; Ctrl-C stops)", flush=True)
+    print("(no credentials needed; Ctrl-C or kill stops)", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as Ctrl-C does
+    signal.signal(signal.SIGINT, _interrupt)  # even where a shell started it ignoring Ctrl-C
     try:
         threading.Event().wait()  # until Ctrl-C
     except KeyboardInterrupt:
@@ -66,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         fake.stop()
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

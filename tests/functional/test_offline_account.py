@@ -66,7 +66,7 @@ def test_generated_logs_served_offline_are_discovered_and_verified(tmp_path: Pat
         discovered = run("-m", "lib", "discover", env=env)
         verified = run("-m", "lib", "verify", "--since", start, "--format", "json", env=env)
     finally:
-        server.send_signal(signal.SIGINT)
+        server.send_signal(signal.SIGTERM)
         stopped = server.wait(timeout=30)
         assert server.stdout is not None and server.stderr is not None
         server.stdout.close()
