@@ -3,7 +3,8 @@
 Results go to bench/results.json and a table on standard output. Each figure is compared with a
 baseline measured in the same run (medians of several runs), except memory, stated absolutely.
 The CPU, memory, lake and operations figures are given for both bench generators (`samples`:
-derived from the 18 sample logs; `varied`: an account's varied logs, bench/generate.py).
+derived from the 18 sample logs; `varied`: an account's varied logs, bench/generate.py); the
+audit pack's (bench/pack.py) for a month of the varied account.
 
     python bench/run.py [--quick] [--skip-package]
 """
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tools")]
 
 import discover  # noqa: E402
+import pack  # noqa: E402
 
 import cpu  # noqa: E402
 import fetch  # noqa: E402
@@ -130,6 +132,7 @@ def main() -> None:
     results["inventory"] = (
         inventory.measure(500, 20, 6000) if quick else inventory.measure(2000, 50, 60_000)
     )
+    results["pack"] = pack.measure(27_000, 1 if quick else 3)
     results["cost"] = cost(results["fetch"])
     if not args.skip_package:
         results["package"] = package_figures(3 if quick else COLD_RUNS)
@@ -144,6 +147,7 @@ def table(r: dict) -> str:
         rows += generator_rows(name, r)
     rows += invocation_rows("unique names and messages", r["memory"]["unique"])
     rows += hardening_rows(r) + discovery_rows(r["discovery"]) + inventory_rows(r["inventory"])
+    rows += pack.rows(r["pack"])
     money = r["cost"]
     rows.append(
         (

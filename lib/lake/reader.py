@@ -144,7 +144,9 @@ def _read_lake_file(
             found = parquet.schema_arrow
         except (OSError, pa.ArrowException) as exc:
             if OWN_FILE.fullmatch(name):
-                raise SinkError(f"cannot read {key} under {LAKE_URI}={store.uri}: {exc}") from exc
+                raise SinkError(
+                    f"cannot read the lake file {_file_uri(store, key)}: {exc}"
+                ) from exc
             strays.append(f"{relative} (not Parquet)")
             return None
         if not OWN_FILE.fullmatch(name) and not _schema_fits(found, SCHEMAS[table]):
@@ -263,3 +265,8 @@ def _unreadable(location: LakeLocation, exc: OSError) -> SinkError:
         " (check AWS_ENDPOINT_URL_S3, the network and the credentials)" if location.is_s3 else ""
     )
     return SinkError(f"cannot read {LAKE_URI}={location.uri}{where}: {reason}")
+
+
+def _file_uri(store: ObjectStore, key: str) -> str:
+    """Where a lake file is, whole: the folder's path or the s3:// URI, then the key."""
+    return f"{store.uri.rstrip('/')}/{key}"

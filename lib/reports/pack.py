@@ -1,9 +1,10 @@
 """The audit pack: one folder an auditor can be handed and can check.
 
-`index.html` (executive summary first, then the evidence), each pack report as CSV and JSON, and
-`manifest.json` with the period, parameters, lake, generation time and the SHA-256 of every
-other file. Everything but the manifest's generation time depends only on the lake and the
-request, so the same run twice writes the same bytes.
+`index.html` (summary, controls, the exceptions with their evidence, then a section per report
+in SECTIONS), each pack report as CSV and JSON (every row), a page of its own for a report drawn
+as a figure (`adherence.html`), and `manifest.json` with the period, parameters, lake,
+generation time and the SHA-256 of every other file. Everything but the manifest's generation
+time depends only on the lake and the request, so the same run twice writes the same bytes.
 """
 
 from __future__ import annotations
@@ -19,14 +20,71 @@ from typing import Any
 from lib.core.settings import LakeLocation
 from lib.core.times import format_utc
 from lib.lake.storage import open_store
+from lib.reports.catalog import get_report
 from lib.reports.controls import choose
 from lib.reports.engine import location_of, run_reports
+from lib.reports.html.heatmap import STATES, day_state
+from lib.reports.html.sections import Section, render_figure_page
 from lib.reports.html.summary import render_index
 from lib.reports.parameters import Request, Scope
 from lib.reports.result import ReportResult
 from lib.reports.text import render_csv, render_json
 
-PACK_REPORTS = ("controls", "resource-compliance", "adherence", "restores", "deletions", "coverage")
+Row = dict[str, Any]
+
+
+def adherence_day(row: Row) -> str:
+    """ "with a successful backup": a resource-day as the grid colours it."""
+    spec = get_report("adherence").chart
+    return "with " + STATES[day_state(row, spec)][1] if spec else "?"
+
+
+DISCOVERED = {  # coverage's `discovered`, in words
+    "complete": "listed whole by discovery",
+    "partly": "listed in part",
+    "not yet": "not yet listed",
+    "no watermark": "without a discovery watermark",
+}
+
+
+def status_of(row: Row) -> str:
+    return str(row["status"])
+
+
+def unsuccessful(row: Row) -> bool:
+    return bool(row["status"] != "success")
+
+
+# The index's report sections, in order, after the summary, controls and exceptions (which
+# every pack has: the controls and resource-compliance reports). One entry per pack report.
+SECTIONS = (
+    Section("adherence", noun="resource-days", count=adherence_day, figure_page=True),
+    Section(
+        "restores",
+        noun="restores",
+        count=status_of,
+        exception=unsuccessful,
+        listed="restores that did not succeed",
+        columns="id created_at status resource_name backup_id error_code error_message",
+    ),
+    Section(
+        "deletions",
+        noun="deletions",
+        count=status_of,
+        exception=unsuccessful,
+        listed="deletions that did not succeed",
+        columns="id operation_type created_at status resource_name backup_id error_code",
+    ),
+    Section(
+        "coverage",
+        noun="project-days",
+        count=lambda row: DISCOVERED.get(row["discovered"], str(row["discovered"])),
+        exception=lambda row: bool(row["error_rows"]),
+        listed="days with error rows (inputs that became no task row)",
+        columns="day project_id tasks error_rows error_reasons",
+    ),
+)
+PACK_REPORTS = ("controls", "resource-compliance", *(section.report for section in SECTIONS))
 MANIFEST = "manifest.json"
 FORMAT = "oplog-lake audit pack 1"
 
@@ -50,8 +108,13 @@ def build_pack(
     scope = results["controls"].scope
     if scope is None:  # every report run over a lake has one
         raise RuntimeError("the controls report ran without a scope")
-    index = render_index(results, lake=lake.uri, title=pack_title(scope))
+    title = pack_title(scope)
+    index = render_index(results, SECTIONS, lake=lake.uri, title=title)
     files = {"index.html": index.encode()}
+    for section in SECTIONS:
+        if section.page:
+            page = render_figure_page(results[section.report], lake=lake.uri, title=title)
+            files[section.page] = page.encode()
     for name, result in results.items():
         files[f"{name}.csv"] = render_csv(result).encode()
         files[f"{name}.json"] = render_json([result]).encode()
@@ -90,7 +153,8 @@ class DestinationError(ValueError):
 def pack_files() -> set[str]:
     """The names every pack holds."""
     evidence = {f"{name}.{kind}" for name in PACK_REPORTS for kind in ("csv", "json")}
-    return {"index.html", MANIFEST} | evidence
+    pages = {section.page for section in SECTIONS if section.page}
+    return {"index.html", MANIFEST} | evidence | pages
 
 
 def check_destination(out: LakeLocation, lake: LakeLocation) -> set[str]:

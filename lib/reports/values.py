@@ -69,7 +69,10 @@ def is_numeric(value: Any) -> bool:
 
 
 def display(column: str, value: Any) -> str:
-    """A cell as people read it: durations and percentages in their units."""
+    """A cell as people read it: durations and percentages in their units, moments to the
+    second (CSV and JSON keep the microseconds)."""
+    if isinstance(value, datetime):
+        return format_utc(value.replace(microsecond=0))
     unit = unit_of(column)
     if unit is None or not is_numeric(value) or not math.isfinite(float(value)):
         return format_cell(value)
@@ -113,6 +116,21 @@ def duration(seconds: float) -> str:
     if minutes:
         return f"{sign}{minutes} min {secs:02d} s"
     return f"{sign}{secs} s"
+
+
+ID_SHOWN = 8  # characters of a long ID that people see; 8 hex digits tell tasks apart in a month
+ID_LONG = 12  # IDs up to this length are shown whole
+
+
+def short_id(identifier: str) -> str:
+    """A long ID as people scan it, its first characters and an ellipsis (the CSV and JSON, and
+    the HTML's tooltip, keep it whole): "59ce5116-603c-4d70-..." -> "59ce5116…"; short IDs whole."""
+    return identifier if len(identifier) <= ID_LONG else identifier[:ID_SHOWN] + "…"
+
+
+def id_list(text: str | None) -> list[str]:
+    """The IDs of an `evidence_ids`-like cell (comma-separated), in order, blanks dropped."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
 
 
 def parameter_text(scope: Scope) -> str:

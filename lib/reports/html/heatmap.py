@@ -1,5 +1,10 @@
 """The adherence grid as inline SVG: one row per resource, one cell per UTC day, coloured by the
-day's backups. Each cell carries data-day, data-state and the counts it was coloured from."""
+day's backups; the resources with the smallest share of good days first. Each cell carries
+data-day and data-state (its colour comes from the state, in the stylesheet); each row's tooltip
+says how many days were good and which were not. The counts per day are in the report's rows.
+
+Cells are kept short (a month of 600 resources is 18,000 of them): no per-cell tooltip or colour.
+"""
 
 from __future__ import annotations
 
@@ -47,6 +52,11 @@ class Grid:
     rows: list[tuple[str, str, dict[str, Cell]]]  # (resource, label, cells by day)
 
 
+def day_state(row: dict[str, Any], spec: ChartSpec) -> str:
+    """The state a report row's day is drawn in (a key of STATES)."""
+    return Cell("", count(row, spec.y[0]), count(row, spec.y[1]), seen(row)).state
+
+
 def build_grid(result: ReportResult, spec: ChartSpec) -> Grid:
     success_column, failure_column = spec.y[0], spec.y[1]
     row_column = spec.rows or spec.x  # a heatmap spec always names its rows (ChartSpec checks)
@@ -59,7 +69,12 @@ def build_grid(result: ReportResult, spec: ChartSpec) -> Grid:
         cell = Cell(day, count(row, success_column), count(row, failure_column), seen(row))
         rows.setdefault(key, (label, {}))[1][day] = cell
         days.add(day)
-    return Grid(sorted(days), [(key, label, cells) for key, (label, cells) in rows.items()])
+    ordered = sorted(rows.items(), key=lambda item: (good_share(item[1][1]), item[0]))
+    return Grid(sorted(days), [(key, label, cells) for key, (label, cells) in ordered])
+
+
+def good_share(cells: dict[str, Cell]) -> float:
+    return sum(cell.state == "success" for cell in cells.values()) / max(len(cells), 1)
 
 
 def count(row: dict[str, Any], column: str) -> float:
@@ -71,28 +86,37 @@ def seen(row: dict[str, Any]) -> bool:
     return bool(as_number(row.get("backups")) or 0)
 
 
-def render_heatmap(result: ReportResult) -> str:
+def render_heatmap(result: ReportResult, limit: int | None = None) -> str:
     """The grid for a report declared with `chart: heatmap`, or "" when it has no rows; drawn
-    as one figure per ROWS_PER_FIGURE resources, so that each fits a printed page."""
+    as one figure per ROWS_PER_FIGURE resources, so that each fits a printed page. With `limit`,
+    only that many resources (the worst first), and a sentence saying so."""
     spec = result.chart
     if spec is None or spec.layout != "heatmap" or not result.rows:
         return ""
     grid = build_grid(result, spec)
-    chunks = [grid.rows[i : i + ROWS_PER_FIGURE] for i in range(0, len(grid.rows), ROWS_PER_FIGURE)]
+    drawn = grid.rows[:limit] if limit is not None else grid.rows
+    chunks = [drawn[i : i + ROWS_PER_FIGURE] for i in range(0, len(drawn), ROWS_PER_FIGURE)]
     figures = []
     for number, rows in enumerate(chunks, start=1):
         title = f"{result.title}: {spec.title}"
-        if len(chunks) > 1:
+        if len(chunks) > 1 or len(drawn) < len(grid.rows):
             first = (number - 1) * ROWS_PER_FIGURE + 1
             title += f" (resources {first}-{first + len(rows) - 1} of {len(grid.rows)})"
         figures.append(heat_figure(result.name, title, Grid(grid.days, rows), number))
-    return f'<div class="figure-wrap">{"".join(figures)}</div>'  # scrolls sideways on a phone
+    note = ""
+    if len(drawn) < len(grid.rows):
+        note = (
+            f'<p class="note">The {len(drawn)} resources with the fewest days with a successful '
+            f"backup are drawn, of {len(grid.rows)}; every resource and day is in the report's "
+            "rows (CSV, JSON).</p>"
+        )
+    return f'<div class="figure-wrap">{"".join(figures)}</div>' + note  # scrolls on a phone
 
 
 def heat_figure(name: str, title: str, grid: Grid, part: int) -> str:
     longest = max(len(shorten(label, LABEL_CHARS)) for _, label, _ in grid.rows)
     left, top = 12 + FONT_PX * longest, 64
-    cell = min(28.0, (WIDTH - left - 8) / len(grid.days))
+    cell = float(min(28, math.floor((WIDTH - left - 8) / len(grid.days))))  # whole pixels
     height = top + ROW * len(grid.rows) + 28
     parts = [heat_legend(), day_labels(grid.days, left, top - 8, cell)]
     for index, (key, label, cells) in enumerate(grid.rows):
@@ -108,29 +132,26 @@ def heat_figure(name: str, title: str, grid: Grid, part: int) -> str:
 def heat_row(
     key: str, label: str, cells: dict[str, Cell], days: list[str], place: tuple[float, float, float]
 ) -> str:
+    """One resource's cells, in a group placed at the row's height (so the cells need no y)."""
     left, y, width = place
     rects = []
     for index, day in enumerate(days):
         found = cells.get(day)
         if found is None:  # before the resource's first backup: not evaluated
             continue
-        colour = STATES[found.state][0]
-        box = attrs(
-            x=px(left + width * index + 1),
-            y=px(y + 1),
-            width=px(max(width - 2, 1)),
-            height=ROW - 2,
-            fill=colour,
-        )
-        data = attrs(
-            data_day=day,
-            data_state=found.state,
-            data_successes=f"{found.successes:g}",
-            data_failures=f"{found.failures:g}",
-        )
-        tip = f"{label} {day}: {found.successes:g} successful, {found.failures:g} failed"
-        rects.append(f"<rect {box} {data}><title>{escape(tip)}</title></rect>")
-    return f"<g {attrs(data_resource=key, data_label=label)}>{''.join(rects)}</g>"
+        box = attrs(x=px(left + width * index + 1), width=px(max(width - 2, 1)), height=ROW - 2)
+        rects.append(f"<rect {box} {attrs(data_day=day, data_state=found.state)} />")
+    place_row = f"translate(0 {px(y + 1)})"
+    opening = attrs(data_resource=key, data_label=label, transform=place_row)
+    return f"<g {opening}><title>{escape(row_tip(label, cells))}</title>{''.join(rects)}</g>"
+
+
+def row_tip(label: str, cells: dict[str, Cell]) -> str:
+    """ "vm-1: 28 of 31 days with a successful backup; not on 2026-11-02, 2026-11-09"."""
+    missed = [day for day, cell in sorted(cells.items()) if cell.state != "success"]
+    good = len(cells) - len(missed)
+    tip = f"{label}: {good} of {len(cells)} days with a successful backup"
+    return tip + (f"; not on {', '.join(missed)}" if missed else "")
 
 
 def day_labels(days: list[str], left: float, y: float, cell: float) -> str:
@@ -142,6 +163,14 @@ def day_labels(days: list[str], left: float, y: float, cell: float) -> str:
         turn = f"rotate(-45 {px(x)} {px(y)})"
         parts.append(svg_text(x, y, days[index][5:], transform=turn))
     return "".join(parts)
+
+
+def state_style() -> str:
+    """The cells' colours, by their data-state (one rule each rather than a fill per cell)."""
+    return " ".join(
+        f"svg.heatmap g > rect[data-state={state}] {{ fill: {colour}; }}"
+        for state, (colour, _) in STATES.items()
+    )
 
 
 def heat_legend() -> str:

@@ -6,7 +6,7 @@ import html
 import re
 from typing import Any
 
-from lib.reports.values import format_float
+from lib.reports.values import format_float, id_list, short_id
 
 FONT_PX = 7  # rough width of one 12px character, to size margins without measuring text
 # Characters that reorder the text around them (U+202E makes "gpj.exe" read "exe.jpg"): a name
@@ -31,6 +31,37 @@ def attrs(**values: Any) -> str:
         name = key.rstrip("_").replace("_", "-")
         parts.append(f'{name}="{escape(str(value), quote=True)}"')
     return " ".join(parts)
+
+
+def header_label(column: str) -> str:
+    """A column's name for a table header, breaking only between words: at a space or after an
+    underscore (`<wbr>`), never inside a word; a hyphenated word is kept whole."""
+    words = []
+    for word in column.split(" "):
+        text = "_<wbr>".join(escape(piece) for piece in word.split("_"))
+        words.append(f'<span class="word">{text}</span>' if "-" in word else text)
+    return " ".join(words)
+
+
+def id_code(identifier: str) -> str:
+    """An ID shortened for reading, whole in its tooltip (and in the CSV and JSON)."""
+    short = short_id(identifier)
+    if short == identifier:
+        return f"<code>{escape(identifier)}</code>"
+    return f"<code {attrs(title=identifier)}>{escape(short)}</code>"
+
+
+def id_codes(text: str | None, shown: int | None = None) -> str:
+    """A comma-separated list of IDs, each shortened; past `shown`, a count whose tooltip holds
+    the rest."""
+    ids = id_list(text)
+    parts = [id_code(identifier) for identifier in ids[:shown]]
+    rest = ids[shown:] if shown is not None else []
+    if rest:
+        parts.append(
+            f"<span {attrs(class_='more', title=', '.join(rest))}>+{len(rest)} more</span>"
+        )
+    return ", ".join(parts)
 
 
 def px(value: float) -> str:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from lib.core.times import format_utc
 from lib.reports.html.bars import render_chart
 from lib.reports.html.charts import build_chart
+from lib.reports.html.exceptions import render_exceptions
 from lib.reports.html.heatmap import render_heatmap
-from lib.reports.html.markup import attrs, escape, slug
+from lib.reports.html.markup import attrs, escape, header_label, id_codes, slug
 from lib.reports.html.style import STYLE
 from lib.reports.result import ReportResult
 from lib.reports.values import display, is_numeric, period_text, scope_lines
@@ -18,7 +20,10 @@ from lib.reports.values import display, is_numeric, period_text, scope_lines
 # Belt and braces for "offline only": even injected markup could load nothing or run nothing.
 CSP = "default-src 'none'; style-src 'unsafe-inline'"
 WIDE = 8  # tables with more columns become cards on a phone and on paper
-ID_COLUMNS = ("id", "evidence_ids", "success_ids", "failure_ids", "backup_task_id", "slowest_id")
+# Rows a report page shows of one table, and resources of the adherence grid: past it, a browser
+# slows and paper runs out; every row is in the CSV and JSON, which the caption names.
+ROW_LIMIT = 50
+GRID_LIMIT = 40  # one figure, one printed page
 
 
 def frame(title: str, body: str) -> str:
@@ -42,16 +47,24 @@ def section_id(index: int, result: ReportResult) -> str:
     return f"r{index}-{slug(result.name)}"  # index keeps ids unique if names repeat
 
 
+def is_id_column(column: str) -> bool:
+    """`id`, `resource_id`, `evidence_ids`: IDs, shortened on the page."""
+    return column == "id" or column.endswith(("_id", "_ids"))
+
+
 def render_cell(column: str, value: Any, label: str | None = None) -> str:
-    """One cell; `label` is the column's data-label attribute, made once per table."""
+    """One cell; `label` is the column's data-label attribute, made once per table. IDs are
+    shortened (whole in their tooltip), a moment or a day never wraps."""
     label = label or attrs(data_label=column)
     text = display(column, value)
     if column == "status" and text in ("COMPLIANT", "NON_COMPLIANT", "INSUFFICIENT_DATA"):
         return f"<td {label}>{status_mark(text)}</td>"
     if is_numeric(value):
         return f'<td {label} class="num">{escape(text)}</td>'
-    if column in ID_COLUMNS:
-        return f'<td {label} class="ids">{escape(text)}</td>'
+    if is_id_column(column) and isinstance(value, str):
+        return f'<td {label} class="ids">{id_codes(value)}</td>'
+    if isinstance(value, date):  # datetimes too
+        return f'<td {label} class="when">{escape(text)}</td>'
     return f"<td {label}>{escape(text)}</td>"
 
 
@@ -61,21 +74,34 @@ def status_mark(status: str) -> str:
     return f'<span class="mark {status}">{sign[status]}</span> <small>{status}</small>'
 
 
-def render_table(result: ReportResult, rows: Sequence[dict[str, Any]] | None = None) -> str:
+def render_table(
+    result: ReportResult,
+    rows: Sequence[dict[str, Any]] | None = None,
+    *,
+    columns: Sequence[str] | None = None,
+    rest: str = "",
+    limit: int = ROW_LIMIT,
+) -> str:
+    """A table of `rows` (default: the result's), at most `limit` of them; `rest` says where
+    the others are ("every row is in x.csv")."""
     rows = result.rows if rows is None else rows
+    columns = list(result.columns if columns is None else columns)
     if not rows:
         return '<p class="empty">No rows.</p>'
-    head = "".join(f'<th scope="col">{escape(column)}</th>' for column in result.columns)
-    labels = [(column, attrs(data_label=column)) for column in result.columns]
+    shown = rows[:limit]
+    head = "".join(f'<th scope="col">{header_label(column)}</th>' for column in columns)
+    labels = [(column, attrs(data_label=column)) for column in columns]
     body = "".join(
         "<tr>" + "".join(render_cell(c, row.get(c), label) for c, label in labels) + "</tr>"
-        for row in rows
+        for row in shown
     )
-    wrap = "table-wrap wide" if len(result.columns) > WIDE else "table-wrap"
+    wrap = "table-wrap wide" if len(columns) > WIDE else "table-wrap"
     count = f"{len(rows)} row" + ("" if len(rows) == 1 else "s")
+    if len(shown) < len(rows):
+        count = f"the first {len(shown)} of {len(rows)} rows; {rest or 'every row is in the CSV'}"
     return (
         f'<div class="{wrap}"><table {attrs(data_report=result.name)}>'
-        f"<caption>{count}</caption><thead><tr>{head}</tr></thead>"
+        f"<caption>{escape(count)}</caption><thead><tr>{head}</tr></thead>"
         f"<tbody>{body}</tbody></table></div>"
     )
 
@@ -92,9 +118,19 @@ def render_scope(result: ReportResult, lake: str) -> str:
     return f'<dl class="scope">{items}</dl>' + notes
 
 
-def render_figure(result: ReportResult) -> str:
+def render_figure(result: ReportResult, limit: int | None = None) -> str:
+    """The report's chart, or its adherence grid (of at most `limit` resources)."""
     chart = build_chart(result)
-    return render_chart(chart) if chart else render_heatmap(result)
+    return render_chart(chart) if chart else render_heatmap(result, limit)
+
+
+def render_rows(result: ReportResult) -> str:
+    """The rows of a report page: resource compliance as its exceptions (the compliant counted),
+    any other report as a table of its first ROW_LIMIT rows."""
+    rest = "is in this report's CSV and JSON formats"
+    if result.name == "resource-compliance":
+        return render_exceptions(result, f"every resource {rest}")
+    return render_table(result, rest=f"every row {rest}")
 
 
 def render_section(index: int, result: ReportResult, lake: str) -> str:
@@ -103,8 +139,8 @@ def render_section(index: int, result: ReportResult, lake: str) -> str:
         f"<h2>{escape(result.title)}</h2>"
         f'<p class="description">{escape(result.description)}</p>'
         + render_scope(result, lake)
-        + render_figure(result)
-        + render_table(result)
+        + render_figure(result, GRID_LIMIT)
+        + render_rows(result)
         + "</section>"
     )
 

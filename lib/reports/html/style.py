@@ -1,6 +1,14 @@
 """The pages' one stylesheet, inlined in every page: screen, phone (tables as labelled cards) and
 print (A4, no row split across pages, wide tables as cards). Kept in Python so the wheel carries it
-like any module."""
+like any module.
+
+Header cells break only between words (html/markup.py `header_label` marks where), so a column is
+at least as wide as its longest header word; other cells wrap at spaces and hyphens and split a
+long word only when nothing else fits (overflow-wrap: break-word, which, unlike `anywhere`, does
+not let a table squeeze a column to a few characters); moments and days never wrap.
+"""
+
+from lib.reports.html.heatmap import state_style
 
 STYLE = """
 :root { color-scheme: light; --ok: #2e7d32; --bad: #c62828; --unknown: #8a6d00; --muted: #555; }
@@ -29,11 +37,22 @@ svg.chart line.grid { stroke: #e3e3e3; stroke-width: 1; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 caption { caption-side: bottom; text-align: left; color: #666; padding-top: .25rem; }
 th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top; }
+td { overflow-wrap: break-word; }
+th { overflow-wrap: normal; word-break: keep-all; hyphens: none; }
+th .word, td.when, .item code, td.ids code, h3 code { white-space: nowrap; }
 thead th { background: #f0f0f0; }
 tbody tr:nth-child(even) { background: #fafafa; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.ids { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px;
-  overflow-wrap: anywhere; }
+td.ids { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; }
+td.ids code { font-size: inherit; }
+p.status { margin: .5rem 0 .15rem; font-weight: 600; }
+ul.groups { list-style: none; margin: 0 0 .5rem; padding: 0; border-top: 1px solid #ddd;
+  font-size: 13px; }
+ul.groups li { padding: 2px 6px; border-bottom: 1px solid #ddd; }
+ul.groups li:nth-child(even) { background: #fafafa; }
+ul.groups .reason { font-weight: 600; }
+.item code, .more { color: var(--muted); }
+.counts, .files { margin: 0 0 .5rem; }
 .empty { font-style: italic; color: #666; }
 .mark { font-weight: 700; white-space: nowrap; }
 .mark.COMPLIANT { color: var(--ok); }
@@ -48,9 +67,6 @@ td.ids { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px;
 .tile.unknown { border-left-color: var(--unknown); }
 .tile .value { display: block; font-size: 1.35rem; font-weight: 700; }
 .tile .label { display: block; color: var(--muted); font-size: 12px; }
-.evidence { border: 1px solid #e0b4b4; border-radius: 4px; padding: .35rem .7rem; margin: .5rem 0;
-  break-inside: avoid; }
-.evidence ul { margin: .25rem 0; padding-left: 1.1rem; }
 
 /* Phones: tables become one card per row, each cell labelled with its column. */
 @media (max-width: 640px) {
@@ -59,6 +75,7 @@ td.ids { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px;
   .table-wrap table, .table-wrap tbody, .table-wrap tr, .table-wrap td { display: block;
     width: 100%; }
   .table-wrap thead { display: none; }
+  .table-wrap th { display: block; }
   .table-wrap tr { border: 1px solid #ccc; margin-bottom: .5rem; }
   .table-wrap td { position: relative; padding-left: 38%; min-height: 1.6em; border: none;
     border-bottom: 1px solid #eee; text-align: left; white-space: normal; }
@@ -78,10 +95,12 @@ td.ids { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px;
   .table-wrap { overflow: visible; }
   table { font-size: 9px; }
   td.ids { font-size: 9px; }
-  th, td { overflow-wrap: anywhere; padding: 2px 4px; }
-  td.num { white-space: normal; }
+  th, td { padding: 1px 4px; }
+  h2 { margin-top: 1.25rem; }
+  h3 { margin-top: .75rem; }
   h2, h3 { break-after: avoid; }
-  svg.chart, .tile, .evidence, tr, dl.scope { break-inside: avoid; }
+  svg.chart, .tile, tr, dl.scope { break-inside: avoid; }
+  ul.groups { font-size: 9px; }
   thead { display: table-header-group; }
   .table-wrap.wide table, .table-wrap.wide tbody, .table-wrap.wide tr, .table-wrap.wide td {
     display: block; width: 100%; }
@@ -93,3 +112,4 @@ td.ids { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px;
     color: var(--muted); }
 }
 """
+STYLE += state_style() + "\n"

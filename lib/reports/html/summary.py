@@ -1,20 +1,24 @@
 """The audit pack's index page: an executive summary first, then the evidence behind it.
 
-Order: the period and completeness (discovery watermark, error rows), tiles (resources, each
-control, failed backups, restores, deletions), the controls table with pass/fail marks, the
-adherence heatmap, the non-compliant resources with their evidence, then every report in full.
+Order, on screen and on paper: the period and completeness (discovery watermark, error rows),
+tiles (resources, each control, failed backups, restores, deletions), the controls table with
+pass/fail marks, the exceptions to the controls with their evidence (html/exceptions.py), then a
+section per pack report (html/sections.py): its rows counted, its exceptions listed. Every row
+is in the pack's CSV and JSON; the adherence grid is a page of its own. So the page stays small
+enough to open at once and to print in a few dozen pages for a month of hundreds of resources.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from lib.core.times import format_utc
-from lib.reports.html.heatmap import render_heatmap
-from lib.reports.html.markup import attrs, escape
-from lib.reports.html.page import frame, render_page, render_scope, render_table, status_mark
+from lib.reports.html.exceptions import render_exceptions
+from lib.reports.html.markup import attrs, escape, header_label
+from lib.reports.html.page import frame, render_page, render_scope, status_mark
+from lib.reports.html.sections import Section, render_report_section
 from lib.reports.result import ReportResult
 from lib.reports.values import percent
 
@@ -28,6 +32,11 @@ HEADINGS = (
     "non-compliant",
     "no data",
     "compliance",
+)
+EXCEPTIONS_TEXT = (
+    "Per control, the resources it found non-compliant and those it lacked the data to judge, "
+    "with the reason and the evidence task IDs (shortened: the whole ID is in the tooltip and "
+    "the CSV); resources given the same reason share a line. Compliant resources are counted."
 )
 SUMMARY_INPUTS = (
     "controls",
@@ -128,7 +137,7 @@ def headline(results: Results) -> str:
 
 
 def controls_table(result: ReportResult) -> str:
-    head = "".join(f'<th scope="col">{h}</th>' for h in HEADINGS)
+    head = "".join(f'<th scope="col">{header_label(h)}</th>' for h in HEADINGS)
     body = []
     for row in result.rows:
         worst = (
@@ -156,54 +165,29 @@ def controls_table(result: ReportResult) -> str:
     )
 
 
-def failing_resources(result: ReportResult) -> str:
-    """Each non-compliant resource once, with every control it failed, the reason and evidence."""
-    by_resource: dict[str, list[dict[str, Any]]] = {}
-    for row in result.rows:
-        if row["status"] == "NON_COMPLIANT":
-            by_resource.setdefault(row["resource_id"], []).append(row)
-    if not by_resource:
-        return '<p class="empty">No resource failed a control.</p>'
-    blocks = []
-    for resource, rows in sorted(by_resource.items()):
-        first = rows[0]
-        name = first["resource_name"] or resource
-        about = f"{first['resource_type'] or ''} · vault {first['vault_name'] or ''}"
-        items = "".join(
-            f"<li><code>{escape(r['control'])}</code>: {escape(r['reason'] or '')}; evidence "
-            f"<code>{escape(r['evidence_ids'] or 'none')}</code></li>"
-            for r in rows
-        )
-        blocks.append(
-            f'<div class="evidence" {attrs(data_resource=resource)}><h3>{escape(name)}</h3>'
-            f'<p class="meta"><code>{escape(resource)}</code> · {escape(about)}</p>'
-            f"<ul>{items}</ul></div>"
-        )
-    return "".join(blocks)
+def contents(sections: Sequence[Section], results: Results) -> str:
+    """Links to the index's sections (on screen; paper has no use for them)."""
+    links = [("summary", "Summary"), ("controls", "Controls"), ("exceptions", "Exceptions")]
+    links += [(f"section-{s.report}", results[s.report].title) for s in sections]
+    items = "".join(f'<li><a href="#{escape(i)}">{escape(text)}</a></li>' for i, text in links)
+    return f'<nav aria-label="Sections"><ul>{items}</ul></nav>'
 
 
-def detail(result: ReportResult) -> str:
-    """A report in full; the adherence grid is drawn above and its rows are in its CSV."""
-    table = render_table(result)
-    if result.name == "adherence":
-        table = (
-            f"<p>{len(result.rows)} rows, one per resource and day: drawn in the heatmap above, "
-            f"listed with their task IDs in <code>adherence.csv</code>.</p>"
-        )
-    return (
-        f"<section {attrs(id='detail-' + result.name, data_report=result.name)}>"
-        f"<h3>{escape(result.title)} <small>({escape(result.name)}.csv)</small></h3>"
-        f'<p class="description">{escape(result.description)}</p>' + table + "</section>"
-    )
+def pack_files_line(names: Sequence[str]) -> str:
+    links = ", ".join(f'<a href="{escape(name)}">{escape(name)}</a>' for name in names)
+    return f'<p class="files">Every row, in this pack: {links}.</p>'
 
 
-def render_index(results: Results, *, lake: str, title: str) -> str:
-    """The pack's index.html; every input comes from the pack's own reports."""
-    controls = results["controls"]
+def render_index(results: Results, sections: Sequence[Section], *, lake: str, title: str) -> str:
+    """The pack's index.html: summary, controls, the exceptions to them with their evidence,
+    then a section per pack report (`sections`); every input comes from the pack's reports."""
+    controls, compliance = results["controls"], results["resource-compliance"]
     body = [
         f"<header><h1>{escape(title)}</h1>",
         render_scope(controls, lake),
+        '<p class="meta">manifest.json lists every file of this pack with its SHA-256.</p>',
         "</header>",
+        contents(sections, results),
         '<section id="summary" data-section="summary"><h2>Summary</h2>',
         headline(results),
         completeness(results),
@@ -212,17 +196,14 @@ def render_index(results: Results, *, lake: str, title: str) -> str:
         '<section id="controls" data-section="controls"><h2>Controls</h2>',
         f'<p class="description">{escape(controls.description)}</p>',
         controls_table(controls),
+        pack_files_line(["controls.csv", "controls.json"]),
         "</section>",
-        '<section id="adherence" data-section="adherence"><h2>Daily backup adherence</h2>',
-        f'<p class="description">{escape(results["adherence"].description)}</p>',
-        render_heatmap(results["adherence"]) or '<p class="empty">No resource to show.</p>',
+        '<section id="exceptions" data-section="exceptions"><h2>Exceptions</h2>',
+        f'<p class="description">{escape(EXCEPTIONS_TEXT)}</p>',
+        render_exceptions(compliance, "every resource is in resource-compliance.csv"),
+        pack_files_line(["resource-compliance.csv", "resource-compliance.json"]),
         "</section>",
-        '<section id="failing" data-section="failing"><h2>Non-compliant resources</h2>',
-        failing_resources(results["resource-compliance"]),
-        "</section>",
-        '<section id="details" data-section="details"><h2>Details</h2>',
-        *(detail(result) for result in results.values()),
-        "</section>",
+        *(render_report_section(section, results[section.report]) for section in sections),
     ]
     return frame(title, "".join(body))
 

@@ -22,6 +22,7 @@ from lib.core.times import format_utc, parse_utc
 from lib.ingest.coverage import Proof, VerifyProofs, project_coverage, read_coverage
 from lib.ingest.discover_run import ProjectRun, summarize
 from lib.ingest.watermark import Lease, ProjectState, Span, Watermarks, state_key
+from lib.lake.objects import ReadableFile
 from lib.lake.storage import LocalStore, ObjectStore, Versioned
 
 from conftest import PROJECT, read_rows
@@ -153,8 +154,11 @@ class FailingWrites:
     def get(self, key: str) -> bytes:
         return self.inner.get(key)
 
-    def list(self, prefix: str) -> list[str]:
-        return self.inner.list(prefix)
+    def list(self, prefix: str, limit: int | None = None) -> list[str]:
+        return self.inner.list(prefix, limit)
+
+    def reader(self, key: str) -> ReadableFile:
+        return self.inner.reader(key)
 
     def delete(self, key: str) -> None:
         self.inner.delete(key)

@@ -22,6 +22,8 @@ on a known verdict per control; EXPECTED is written by hand from the stories bel
 
 from __future__ import annotations
 
+import random
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -234,3 +236,70 @@ def write_watermark(root: Path, project: str, watermark: str) -> None:
     """The discovery state as discovery itself writes it."""
     state = ProjectState(watermark=parse_utc(watermark))
     LocalStore(root).put(state_key(project), state.to_json(datetime(2026, 12, 1, tzinfo=UTC)))
+
+
+# --- an estate: many resources, for the pack's page budget -------------------------------------
+# Resources of eight kinds (their number modulo 8), each landing on known verdicts: 0-1 a
+# successful backup every day, replicated, a restore tested: compliant everywhere; 2 the same,
+# but its restore took 900 minutes; 3 misses every fourth day; 4 only failed backups from Nov 26;
+# 5 a backup running since Nov 28 (stuck) and its last backup failed application consistency;
+# 6 first backed up on Nov 30 (too new to judge most controls); 7 never replicated, one backup
+# deleted after 3 days. Kind 4 also has a restore and a delete that failed, and the lake holds
+# ERRORS. IDs are UUIDs, as the API's are, so the page has to shorten them.
+ESTATE_KINDS = 8
+APP_FAILED = {
+    "app_consistency_status": "0",
+    "app_consistency_error_code": "BackupService.7130",
+    "app_consistency_error_message": "VSS writer failed",
+}
+
+
+def estate_resource(n: int, uid: Any) -> list[dict[str, Any]]:
+    """One resource's month of tasks, by its kind (n modulo ESTATE_KINDS)."""
+    resource, kind = uid(), n % ESTATE_KINDS
+    days = [d for d in range(1, 31) if not (kind == 3 and d % 4 == 0) and (kind != 6 or d == 30)]
+    ids = {d: uid() for d in days}
+    logs = []
+    for d in days:
+        status = "failed" if kind == 4 and d >= 26 else "success"
+        consistency = APP_FAILED if kind == 5 and d == 30 else {"app_consistency_status": "1"}
+        logs.append(backup(ids[d], resource, day(d), status, **consistency))
+    if kind == 5:
+        logs.append(backup(uid(), resource, day(28, "10:00:00"), status="running"))
+    if kind == 7:
+        logs.append(delete(uid(), resource, day(12, "23:00:00"), ids[9]))
+    elif kind != 6:
+        logs.append(replication(uid(), resource, day(30, "02:00:00"), ids[days[-2]]))
+    if kind != 6:
+        minutes = 900 if kind == 2 else 30
+        logs.append(restore(uid(), resource, day(21, "10:00:00"), minutes, ids[days[10]]))
+    if kind == 4:  # and a restore and a delete that failed
+        body = {"backup_id": f"bk-{ids[days[3]]}", "target_resource_id": resource}
+        logs.append(log(uid(), "restore", "failed", day(27, "09:00:00"), 5, resource, restore=body))
+        logs.append(log(uid(), "delete", "failed", day(28, "09:00:00"), 1, resource, delete=body))
+    name = f"ecs-{('web', 'db', 'erp', 'crm', 'etl')[n % 5]}-prod-{n:03d}"
+    for entry in logs:
+        entry["extra_info"]["resource"]["name"] = name
+    return logs
+
+
+def estate_logs(resources: int, seed: int = 3) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+
+    def uid() -> str:
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+    return [entry for n in range(resources) for entry in estate_resource(n, uid)]
+
+
+def write_estate_lake(root: Path, resources: int) -> str:
+    """A month of `resources` resources (see ESTATE_KINDS), with the discovery watermark at the
+    period's end; written through the real writer."""
+    ingested = datetime(2026, 12, 1, 6, tzinfo=UTC)
+    rows = [
+        flatten(entry, ingested_at=ingested, source_message_id=f"m{n}")[0]
+        for n, entry in enumerate(estate_logs(resources))
+    ]
+    Lake(LocalStore(root)).write(rows, ERRORS)
+    write_watermark(root, PROJECT, "2026-12-01T00:00:00Z")
+    return str(root)

@@ -12,19 +12,22 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from audit_lake import PERIOD, PROJECT, write_audit_lake, write_watermark
+from audit_lake import EXPECTED, PERIOD, PROJECT, C, write_audit_lake, write_watermark
 from browser import Browser, chromium_binary, run_chromium
+from pack_reader import read_index
 
 from lib.ops.cli import main
 
 REPORTS = ("controls", "resource-compliance", "adherence", "restores", "deletions", "coverage")
-FILES = {"index.html", "manifest.json"} | {f"{r}.{x}" for r in REPORTS for x in ("csv", "json")}
+FILES = {"index.html", "adherence.html", "manifest.json"} | {
+    f"{r}.{x}" for r in REPORTS for x in ("csv", "json")
+}
+SECTIONS = ["summary", "controls", "exceptions", "adherence", "restores", "deletions", "coverage"]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -92,7 +95,7 @@ def test_a_rerun_writes_the_same_bytes_but_the_generation_time(
 def test_the_command_says_what_it_wrote(lake: Path, tmp_path: Path, capsys) -> None:
     assert audit(lake, tmp_path / "p", "--controls", "backup-within-rpo,no-stuck-tasks") == 0
     said = capsys.readouterr().out
-    assert f"wrote the audit pack to {tmp_path / 'p'}: 14 files" in said
+    assert f"wrote the audit pack to {tmp_path / 'p'}: 15 files" in said
     assert "6 resources evaluated against 2 controls; 3 failed at least one" in said
     assert manifest_of(tmp_path / "p")["controls"] == ["backup-within-rpo", "no-stuck-tasks"]
     assert audit(lake, tmp_path / "q", "--format", "json") == 0
@@ -115,50 +118,9 @@ def test_an_audit_needs_a_period_and_a_writable_place(lake: Path, tmp_path: Path
 # --- the index page ---------------------------------------------------------------------------
 
 
-class Index(HTMLParser):
-    """Section order, tiles, heatmap cells, failing resources, every tag, all text."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.sections: list[str] = []
-        self.tiles: dict[str, str] = {}
-        self.cells: dict[tuple[str, str], str] = {}
-        self.failing: list[str] = []
-        self.tags: list[tuple[str, dict[str, str]]] = []
-        self.text: list[str] = []
-        self._tile: str | None = None
-        self._resource: str | None = None
-
-    def handle_starttag(self, tag: str, attrs_list: list[tuple[str, str | None]]) -> None:
-        attrs = {k: v or "" for k, v in attrs_list}
-        self.tags.append((tag, attrs))
-        if "data-section" in attrs:
-            self.sections.append(attrs["data-section"])
-        if "data-tile" in attrs:
-            self._tile = attrs["data-tile"]
-        if tag == "g" and "data-resource" in attrs:
-            self._resource = attrs["data-resource"]
-        if tag == "rect" and "data-state" in attrs and self._resource:
-            self.cells[self._resource, attrs["data-day"]] = attrs["data-state"]
-        if tag == "div" and "data-resource" in attrs:
-            self.failing.append(attrs["data-resource"])
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-        if self._tile and data.strip() and self._tile not in self.tiles:
-            self.tiles[self._tile] = data.strip()
-            self._tile = None
-
-
-def read_index(pack: Path) -> Index:
-    index = Index()
-    index.feed((pack / "index.html").read_text(encoding="utf-8"))
-    return index
-
-
 def test_the_index_leads_with_the_summary_then_the_evidence(pack: Path) -> None:
     index = read_index(pack)
-    assert index.sections == ["summary", "controls", "adherence", "failing", "details"]
+    assert index.sections == SECTIONS
     text = " ".join(" ".join(index.text).split())
     assert "Backup audit 2026-11-01 to 2026-11-30" in text
     assert "the lake is complete up to 2026-11-20T06:00:00Z (not the whole period)" in text
@@ -168,25 +130,51 @@ def test_the_index_leads_with_the_summary_then_the_evidence(pack: Path) -> None:
     assert index.tiles["backup-within-rpo"] == "60 %"
     assert index.tiles["restores succeeded"] == "2 of 2"
     assert index.tiles["deletions"] == "4"
-    assert index.failing == ["app-01", "db-01", "file-01", "new-01", "old-vol"]
-    db = [index.cells["db-01", f"2026-11-{d}"] for d in (27, 28, 29, 30)]
+    assert "76 resource-days in the period: 43 with a successful backup, 30 with no backup" in text
+    assert "4 deletions in the period: 4 success." in text
+
+
+def test_the_exceptions_are_each_failure_and_gap_with_the_compliant_only_counted(
+    pack: Path,
+) -> None:
+    listed = read_index(pack).listed
+    assert listed == {(c, r): status for (r, c), status in EXPECTED.items() if status != C}
+    text = " ".join("".join(read_index(pack).text).split())
+    # backup-within-rpo: 2 failed (file-01, old-vol), 1 not judged (new-01), 3 compliant
+    assert "2 non-compliant, 1 without enough data, 3 compliant (counted here;" in text
+    assert "db-01.example (db-01): db-b29" in text  # its failed app-consistent backup
+    rows = json.loads((pack / "resource-compliance.json").read_text())
+    assert len(rows) == len(EXPECTED)  # the compliant ones too, in the evidence files
+
+
+def test_the_adherence_grid_is_a_page_of_its_own(pack: Path) -> None:
+    grid = read_index(pack, "adherence.html")
+    db = [grid.cells["db-01", f"2026-11-{d}"] for d in (27, 28, 29, 30)]
     assert db == ["success", "failed", "success", "other"]
-    assert ("db-01", "2026-11-26") not in index.cells  # before its first backup: not judged
-    assert index.cells["file-01", "2026-11-01"] == "none"
+    assert ("db-01", "2026-11-26") not in grid.cells  # before its first backup: not judged
+    assert grid.cells["file-01", "2026-11-01"] == "none"
+    assert ("a", {"href": "adherence.html"}) in read_index(pack).tags  # linked from the index
+    assert ("a", {"href": "index.html"}) in grid.tags  # and back
 
 
 def test_no_page_or_file_refers_to_the_network(pack: Path) -> None:
-    index = read_index(pack)
-    for tag, attrs in index.tags:
-        assert tag not in {"script", "link", "img", "iframe", "object", "embed", "image", "use"}
-        for name in ("src", "href", "xlink:href", "action", "data", "poster", "srcset"):
-            assert not attrs.get(name, "").strip().lower().startswith(("http:", "https:", "//"))
-    page = (pack / "index.html").read_text()
-    policies = [
-        a["content"] for t, a in index.tags if a.get("http-equiv") == "Content-Security-Policy"
-    ]
-    assert policies == ["default-src 'none'; style-src 'unsafe-inline'"]
-    assert "@import" not in page and "url(" not in page
+    pages = sorted(path.name for path in pack.glob("*.html"))
+    assert pages == ["adherence.html", "index.html"]
+    for name in pages:
+        index = read_index(pack, name)
+        for tag, attrs in index.tags:
+            assert tag not in {"script", "link", "img", "iframe", "object", "embed", "image", "use"}
+            for attr in ("src", "href", "xlink:href", "action", "data", "poster", "srcset"):
+                value = attrs.get(attr, "").strip().lower()
+                assert not value.startswith(("http:", "https:", "//", "data:")), (name, value)
+            if tag == "a":  # links lead only to the pack's own files and sections
+                assert attrs["href"].startswith("#") or (pack / attrs["href"]).is_file()
+        page = (pack / name).read_text()
+        policies = [
+            a["content"] for t, a in index.tags if a.get("http-equiv") == "Content-Security-Policy"
+        ]
+        assert policies == ["default-src 'none'; style-src 'unsafe-inline'"], name
+        assert "@import" not in page and "url(" not in page
     for path in pack.iterdir():
         content = path.read_text(encoding="utf-8")
         assert "http://" not in content and "https://" not in content, path.name
@@ -208,18 +196,18 @@ def test_chromium_shows_the_pack_on_a_desktop_and_a_phone_and_prints_it_on_a4(
             assert shot[:8] == PNG and len(shot) > 20_000, width
             (tmp_path / f"index-{width}.png").write_bytes(shot)
             text = browser.evaluate("document.body.innerText")
-            for words in ("Summary", "Non-compliant resources", "db-01.example", "restore-tested"):
+            for words in ("Summary", "Exceptions", "db-01.example", "restore-tested"):
                 assert words in text, (width, words)
             # Nothing is wider than the screen: a phone never scrolls sideways.
             assert browser.evaluate("document.documentElement.scrollWidth") <= width
         browser.media("print")
         browser.open(url, 703)  # A4's width less the page margins, in CSS pixels
         widths = browser.evaluate(
-            "Array.from(document.querySelectorAll('table, svg, .tiles'))"
+            "Array.from(document.querySelectorAll('table, svg, .tiles, ul.groups'))"
             ".map(e => Math.ceil(e.getBoundingClientRect().right))"
         )
         assert widths and max(widths) <= 703  # no table cut at the right edge of the paper
-        assert "Details" in browser.evaluate("document.body.innerText")
+        assert "Not enough data" in browser.evaluate("document.body.innerText")
         assert_a4_pdf(browser.pdf())
     finally:
         browser.close()
@@ -270,7 +258,7 @@ def test_the_pack_is_written_to_s3_and_read_from_an_s3_lake(
         client.get_object(Bucket="audit", Key="packs/2026-11/manifest.json")["Body"].read()
     )
     assert manifest["lake"] == "s3://audit/lake"
-    for name in FILES - {"manifest.json", "index.html"}:  # the page names the lake it read
+    for name in FILES - {"manifest.json", "index.html", "adherence.html"}:  # pages name the lake
         body = client.get_object(Bucket="audit", Key=f"packs/2026-11/{name}")["Body"].read()
         assert body == (pack / name).read_bytes(), name
         assert manifest["files"][name]["sha256"] == hashlib.sha256(body).hexdigest()

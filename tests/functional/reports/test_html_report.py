@@ -12,7 +12,9 @@ import pytest
 from browser import chromium_binary, run_chromium
 
 from lib.reports.catalog import get_report
-from lib.reports.html.page import render_page
+from lib.reports.html.heatmap import render_heatmap
+from lib.reports.html.markup import header_label
+from lib.reports.html.page import GRID_LIMIT, ROW_LIMIT, render_page
 from lib.reports.parameters import Scope
 from lib.reports.result import ReportResult
 
@@ -435,7 +437,8 @@ def test_headless_chromium_loads_the_charts_and_renders_the_page(tmp_path: Path)
     assert screenshot.stat().st_size > 10_000
 
 
-def test_the_adherence_heatmap_is_split_into_figures_that_fit_a_page() -> None:
+def adherence_result(resources: int) -> ReportResult:
+    """A grid in thirds: no backup, a successful one, only a failed one, every day of a week."""
     days = [date(2026, 11, d) for d in range(1, 8)]
     rows = [
         {
@@ -446,19 +449,96 @@ def test_the_adherence_heatmap_is_split_into_figures_that_fit_a_page() -> None:
             "successes": 1 if n % 3 == 1 else 0,
             "failures": 1 if n % 3 == 2 else 0,
         }
-        for n in range(90)
+        for n in range(resources)
         for day in days
     ]
-    result = ReportResult(
-        "adherence", "Adherence", "Grid.", list(rows[0]), rows, chart=get_report("adherence").chart
-    )
-    page = render_page([result], lake="./lake")
+    chart = get_report("adherence").chart
+    return ReportResult("adherence", "Adherence", "Grid.", list(rows[0]), rows, chart=chart)
+
+
+def grid_states(page: str) -> list[tuple[str, str]]:
+    """(resource, state) of every cell, in the order drawn."""
+    states, resource = [], ""
+    for tag, attrs in read_page(page).tags:
+        if tag == "g" and "data-resource" in attrs:
+            resource = attrs["data-resource"]
+        if tag == "rect" and "data-state" in attrs:
+            states.append((resource, attrs["data-state"]))
+    return states
+
+
+def test_the_adherence_heatmap_is_split_into_figures_that_fit_a_page() -> None:
+    page = f"<html><body>{render_heatmap(adherence_result(90))}</body></html>"
     reader = read_page(page)
     figures = [attrs for tag, attrs in reader.tags if tag == "svg"]
     assert [f["data-layout"] for f in figures] == ["heatmap"] * 3  # 40 + 40 + 10 resources
     titles = [attrs["id"] for tag, attrs in reader.tags if tag == "title" and "id" in attrs]
     assert len(set(titles)) == 3
-    states = [a["data-state"] for t, a in reader.tags if t == "rect" and "data-state" in a]
+    states = [state for _, state in grid_states(page)]
     assert len(states) == 90 * 7
     assert states.count("success") == 30 * 7 and states.count("none") == 30 * 7
     assert "(resources 81-90 of 90)" in page
+    # the resources without a good day first, those with one every day last
+    assert {state for _, state in grid_states(page)[: 60 * 7]} == {"none", "failed"}
+    assert "vm-1: 7 of 7 days with a successful backup" in page  # a row's tooltip
+
+
+def test_a_report_page_draws_the_worst_resources_of_a_large_grid_and_says_so() -> None:
+    page = render_page([adherence_result(90)], lake="./lake")
+    drawn = grid_states(page)
+    assert len({resource for resource, _ in drawn}) == GRID_LIMIT == 40
+    assert "success" not in {state for _, state in drawn}  # 60 resources never had a good day
+    text = " ".join(" ".join(read_page(page).texts).split())
+    assert "The 40 resources with the fewest days with a successful backup are drawn, of 90" in text
+    assert "(resources 1-40 of 90)" in page
+
+
+def test_a_report_page_shows_the_first_rows_and_says_where_every_row_is() -> None:
+    rows = [{"id": f"{n:08x}-1111-4222-8333-444455556666", "n": n} for n in range(120)]
+    many = ReportResult("stuck", "Stuck", "Open too long.", ["id", "n"], rows)
+    reader = read_page(render_page([many], lake="./lake"))
+    _, *shown = reader.tables["stuck"]
+    assert len(shown) == ROW_LIMIT == 50
+    assert shown[0] == ["00000000…", "0"] and shown[-1] == ["00000031…", "49"]
+    whole = [a["title"] for t, a in reader.tags if t == "code" and "title" in a]
+    assert whole[:2] == [rows[0]["id"], rows[1]["id"]]  # the whole ID in the tooltip
+    text = " ".join(" ".join(reader.texts).split())
+    assert "the first 50 of 120 rows; every row is in this report's CSV and JSON formats" in text
+
+
+def test_header_cells_break_only_between_words() -> None:
+    assert header_label("insufficient_data") == "insufficient_<wbr>data"
+    assert header_label("no data") == "no data"
+    assert header_label("non-compliant") == '<span class="word">non-compliant</span>'
+    page = render_page([STALE], lake="./lake")
+    assert '<th scope="col">last_<wbr>success</th>' in page
+    assert "th { overflow-wrap: normal; word-break: keep-all; hyphens: none; }" in page
+
+
+def test_a_report_page_shows_resource_compliance_as_its_exceptions() -> None:
+    columns = list(get_report("resource-compliance").columns)
+    verdicts = [("COMPLIANT", "fine"), ("NON_COMPLIANT", "late"), ("NON_COMPLIANT", "late")]
+    verdicts += [("INSUFFICIENT_DATA", "no data yet")]
+    rows = [
+        {
+            "control": "backup-within-rpo",
+            "resource_id": f"res-{n}-0000-4000-8000-000000000000",
+            "resource_name": f"vm-{n}",
+            "resource_type": "OS::Nova::Server",
+            "vault_name": "v",
+            "status": status,
+            "reason": reason,
+            "evidence_ids": f"task-{n}-aaaa-4bbb-8ccc-dddddddddddd" if n else None,
+        }
+        for n, (status, reason) in enumerate(verdicts)
+    ]
+    result = ReportResult("resource-compliance", "Compliance", "Verdicts.", columns, rows)
+    page = render_page([result], lake="./lake")
+    reader = read_page(page)
+    assert reader.tables == {}  # no table of every row
+    groups = [(a["data-status"], a["data-resources"]) for _, a in reader.tags if "data-status" in a]
+    assert groups == [("NON_COMPLIANT", "2"), ("INSUFFICIENT_DATA", "1")]
+    text = " ".join("".join(reader.texts).split())
+    assert "late (2 resources): vm-1 (res-1-00…): task-1-a…; vm-2 (res-2-00…): task-2-a…" in text
+    assert "2 non-compliant, 1 without enough data, 1 compliant (counted here;" in text
+    assert "vm-0" not in text  # the compliant one is counted, not listed

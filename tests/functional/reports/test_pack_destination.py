@@ -13,7 +13,7 @@ from audit_lake import PERIOD, write_audit_lake
 
 from lib.ops.cli import main
 
-PACK = {"index.html", "manifest.json"} | {
+PACK = {"index.html", "adherence.html", "manifest.json"} | {
     f"{r}.{x}"
     for r in ("controls", "resource-compliance", "adherence", "restores", "deletions", "coverage")
     for x in ("csv", "json")
