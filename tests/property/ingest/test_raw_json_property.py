@@ -115,6 +115,14 @@ def logs(draw: st.DrawFn) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeCBR]:
+    """The API serving the GET bodies of the first test's examples."""
+    with FakeCBR() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def lister() -> Iterator[FakeCBR]:
+    """The API of the second test: it lists only the page scripted for each example."""
     with FakeCBR() as server:
         yield server
 
@@ -176,7 +184,7 @@ def test_a_get_body_gives_the_log_as_raw_json(
     spelling=spellings,
 )
 def test_a_list_page_gives_each_log_as_raw_json(
-    fake: FakeCBR,
+    lister: FakeCBR,
     page: list[dict[str, Any]],
     before: list[tuple[str, Any]],
     after: list[tuple[str, Any]],
@@ -184,15 +192,15 @@ def test_a_list_page_gives_each_log_as_raw_json(
 ) -> None:
     # GIVEN a ListOpLogs page of such logs, with members before and after the list
     body = spelling.document([*before, ("operation_logs", page), *after])
-    fake.script(LIST_SCRIPT, Reply(200, body))
+    lister.script(LIST_SCRIPT, Reply(200, body))
     try:
         with tempfile.TemporaryDirectory() as folder:
             lake = Path(folder) / "lake"
             # WHEN a discovery pass lists it
-            app = make_app(settings_for(fake, lake))
+            app = make_app(settings_for(lister, lake))
             result = app.handle({"action": "discover"}, Context())
             # THEN every log is a row whose raw_json is that log
             assert result["discovery_failures"] == 0, result
             assert_raw_json_is_each_log(lake, json.loads(body)["operation_logs"])
     finally:
-        fake._scripts.pop(LIST_SCRIPT, None)  # a reply a failed pass left unread
+        lister._scripts.pop(LIST_SCRIPT, None)  # a reply a failed pass left unread
