@@ -103,6 +103,8 @@ class Discovery:
         self.clock = clock
         self.owner = uuid.uuid4().hex
         self.current: ProjectRun | None = None  # the pass under way (what an interrupt stopped)
+        # The level of each pass's summary line; the CLI lowers it, having said it in sentences.
+        self.done_level: int | None = None
 
     def run(self, projects: Sequence[str], deadline: Deadline) -> list[ProjectRun]:
         return [self.run_project(project, deadline) for project in projects]
@@ -275,8 +277,9 @@ class Discovery:
             return False
 
     def _log(self, run: ProjectRun) -> None:
+        level = logging.ERROR if run.failed else logging.INFO
         log_event(
-            logging.ERROR if run.failed else logging.INFO,
+            level if self.done_level is None else self.done_level,
             "discovery pass done",
             **run.as_dict(),
             lag_s=run.lag_s(self.clock()),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -82,6 +83,7 @@ def pass_command(args: argparse.Namespace) -> int:
     root = Root(Settings.from_env(os.environ, lake_uri=args.lake))
     projects = root.discover_projects(args.project)
     discovery = root.discovery
+    discovery.done_level = logging.DEBUG  # each pass is said below, in a sentence
     deadline = Deadline.after(BUDGET_S)
     runs: list[ProjectRun] = []
     try:

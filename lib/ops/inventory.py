@@ -8,6 +8,7 @@ stays the one before), 2 for a usage or configuration error.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -53,7 +54,9 @@ def inventory_command(args: argparse.Namespace) -> int:
         raise ValueError(f"--project must be {ID_RULE}, got {bad[0]!r}")
     root = Root(Settings.from_env(os.environ, lake_uri=args.lake))
     projects = root.inventory_projects(args.project)
-    runs = root.inventory.run(projects, Deadline.after(BUDGET_S))
+    inventory = root.inventory
+    inventory.done_level = logging.DEBUG  # each snapshot is said below, in a sentence
+    runs = inventory.run(projects, Deadline.after(BUDGET_S))
     summary = summarize(runs)
     emit(args.format, summary, describe(summary["projects"], args.lake))
     return 1 if summary["inventory_failures"] else 0
@@ -66,13 +69,15 @@ def describe(projects: list[dict[str, Any]], lake: str) -> str:
         if run["published"]:
             lines.append(
                 f"{run['project_id']}: snapshot {run['snapshot_id']} taken at "
-                f"{run['snapshot_at']} is published in {lake} ({run['requests']} requests"
+                f"{_second(run['snapshot_at'])} is published in {lake} ({run['requests']} requests"
                 + (f", {run['drift']} undocumented fields kept in raw_json" if run["drift"] else "")
                 + ")."
             )
         else:
             before = (
-                f"{run['in_force']} (taken at {run['in_force_at']})" if run["in_force"] else "none"
+                f"{run['in_force']} (taken at {_second(run['in_force_at'])})"
+                if run["in_force"]
+                else "none"
             )
             lines.append(
                 f"{run['project_id']}: no snapshot published: {STOPS.get(run['stopped_by'], '?')}"
@@ -82,6 +87,13 @@ def describe(projects: list[dict[str, Any]], lake: str) -> str:
     if counted:
         lines += ["", "Rows per table:", format_rows(COLUMNS, counted)]
     return "\n".join(lines)
+
+
+def _second(moment: str) -> str:
+    """A time of the JSON summary, for people: to the second."""
+    from lib.core.times import format_second, parse_utc
+
+    return format_second(parse_utc(moment))
 
 
 def inventory_markdown(name: str) -> str:

@@ -116,6 +116,8 @@ class Inventory:
         self.client, self.store, self.types = client, store, tuple(types)
         self.scrub, self.clock = scrub, clock
         self.snapshots = Snapshots(store)
+        # The level of each snapshot's summary line; the CLI lowers it, having said it in words.
+        self.done_level: int | None = None
 
     def run(self, projects: Sequence[str], deadline: Deadline) -> list[ProjectSnapshot]:
         return [self.snapshot(project_id, deadline) for project_id in dict.fromkeys(projects)]
@@ -214,8 +216,9 @@ class Inventory:
             log_event(logging.WARNING, "schema drift", counts=dict(drifted.most_common(50)))
         for note in report.notes[:20]:
             log_event(logging.WARNING, note, project_id=run.project_id)
+        level = logging.ERROR if run.failed else logging.INFO
         log_event(
-            logging.ERROR if run.failed else logging.INFO,
+            level if self.done_level is None else self.done_level,
             "inventory snapshot done",
             **run.as_dict(),
         )

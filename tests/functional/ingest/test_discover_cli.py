@@ -131,6 +131,7 @@ def test_the_summary_counts_every_task_and_shows_times_to_the_second(
     assert process.returncode == 0, err
     assert "8 tasks listed, 8 new in" in out and "0 already there, 0 listed twice" in out
     assert SECONDS_ONLY.search(out) and not MICROSECONDS.search(out)
+    assert "discovery pass done" not in err  # each pass said once, in its sentence
     assert ids_in(lake) == sorted(log["id"] for log in logs)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -147,6 +148,8 @@ def test_the_cli_says_what_it_did_and_exits_one_when_a_project_failed(
     assert good.returncode == 0, good.stderr
     assert f"{PROJECT}: snapshot " in good.stdout and "is published" in good.stdout
     assert "Rows per table:" in good.stdout
+    assert "inventory snapshot done" not in good.stderr  # said once, as a sentence
+    assert re.search(r"taken at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ is published", good.stdout)
 
     inventory.quirk("vaults", ignore_offset=True, page_cap=1)
     failed = cli("--lake", str(lake), "--project", PROJECT, "--format", "json", env=env)
