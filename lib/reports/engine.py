@@ -12,15 +12,15 @@ from typing import Any
 
 from lib.core.schema import DATA_TABLE, ERRORS_SCHEMA, ERRORS_TABLE, PARTITION_KEY
 from lib.core.settings import LakeLocation
-from lib.core.times import utc_day
+from lib.core.times import now_utc, utc_day
 from lib.lake.reader import SCAN_ATTEMPTS, LakeNotFound, open_table
 from lib.reports.catalog import get_report, latest_view_sql
 from lib.reports.compose import columns_read, needed, relation_sql, scope_of
 from lib.reports.controls import choose
+from lib.reports.coverage import LakeCoverage, LakeState, read_lake_state
 from lib.reports.declaration import Query, ReportError
 from lib.reports.parameters import TOKEN, Request, Scope, format_number, render
 from lib.reports.result import ReportResult
-from lib.reports.watermarks import read_watermarks
 
 # What DuckDB says when a file of the scan vanished (a compaction replaced it meanwhile).
 LOST_FILE_SIGNS = ("No such file or directory", "NoSuchKey", "does not exist")
@@ -70,6 +70,7 @@ def _run_once(
     lake: LakeLocation, request: Request, names: Sequence[str], relations: dict[str, str]
 ) -> list[ReportResult]:
     sessions: dict[tuple[Any, ...], Session] = {}
+    state = read_lake_state(lake, request.now)  # once: every report states its coverage
     try:
         results = []
         for name in names:
@@ -78,7 +79,7 @@ def _run_once(
             key = (scope.since, scope.until, report.history)
             if key not in sessions:
                 connection = _connect(lake, _dt_range(scope, report.history))
-                sessions[key] = Session(connection, lake, relations)
+                sessions[key] = Session(connection, lake, relations, state)
             results.append(sessions[key].run(report, scope))
         return results
     finally:
@@ -95,13 +96,18 @@ class Session:
     read are made in it on first use."""
 
     def __init__(
-        self, connection: Any, lake: LakeLocation | str, relations: dict[str, str]
+        self,
+        connection: Any,
+        lake: LakeLocation | str,
+        relations: dict[str, str],
+        state: LakeState | None = None,
     ) -> None:
         self.connection = connection
         self.lake = location_of(lake)
         self.relations = relations
-        self.notes: list[str] = []
+        self.state = state
         self._made: set[str] = set()
+        self._coverage: LakeCoverage | None = None
 
     def run(self, report: Query, scope: Scope) -> ReportResult:
         literals = scope.literals()
@@ -126,8 +132,29 @@ class Session:
             rows=rows,
             scope=scope,
             chart=report.chart,
-            notes=tuple(self.notes) if "discover_state" in self._made else (),
+            notes=self.lake_state().notes,
+            coverage=self.coverage(scope),
         )
+
+    def lake_state(self) -> LakeState:
+        if self.state is None:
+            self.state = read_lake_state(self.lake, now_utc())
+        return self.state
+
+    def coverage(self, scope: Scope) -> LakeCoverage:
+        """The period's coverage (the same for every report of the session): every project
+        with state, and those holding tasks in the period without any."""
+        if self._coverage is None:
+            if "latest" not in self._made:
+                self._materialise_latest()
+            bounds = {k: v for k, v in scope.literals().items() if k in ("since", "at")}
+            seen = self.connection.execute(
+                "SELECT DISTINCT project_id FROM latest WHERE project_id IS NOT NULL "
+                f"AND created_at >= {bounds['since']} AND created_at < {bounds['at']}"
+            ).fetchall()
+            end = scope.at
+            self._coverage = self.lake_state().over(scope.since, end, [row[0] for row in seen])
+        return self._coverage
 
     def _make(self, name: str, literals: dict[str, str]) -> None:
         if name in self._made:
@@ -138,6 +165,8 @@ class Session:
             self._register_errors()
         elif name == "discover_state":
             self._register_watermarks()
+        elif name == "proof_spans":
+            self._register_proof_spans()
         else:
             body = render(self.relations[name], literals)
             self.connection.execute(f"CREATE TEMP TABLE {name} AS {body}")
@@ -164,13 +193,23 @@ class Session:
         )
 
     def _register_watermarks(self) -> None:
-        marks, notes = read_watermarks(self.lake)
-        self.notes.extend(notes)
+        marks = self.lake_state().watermarks()
         self.connection.execute(
             "CREATE TEMP TABLE discover_state (project_id VARCHAR, watermark TIMESTAMPTZ)"
         )
         if marks:
             self.connection.executemany("INSERT INTO discover_state VALUES (?, ?)", marks)
+
+    def _register_proof_spans(self) -> None:
+        """What discovery listed and verify proved, per project and source, unmerged (naive
+        UTC, as the report SQL's literals are); the SQL merges them."""
+        spans = self.lake_state().spans()
+        self.connection.execute(
+            "CREATE TEMP TABLE proof_spans (project_id VARCHAR, source VARCHAR, "
+            "span_start TIMESTAMP, span_end TIMESTAMP)"
+        )
+        if spans:
+            self.connection.executemany("INSERT INTO proof_spans VALUES (?, ?, ?, ?)", spans)
 
     def close(self) -> None:
         self.connection.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lib.reports.coverage import LakeCoverage
 from lib.reports.declaration import ChartSpec
 from lib.reports.parameters import Scope
 
@@ -19,3 +20,4 @@ class ReportResult:
     scope: Scope | None = None  # None: rows made up outside a lake (tests, previews)
     chart: ChartSpec | None = None
     notes: tuple[str, ...] = field(default=())  # things the reader must know (unreadable state)
+    coverage: LakeCoverage | None = None  # where the period is proven complete, per project

@@ -19,7 +19,7 @@ from sqlglot import exp
 from trino_check import Checker, PlainCalls
 
 from lib.core.schema import ERRORS_SCHEMA, OPERATION_LOGS_SCHEMA, PARTITION_KEY
-from lib.reports.athena import STATE_TABLE, hive_type
+from lib.reports.athena import STATE_COLUMNS, hive_type
 from lib.reports.catalog import all_reports
 from lib.reports.macros import expand
 
@@ -29,8 +29,15 @@ UTC_NOW = "CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP)"
 
 
 def trino_type(hive: str) -> str:
-    if hive.startswith(("array", "struct")):
-        return hive.split("<")[0].replace("struct", "row")
+    """A Glue (Hive) type as Trino names it: `array<map<string,string>>` is
+    `array(map(varchar, varchar))`; structs are rows (their fields left out)."""
+    if hive.startswith("struct"):
+        return "row"
+    for kind in ("array", "map"):
+        if hive.startswith(f"{kind}<"):
+            inner = hive[len(kind) + 1 : -1]
+            parts = [inner] if kind == "array" else inner.split(",", 1)
+            return f"{kind}({', '.join(trino_type(p) for p in parts)})"
     return {"string": "varchar", "int": "integer"}.get(hive, hive)
 
 
@@ -44,7 +51,10 @@ def glue_schema() -> dict[str, dict[str, str]]:
     return {
         "operation_logs": columns(OPERATION_LOGS_SCHEMA),
         "operation_log_errors": columns(ERRORS_SCHEMA),
-        STATE_TABLE: {"watermark": "varchar", "$path": "varchar"},
+        **{
+            table: {name: trino_type(hive) for name, hive in state.items()} | {"$path": "varchar"}
+            for table, state in STATE_COLUMNS.items()
+        },
     }
 
 
