@@ -25,6 +25,7 @@ demo: $(BIN)/.reports-installed  ## replay the sample SQS batch and inventory of
 	$(BIN)/python -m lib report daily --lake ./lake --since 2019-01-01
 	$(BIN)/python -m lib report failures --lake ./lake --since 2019-01-01
 	$(BIN)/python -m lib inventory --lake ./lake
+	$(BIN)/python -m lib report unprotected --lake ./lake
 
 test: install  ## the whole test suite (starts its own loopback servers)
 	$(BIN)/python -m pytest

@@ -242,7 +242,9 @@ def read_table(
     parts = []
     for snapshot in snapshots:
         for key in snapshot.files.get(table, ()):
-            read = pq.read_table(pa.BufferReader(store.get(key)))
+            file = pq.ParquetFile(pa.BufferReader(store.get(key)))
+            wanted = {*schema.names, "snapshot_id"}  # the columns asked for only (no raw_json)
+            read = file.read(columns=[c for c in file.schema_arrow.names if c in wanted])
             read = read.filter(pc.equal(read["snapshot_id"], snapshot.snapshot_id))
             parts.append(_conform(read, schema))
     return pa.concat_tables(parts) if parts else schema.empty_table()

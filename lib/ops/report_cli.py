@@ -19,7 +19,7 @@ from typing import Any
 from lib.core.errors import ConfigError, OplogLakeError
 from lib.core.settings import LAKE_URI, LakeLocation, Settings
 from lib.core.times import format_utc, parse_day_or_moment
-from lib.reports.catalog import ORDER, all_reports, get_report
+from lib.reports.catalog import all_reports, get_report
 from lib.reports.controls import CONTROL_ORDER, all_controls, choose
 from lib.reports.parameters import PARAMETERS, ParameterError, PeriodError, Request, format_number
 
@@ -87,7 +87,8 @@ def _period_options(parser: argparse.ArgumentParser, required: bool = False) -> 
         )
     parser.add_argument(
         "--controls",
-        help=f"comma-separated controls to evaluate (default all: {', '.join(CONTROL_ORDER)})",
+        help="comma-separated controls to evaluate (default: all of them, the inventory ones "
+        f"when the lake has an inventory: {', '.join(CONTROL_ORDER)})",
     )
     parser.add_argument("--now", help=argparse.SUPPRESS)  # fixed clock for reproducible output
 
@@ -178,12 +179,14 @@ def report_command(args: argparse.Namespace) -> int:
         return 0
     if not args.name:
         raise UsageError("name a report (or `all`); --list shows them")
-    names = list(ORDER) if args.name == "all" else [get_report(args.name).name]
-    if args.format == "csv" and len(names) > 1:
+    if args.format == "csv" and args.name == "all":
         raise UsageError("csv holds one report: name it instead of `all`")
-    from lib.reports.engine import run_reports
+    names = ["all"] if args.name == "all" else [get_report(args.name).name]
+    from lib.reports.engine import all_report_names, run_reports
 
     request = request_from(args)
+    if names == ["all"]:
+        names = all_report_names(args.location)
     with worded_errors():
         results = run_reports(args.location, request, names, controls_from(args))
     emit(render(results, args.format, args.lake), args.out, args.format)
@@ -293,5 +296,11 @@ def pack_summary(pack: Any, out: str) -> str:
     ]
     coverage = pack.results["coverage"].coverage
     lines += [f"coverage: {line}" for line in coverage_sentences(coverage)] if coverage else []
+    if "unprotected" in pack.results:
+        unprotected = len(pack.results["unprotected"].rows)
+        lines.append(
+            f"{unprotected} resources unprotected in the inventory snapshot in force "
+            "(unprotected.csv)"
+        )
     lines += [f"note: {note}" for note in pack.manifest["notes"]]
     return "\n".join(lines)

@@ -3,14 +3,16 @@
 Adding a report is adding its file under lib/reports/sql and one `report(...)` below (the order
 here is the presentation order: the CLI list, `report all`, the HTML page). Reports read the
 `latest` view (sql/latest_view.sql: one row per id, greatest updated_at then ingested_at) and the
-relations: the static ones declared here (files in sql/relations), and the two composed from the
-chosen controls (lib/reports/compose.py). Controls are declared in lib/reports/controls.py.
+relations: the static ones declared here (files in sql/relations), the inventory snapshot in force
+(lib/reports/inventory.py), and the two composed from the chosen controls (lib/reports/compose.py).
+Controls are declared in lib/reports/controls.py.
 """
 
 from __future__ import annotations
 
 from functools import cache
 
+from lib.reports import inventory
 from lib.reports.declaration import (
     ChartSpec,
     Query,
@@ -202,6 +204,34 @@ REPORTS: tuple[Query, ...] = (
         window_days=30,
     ),
     report(
+        "unprotected",
+        "unprotected.sql",
+        "Unprotected resources",
+        "Every resource the inventory snapshot in force lists that is in no vault, or in a vault "
+        "without an enabled backup policy: its type, name, status and why.",
+        "project_id resource_type resource_name resource_id status vault_name why snapshot_at",
+    ),
+    report(
+        "inventory",
+        "inventory.sql",
+        "Vaults and their policies",
+        "Per vault of the inventory snapshot in force: its size and usage, its backup policy with "
+        "the policy's schedule (the longest gap between two scheduled backups) and retention, "
+        "the resources it holds, and whether it is locked.",
+        "project_id vault_name vault_id object_type status size_gb used_gb used_rate policy_name "
+        "policy_enabled schedule hours_longest_gap retention resources locked snapshot_at",
+    ),
+    report(
+        "restore-points",
+        "restore_points.sql",
+        "Restore points",
+        "Per resource of the inventory snapshot in force: its available restore points, the "
+        "newest and oldest, the next to expire, how many were made automatically or by hand and "
+        "how many are encrypted, and those not available; resources without one first.",
+        "project_id resource_type resource_name resource_id vault_name restore_points newest_at "
+        "oldest_at next_expiry_at automatic manual encrypted not_available snapshot_at",
+    ),
+    report(
         "latest",
         "latest.sql",
         "Latest state of each task",
@@ -221,10 +251,10 @@ STATIC_RELATIONS: tuple[Query, ...] = (
     relation(
         "resources",
         "relations/resources.sql",
-        "Resources the controls evaluate",
+        "Resources of the operation logs",
         "Every resource with a backup task created before the evaluation time, or a delete task "
         "in the period, named by its latest such task; first_backup_at is its first backup task.",
-        "resource_id resource_name resource_type vault_name first_backup_at",
+        "resource_id resource_name resource_type vault_name first_backup_at project_id",
     ),
     relation(
         "backups_by_id",
@@ -251,11 +281,53 @@ STATIC_RELATIONS: tuple[Query, ...] = (
         "resource_id resource_name resource_type vault_name day backups successes failures "
         "success_ids failure_ids",
     ),
+    # Defined after the inventory snapshot's relations (lib/reports/inventory.py), which they read.
+    relation(
+        "snapshot_resources",
+        "relations/snapshot_resources.sql",
+        "Resources of the inventory snapshot in force",
+        "Every resource the snapshot in force lists (as protectable, or in a vault), with its "
+        "vault and that vault's backup policy.",
+        "project_id snapshot_id snapshot_at resource_id resource_name resource_type status "
+        "can_protect code reason vault_id vault_listed vault_name vault_size_gb vault_used_mb "
+        "policy_id policy_name policy_enabled max_interval_hours retention_duration_days "
+        "max_backups",
+    ),
+    relation(
+        "evaluated_resources",
+        "relations/evaluated_resources.sql",
+        "Resources the controls evaluate",
+        "The resources of the operation logs and those of the inventory snapshot in force, "
+        "together; from_logs says the operation logs know it.",
+        "resource_id resource_name resource_type vault_name first_backup_at project_id from_logs",
+    ),
+    relation(
+        "resource_protection",
+        "relations/resource_protection.sql",
+        "What the inventory says of each evaluated resource",
+        "Per evaluated resource: the snapshot in force of its project, whether it lists the "
+        "resource, its vault and backup policy, and why it cannot be judged (unknown) or has no "
+        "policy to judge (policy_gap).",
+        "resource_id resource_name resource_type vault_name project_id snapshot_id snapshot_at "
+        "listed unknown policy_gap can_protect code reason vault_id vault_listed "
+        "snapshot_vault_name vault_size_gb vault_used_mb policy_id policy_name policy_enabled "
+        "max_interval_hours retention_duration_days max_backups",
+    ),
 )
 COMPOSED_RELATIONS = ("control_list", "resource_compliance")
-RELATIONS = tuple(r.name for r in STATIC_RELATIONS) + COMPOSED_RELATIONS
+RELATIONS = tuple(r.name for r in STATIC_RELATIONS) + COMPOSED_RELATIONS  # written in SQL
 DATA_RELATIONS = ("operation_log_errors", "discover_state", "proof_spans")  # lake tables, not SQL
+# Every relation in the order they can be defined (a relation reads only those before it): the
+# inventory snapshot's relations just before the first SQL relation that reads them.
+ORDERED_RELATIONS = (
+    RELATIONS[: RELATIONS.index("snapshot_resources")]
+    + inventory.RELATIONS
+    + RELATIONS[RELATIONS.index("snapshot_resources") :]
+    + DATA_RELATIONS
+)
 ORDER = tuple(r.name for r in REPORTS)
+# The reports of the inventory alone: `report all` leaves them out while the lake has none.
+INVENTORY_REPORTS = ("unprotected", "inventory", "restore-points")
 
 
 @cache

@@ -13,8 +13,8 @@ import re
 from collections.abc import Sequence
 from functools import cache
 
-from lib.core.schema import OPERATION_LOGS_SCHEMA
-from lib.reports.catalog import DATA_RELATIONS, RELATIONS, all_reports, static_relations
+from lib.core.schema import DATA_TABLE, OPERATION_LOGS_SCHEMA
+from lib.reports.catalog import ORDERED_RELATIONS, RELATIONS, all_reports, static_relations
 from lib.reports.controls import all_controls
 from lib.reports.declaration import Query
 from lib.reports.parameters import Request, Scope, scope_for, tokens_in
@@ -36,14 +36,20 @@ def referenced(sql: str, names: tuple[str, ...]) -> list[str]:
 
 
 def needed(sql: str, relations: dict[str, str]) -> list[str]:
-    """The relations a query reads, directly or through other relations, in definition order;
-    the data relations (lake tables besides operation_logs) come last."""
-    names = RELATIONS + DATA_RELATIONS
+    """The relations a query reads, directly or through other relations, in definition order
+    (catalog.ORDERED_RELATIONS: the data relations, read from the lake, among them)."""
+    names = ORDERED_RELATIONS
     wanted = set(referenced(sql, names))
-    for name in reversed(RELATIONS):  # a relation reads only relations defined before it
-        if name in wanted:
+    for name in reversed(names):  # a relation reads only relations defined before it
+        if name in wanted and name in relations:
             wanted |= set(referenced(relations[name], names))
     return [name for name in names if name in wanted]
+
+
+def reads_logs(report: Query, relations: dict[str, str]) -> bool:
+    """Whether the report reads the operation logs, itself or through a relation."""
+    texts = [report.sql, *(relations[n] for n in needed(report.sql, relations) if n in relations)]
+    return any(referenced(text, ("latest", DATA_TABLE)) for text in texts)
 
 
 def full_sql(report: Query, relations: dict[str, str]) -> str:

@@ -2,28 +2,52 @@
 
 A session is one DuckDB connection for one period: the `latest` view over the partitions the period
 can touch, and the relations the reports read (resources, resource_compliance, ...) computed once,
-on first use, and shared by every report of the session.
+on first use, and shared by every report of the session. The inventory snapshot in force at the
+evaluation time is read through the lake's snapshot reader and registered as Arrow tables
+(lib/reports/inventory.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from lib.core.schema import DATA_TABLE, ERRORS_SCHEMA, ERRORS_TABLE, PARTITION_KEY
+import pyarrow as pa
+
+from lib.core.schema import (
+    DATA_TABLE,
+    ERRORS_SCHEMA,
+    ERRORS_TABLE,
+    OPERATION_LOGS_SCHEMA,
+    PARTITION_KEY,
+)
 from lib.core.settings import LakeLocation
 from lib.core.times import now_utc, utc_day
 from lib.lake.reader import SCAN_ATTEMPTS, LakeNotFound, open_table
-from lib.reports.catalog import get_report, latest_view_sql
-from lib.reports.compose import columns_read, needed, relation_sql, scope_of
+from lib.reports.catalog import INVENTORY_REPORTS, ORDER, get_report, latest_view_sql
+from lib.reports.compose import (
+    columns_read,
+    needed,
+    reads_logs,
+    referenced,
+    relation_sql,
+    scope_of,
+)
 from lib.reports.controls import choose
 from lib.reports.coverage import LakeCoverage, LakeState, read_lake_state
 from lib.reports.declaration import Query, ReportError
+from lib.reports.inventory import RELATIONS as INVENTORY_RELATIONS
+from lib.reports.inventory import LakeInventory
 from lib.reports.parameters import TOKEN, Request, Scope, format_number, render
-from lib.reports.result import ReportResult
+from lib.reports.result import InForce, ReportResult
 
 # What DuckDB says when a file of the scan vanished (a compaction replaced it meanwhile).
 LOST_FILE_SIGNS = ("No such file or directory", "NoSuchKey", "does not exist")
+NO_INVENTORY = (
+    "the lake has no inventory snapshot yet: `python -m lib inventory` (or the function's "
+    "inventory event) takes one"
+)
 MISSING_ENGINE = (
     "the reports need DuckDB, which is not installed in this Python environment: "
     "pip install '.[reports]' in the checkout (or pip install -r requirements-reports.txt)"
@@ -49,10 +73,11 @@ def run_reports(
     """Run the named reports; reports over the same period share one session. A plain string
     is a local folder, or an S3 lake reached with AWS's own settings."""
     lake = location_of(lake)
-    relations = relation_sql(choose(controls))
+    inventory = LakeInventory(lake)
+    relations = relation_sql(controls_for(inventory, controls))
     for attempt in range(1, SCAN_ATTEMPTS + 1):
         try:
-            return _run_once(lake, request, names, relations)
+            return _run_once(lake, request, names, relations, inventory)
         except _FileLost:
             # A compaction deleted a file after listing it and writing its rows elsewhere:
             # list the lake again and run again.
@@ -61,13 +86,35 @@ def run_reports(
     raise AssertionError("unreachable")
 
 
+def controls_for(inventory: LakeInventory, names: Sequence[str] | None) -> tuple[str, ...]:
+    """The controls named, or by default all of them; the inventory controls only when the lake
+    has an inventory (without one, the operation-log controls run exactly as they always did)."""
+    return choose(names, inventory=names is not None or inventory.exists())
+
+
+def has_inventory(lake: LakeLocation | str) -> bool:
+    """Whether any project of the lake has an inventory state (then its controls and reports run
+    by default)."""
+    return LakeInventory(location_of(lake)).exists()
+
+
+def all_report_names(lake: LakeLocation | str) -> list[str]:
+    """What `all` runs: every report, those of the inventory only when the lake has one."""
+    inventory = has_inventory(lake)
+    return [name for name in ORDER if inventory or name not in INVENTORY_REPORTS]
+
+
 def run_report(name: str, lake: LakeLocation | str, request: Request) -> ReportResult:
     """One report over the lake, every parameter at its default unless the request sets it."""
     return run_reports(lake, request, [name])[0]
 
 
 def _run_once(
-    lake: LakeLocation, request: Request, names: Sequence[str], relations: dict[str, str]
+    lake: LakeLocation,
+    request: Request,
+    names: Sequence[str],
+    relations: dict[str, str],
+    inventory: LakeInventory,
 ) -> list[ReportResult]:
     sessions: dict[tuple[Any, ...], Session] = {}
     state = read_lake_state(lake, request.now)  # once: every report states its coverage
@@ -78,8 +125,9 @@ def _run_once(
             scope = scope_of(report, request, relations)
             key = (scope.since, scope.until, report.history)
             if key not in sessions:
-                connection = _connect(lake, _dt_range(scope, report.history))
-                sessions[key] = Session(connection, lake, relations, state)
+                required = reads_logs(report, relations) or not inventory.exists()
+                connection, missing = _connect(lake, _dt_range(scope, report.history), required)
+                sessions[key] = Session(connection, lake, relations, inventory, missing, state)
             results.append(sessions[key].run(report, scope))
         return results
     finally:
@@ -100,17 +148,25 @@ class Session:
         connection: Any,
         lake: LakeLocation | str,
         relations: dict[str, str],
+        inventory: LakeInventory | None = None,
+        logs_missing: str | None = None,
         state: LakeState | None = None,
     ) -> None:
         self.connection = connection
         self.lake = location_of(lake)
         self.relations = relations
-        self.state = state
+        self.inventory = inventory or LakeInventory(self.lake)
+        self.logs_missing = logs_missing  # why the operation logs are not there, if they are not
+        self.state = state  # discovery's and verify's, read on first use when not given
+        self.at: datetime | None = None  # the evaluation time the inventory is read at
         self._made: set[str] = set()
         self._coverage: LakeCoverage | None = None
 
     def run(self, report: Query, scope: Scope) -> ReportResult:
+        if self.logs_missing and reads_logs(report, self.relations):
+            raise ReportError(self.logs_missing)
         literals = scope.literals()
+        self.at = scope.at
         try:
             for name in needed(report.sql, self.relations):
                 self._make(name, literals)
@@ -132,8 +188,9 @@ class Session:
             rows=rows,
             scope=scope,
             chart=report.chart,
-            notes=self.lake_state().notes,
-            coverage=self.coverage(scope),
+            notes=self._notes_for(report),
+            snapshots=self._snapshots_for(report),
+            coverage=self.coverage(scope) if reads_logs(report, self.relations) else None,
         )
 
     def lake_state(self) -> LakeState:
@@ -147,21 +204,39 @@ class Session:
         if self._coverage is None:
             if "latest" not in self._made:
                 self._materialise_latest()
-            bounds = {k: v for k, v in scope.literals().items() if k in ("since", "at")}
+            bounds = scope.literals()
             seen = self.connection.execute(
                 "SELECT DISTINCT project_id FROM latest WHERE project_id IS NOT NULL "
                 f"AND created_at >= {bounds['since']} AND created_at < {bounds['at']}"
             ).fetchall()
-            end = scope.at
-            self._coverage = self.lake_state().over(scope.since, end, [row[0] for row in seen])
+            self._coverage = self.lake_state().over(scope.since, scope.at, [r[0] for r in seen])
         return self._coverage
+
+    def _snapshots_for(self, report: Query) -> tuple[InForce, ...]:
+        used = needed(report.sql, self.relations)
+        if not any(name in INVENTORY_RELATIONS for name in used):
+            return ()
+        return self.inventory.by_project(self.at)
+
+    def _notes_for(self, report: Query) -> tuple[str, ...]:
+        """What the reader must know: discovery or verify state that cannot be read (with the
+        coverage every report of the operation logs states), and the inventory snapshot each
+        project was judged by (when the lake has an inventory, or the report is about it)."""
+        used = needed(report.sql, self.relations)
+        notes = list(self.lake_state().notes) if reads_logs(report, self.relations) else []
+        if any(name in INVENTORY_RELATIONS for name in used):
+            if self.inventory.exists():
+                notes += self.inventory.statements(self.at)
+            elif referenced(report.sql, (*INVENTORY_RELATIONS, "snapshot_resources")):
+                notes.append(NO_INVENTORY)
+        return tuple(notes)
 
     def _make(self, name: str, literals: dict[str, str]) -> None:
         if name in self._made:
             return
-        if "latest" not in self._made:
-            self._materialise_latest()
-        if name == ERRORS_TABLE:
+        if name in INVENTORY_RELATIONS:
+            self.connection.register(name, self.inventory.relation(name, self.at))
+        elif name == ERRORS_TABLE:
             self._register_errors()
         elif name == "discover_state":
             self._register_watermarks()
@@ -169,6 +244,8 @@ class Session:
             self._register_proof_spans()
         else:
             body = render(self.relations[name], literals)
+            if "latest" not in self._made and referenced(body, ("latest",)):
+                self._materialise_latest()
             self.connection.execute(f"CREATE TEMP TABLE {name} AS {body}")
         self._made.add(name)
 
@@ -225,17 +302,29 @@ def location_of(lake: LakeLocation | str) -> LakeLocation:
     return lake if isinstance(lake, LakeLocation) else LakeLocation(str(lake))
 
 
-def _connect(lake: LakeLocation, dt_range: str) -> Any:
+def _open_logs(lake: LakeLocation, required: bool) -> tuple[Any, str | None]:
+    """The operation_logs dataset, or (when the report can do without: an inventory report over
+    a lake that has only an inventory) an empty table and why the logs are missing."""
+    try:
+        dataset = open_table(lake, DATA_TABLE)
+        missing = (
+            None if dataset.files else f"the lake at {lake.uri} has no operation_logs files yet"
+        )
+    except (LakeNotFound, FileNotFoundError, OSError) as exc:
+        missing = f"no operation_logs in the lake at {lake.uri}: {exc}"
+    if missing is None:
+        return dataset, None
+    if required:
+        raise ReportError(missing)
+    return OPERATION_LOGS_SCHEMA.append(pa.field(PARTITION_KEY, pa.string())).empty_table(), missing
+
+
+def _connect(lake: LakeLocation, dt_range: str, required: bool = True) -> tuple[Any, str | None]:
     try:
         import duckdb  # the reporting tools' dependency, not the Lambda function's
     except ImportError:
         raise ReportError(MISSING_ENGINE) from None
-    try:
-        dataset = open_table(lake, DATA_TABLE)
-    except (LakeNotFound, FileNotFoundError, OSError) as exc:
-        raise ReportError(f"no operation_logs in the lake at {lake.uri}: {exc}") from None
-    if not dataset.files:
-        raise ReportError(f"the lake at {lake.uri} has no operation_logs files yet")
+    dataset, missing = _open_logs(lake, required)
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
     connection.execute("SET enable_progress_bar = false")  # output is the report, nothing else
@@ -246,7 +335,7 @@ def _connect(lake: LakeLocation, dt_range: str) -> Any:
         f"CREATE VIEW {DATA_TABLE} AS SELECT * FROM lake_operation_logs WHERE {dt_range}"
     )
     connection.execute(f"CREATE VIEW latest AS {latest_view_sql()}")
-    return connection
+    return connection, missing
 
 
 def _dt_range(scope: Scope, history: bool) -> str:

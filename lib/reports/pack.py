@@ -1,7 +1,9 @@
 """The audit pack: one folder an auditor can be handed and can check.
 
 `index.html` (summary, controls, the exceptions with their evidence, then a section per report
-in SECTIONS), each pack report as CSV and JSON (every row), a page of its own for a report drawn
+in SECTIONS, with the inventory's INVENTORY_SECTIONS when the lake has an inventory: the summary
+then leads with the unprotected resources and each project's snapshot time), each pack report as
+CSV and JSON (every row), a page of its own for a report drawn
 as a figure (`adherence.html`), and `manifest.json` with the period, parameters, lake,
 generation time and the SHA-256 of every other file. Everything but the manifest's generation
 time depends only on the lake and the request, so the same run twice writes the same bytes.
@@ -23,10 +25,10 @@ from lib.lake.storage import open_store
 from lib.reports.catalog import get_report
 from lib.reports.controls import choose
 from lib.reports.coverage_text import coverage_json
-from lib.reports.engine import location_of, run_reports
+from lib.reports.engine import has_inventory, location_of, run_reports
 from lib.reports.html.heatmap import STATES, day_state
 from lib.reports.html.sections import Section, render_figure_page
-from lib.reports.html.summary import render_index
+from lib.reports.html.summary import render_index, snapshots_by_project
 from lib.reports.parameters import Request, Scope
 from lib.reports.result import ReportResult
 from lib.reports.text import render_csv, render_json
@@ -93,7 +95,73 @@ SECTIONS = (
         columns="day project_id tasks error_rows error_reasons",
     ),
 )
-PACK_REPORTS = ("controls", "resource-compliance", *(section.report for section in SECTIONS))
+
+
+def unprotected_kind(row: Row) -> str:
+    """Why a resource of the unprotected report is unprotected, in a few words."""
+    why = str(row["why"])
+    if why.startswith("in no vault"):
+        return "in no vault"
+    if why.endswith("has no backup policy"):
+        return "in a vault without a backup policy"
+    if why.endswith("is disabled"):
+        return "under a disabled backup policy"
+    return "in a vault the snapshot does not list"
+
+
+def vault_policy(row: Row) -> str:
+    if row["policy_name"] is None:
+        return "without a backup policy"
+    return f"with {'an enabled' if row['policy_enabled'] else 'a disabled'} backup policy"
+
+
+IN_SNAPSHOT = "in the inventory snapshot in force"
+# The inventory's sections, when the lake has one: the unprotected resources before the others,
+# the vaults and the restore points after them.
+INVENTORY_SECTIONS = (
+    Section(
+        "unprotected",
+        noun="unprotected resources",
+        count=unprotected_kind,
+        exception=lambda row: True,
+        listed="unprotected resources",
+        columns="project_id resource_type resource_name resource_id status vault_name why",
+        where=IN_SNAPSHOT,
+    ),
+    Section(
+        "inventory",
+        noun="vaults",
+        count=vault_policy,
+        exception=lambda row: not row["policy_enabled"],
+        listed="vaults without an enabled backup policy",
+        columns="project_id vault_name vault_id size_gb used_rate policy_name retention resources",
+        where=IN_SNAPSHOT,
+    ),
+    Section(
+        "restore-points",
+        noun="resources",
+        count=lambda row: "with restore points" if row["restore_points"] else "with none",
+        exception=lambda row: not row["restore_points"],
+        listed="resources without an available restore point",
+        columns="project_id resource_type resource_name resource_id vault_name not_available",
+        where=IN_SNAPSHOT,
+    ),
+)
+
+
+def pack_sections(inventory: bool) -> tuple[Section, ...]:
+    """The report sections of a pack: SECTIONS, and the inventory's when the lake has one."""
+    if not inventory:
+        return SECTIONS
+    first, *last = INVENTORY_SECTIONS
+    return (first, *SECTIONS, *last)
+
+
+def pack_reports(sections: Sequence[Section]) -> tuple[str, ...]:
+    return ("controls", "resource-compliance", *(section.report for section in sections))
+
+
+PACK_REPORTS = pack_reports(SECTIONS)
 MANIFEST = "manifest.json"
 FORMAT = "oplog-lake audit pack 1"
 
@@ -111,16 +179,18 @@ def build_pack(
     controls: Sequence[str] | None,
     generated_at: datetime,
 ) -> Pack:
-    chosen = choose(controls)
     lake = location_of(lake)
-    results = {r.name: r for r in run_reports(lake, request, PACK_REPORTS, chosen)}
+    inventory = has_inventory(lake)
+    chosen = choose(controls, inventory=inventory)
+    sections = pack_sections(inventory)
+    results = {r.name: r for r in run_reports(lake, request, pack_reports(sections), chosen)}
     scope = results["controls"].scope
     if scope is None:  # every report run over a lake has one
         raise RuntimeError("the controls report ran without a scope")
     title = pack_title(scope)
-    index = render_index(results, SECTIONS, lake=lake.uri, title=title)
+    index = render_index(results, sections, lake=lake.uri, title=title)
     files = {"index.html": index.encode()}
-    for section in SECTIONS:
+    for section in sections:
         if section.page:
             page = render_figure_page(results[section.report], lake=lake.uri, title=title)
             files[section.page] = page.encode()
@@ -136,6 +206,12 @@ def build_pack(
         "controls": list(chosen),
         "parameters": dict(scope.values),
         "rows": {name: len(result.rows) for name, result in results.items()},
+        "inventory": {
+            project: {"snapshot_id": snapshot_id, "snapshot_at": _moment(taken)}
+            if snapshot_id
+            else None
+            for project, (snapshot_id, taken) in snapshots_by_project(results).items()
+        },
         "notes": sorted({note for result in results.values() for note in result.notes}),
         "coverage": coverage_json(coverage) if (coverage := results["coverage"].coverage) else None,
         "files": {name: digest(data) for name, data in sorted(files.items())},
@@ -161,9 +237,10 @@ class DestinationError(ValueError):
 
 
 def pack_files() -> set[str]:
-    """The names every pack holds."""
-    evidence = {f"{name}.{kind}" for name in PACK_REPORTS for kind in ("csv", "json")}
-    pages = {section.page for section in SECTIONS if section.page}
+    """The names a pack may hold (those of the inventory only when the lake has one)."""
+    sections = pack_sections(inventory=True)
+    evidence = {f"{name}.{kind}" for name in pack_reports(sections) for kind in ("csv", "json")}
+    pages = {section.page for section in sections if section.page}
     return {"index.html", MANIFEST} | evidence | pages
 
 
@@ -196,7 +273,8 @@ def write_pack(pack: Pack, out: LakeLocation, lake: LakeLocation) -> list[str]:
     """Every file under `out` (a folder or s3://bucket/prefix, encrypted like the lake), the
     manifest last, so a pack with a manifest is whole; an earlier pack there is replaced whole
     (its files the new one lacks removed first). Returns the names written."""
-    stale = check_destination(out, lake)
+    check_destination(out, lake)  # refuses a place that holds anything but an earlier pack
+    stale = _earlier_files(out) - set(pack.files)
     store = open_store(out)
     for name in sorted(stale):
         store.delete(name)
@@ -205,6 +283,15 @@ def write_pack(pack: Pack, out: LakeLocation, lake: LakeLocation) -> list[str]:
             store.put(name, data)
     store.put(MANIFEST, pack.files[MANIFEST])
     return list(pack.files)
+
+
+def _earlier_files(out: LakeLocation) -> set[str]:
+    """The files an earlier pack at `out` holds (one with an inventory, replaced by one
+    without, leaves none of its inventory reports behind)."""
+    store = open_store(out)
+    present = set(store.list(""))
+    earlier = _earlier_pack(store) if MANIFEST in present else None
+    return (present & earlier) - {MANIFEST} if earlier else set()
 
 
 def _earlier_pack(store: Any) -> set[str] | None:

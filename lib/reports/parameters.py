@@ -62,6 +62,9 @@ PARAMETERS: dict[str, Parameter] = {
         Parameter("max_restore_minutes", 720, "min", "restore-time: longest restore allowed"),
         Parameter("min_retention_days", 7, "d", "min-retention: youngest backup deletable"),
         Parameter("stuck_hours", 6, "h", "no-stuck-tasks: longest running/waiting time"),
+        Parameter("max_backup_interval_hours", 24, "h", "policy-frequency: longest scheduled gap"),
+        Parameter("policy_retention_days", 7, "d", "policy-retention: shortest retention"),
+        Parameter("vault_usage_pct", 90, "%", "vault-capacity: fullest vault", maximum=100),
     )
 }
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from lib.reports.coverage import LakeCoverage
 from lib.reports.declaration import ChartSpec
 from lib.reports.parameters import Scope
+
+# (project, snapshot ID, taken at) of the inventory snapshot a report judged by; IDs None: none
+InForce = tuple[str, str | None, datetime | None]
 
 
 @dataclass(frozen=True)
@@ -21,3 +25,6 @@ class ReportResult:
     chart: ChartSpec | None = None
     notes: tuple[str, ...] = field(default=())  # things the reader must know (unreadable state)
     coverage: LakeCoverage | None = None  # where the period is proven complete, per project
+    # the inventory judged by: per project with an inventory, its snapshot in force (ID and
+    # time) or (None, None); empty when the report does not read the inventory
+    snapshots: tuple[InForce, ...] = field(default=())

@@ -25,7 +25,7 @@ from lib.reports.values import display, is_numeric, plain_row, scope_lines
 # apostrophe in CSV (shown as text, the usual neutralisation); JSON keeps every value as it is.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CELL_WIDTH = 40
-WIDER = {"reason": 100, "description": 100}  # sentences a reader needs whole
+WIDER = {"reason": 100, "description": 100, "why": 100}  # sentences a reader needs whole
 
 
 def render_json(results: Sequence[ReportResult]) -> str:

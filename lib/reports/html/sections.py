@@ -35,6 +35,7 @@ class Section:
     listed: str = ""  # "restores that did not succeed"
     columns: str = ""  # "" = the report's own
     figure_page: bool = False
+    where: str = "in the period"  # what the rows were counted over
 
     @property
     def page(self) -> str | None:
@@ -50,11 +51,11 @@ def counts_line(section: Section, result: ReportResult) -> str:
     """ "864 restores in the period: 830 success, 34 failed." (largest group first)."""
     counts = Counter(section.count(row) for row in result.rows)
     if not counts:
-        return f"No {section.noun} in the period."
+        return f"No {section.noun} {section.where}."
     parts = ", ".join(
         f"{count} {name}" for name, count in sorted(counts.items(), key=lambda i: (-i[1], i[0]))
     )
-    return f"{len(result.rows)} {section.noun} in the period: {parts}."
+    return f"{len(result.rows)} {section.noun} {section.where}: {parts}."
 
 
 def file_links(section: Section) -> str:

@@ -12,8 +12,10 @@ enough to open at once and to print in a few dozen pages for a month of hundreds
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from lib.core.times import format_utc
 from lib.reports.html.exceptions import render_exceptions
 from lib.reports.html.markup import attrs, escape, header_label
 from lib.reports.html.page import frame, render_coverage, render_page, render_scope, status_mark
@@ -71,7 +73,11 @@ def tiles(results: Results) -> str:
         for r in results["resource-compliance"].rows
         if r["status"] == "NON_COMPLIANT"
     }
-    items = [
+    items = []
+    if "unprotected" in results:
+        unprotected = len(results["unprotected"].rows)
+        items.append(tile(str(unprotected), "unprotected resources", state(not unprotected)))
+    items += [
         tile(str(len(resources)), "resources evaluated"),
         tile(str(len(failing)), "resources failing a control", "fail" if failing else "pass"),
     ]
@@ -84,6 +90,53 @@ def tiles(results: Results) -> str:
     items.append(tile(f"{good} of {len(restores)}", "restores succeeded"))
     items.append(tile(str(len(results["deletions"].rows)), "deletions"))
     return f'<ul class="tiles">{"".join(items)}</ul>'
+
+
+def state(good: bool) -> str:
+    return "pass" if good else "fail"
+
+
+def snapshots_by_project(results: Results) -> dict[str, tuple[str | None, datetime | None]]:
+    """Each project's inventory snapshot the reports judged by, (None, None) for a project with
+    none: those with an inventory state, and those of the operation logs in the period."""
+    found: dict[str, tuple[str | None, datetime | None]] = {}
+    for result in results.values():
+        for project, snapshot_id, taken in result.snapshots:
+            found[project] = (snapshot_id, taken)
+    if found:  # the lake has an inventory: a project of the logs without one says so too
+        for row in results["coverage"].rows if "coverage" in results else []:
+            if row["project_id"] is not None:
+                found.setdefault(row["project_id"], (None, None))
+    return dict(sorted(found.items()))
+
+
+def inventory_lead(results: Results) -> str:
+    """What leads the summary: the resources under no protection at all (in no vault, or in a
+    vault without an enabled backup policy), and the snapshot each project was judged by."""
+    if "unprotected" not in results:
+        return (
+            "<p>No inventory snapshot: resources that were never put under protection cannot be "
+            "shown (the inventory, <code>python -m lib inventory</code>, lists them).</p>"
+        )
+    rows = results["unprotected"].rows
+    kinds: dict[str, int] = {}
+    for row in rows:
+        kind = "in no vault" if row["vault_name"] is None else "without an enabled policy"
+        kinds[kind] = kinds.get(kind, 0) + 1
+    detail = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    lines = [
+        f"<p><strong>{len(rows)} resources are unprotected</strong> in the inventory snapshot "
+        f"in force (in no vault, or in a vault without an enabled backup policy)"
+        + (f": {escape(detail)}.</p>" if rows else ".</p>")
+    ]
+    for project, (snapshot_id, taken) in snapshots_by_project(results).items():
+        said = (
+            f"inventory snapshot {snapshot_id} taken at {format_utc(taken)}"
+            if snapshot_id and taken
+            else "no inventory snapshot taken by the evaluation time"
+        )
+        lines.append(f"<p>Project {escape(project)}: {escape(said)}.</p>")
+    return "".join(lines)
 
 
 def completeness(results: Results) -> str:
@@ -173,6 +226,7 @@ def render_index(results: Results, sections: Sequence[Section], *, lake: str, ti
         "</header>",
         contents(sections, results),
         '<section id="summary" data-section="summary"><h2>Summary</h2>',
+        inventory_lead(results),
         headline(results),
         completeness(results),
         tiles(results),
@@ -200,6 +254,7 @@ def render_report_page(results: list[ReportResult], *, lake: str) -> str:
     if set(SUMMARY_INPUTS) <= set(by_name):
         lead = (
             '<section id="summary" data-section="summary"><h2>Summary</h2>'
+            + (inventory_lead(by_name) if "unprotected" in by_name else "")
             + headline(by_name)
             + completeness(by_name)
             + tiles(by_name)

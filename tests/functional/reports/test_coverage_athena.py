@@ -92,7 +92,8 @@ def glue_tables(connection: Any, lake: Path) -> None:
 
 def athena_rows(lake: Path) -> list[dict[str, Any]]:
     location = LakeLocation(str(lake))
-    session = Session(_connect(location, "TRUE"), location, relation_sql(choose(None)))
+    connection, _ = _connect(location, "TRUE")
+    session = Session(connection, location, relation_sql(choose(None)))
     glue_tables(session.connection, lake)
     report = get_report("coverage")
     scope = scope_of(report, Request(now=NOW, since=SINCE), session.relations)

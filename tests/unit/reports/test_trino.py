@@ -18,8 +18,10 @@ import yaml
 from sqlglot import exp
 from trino_check import Checker, PlainCalls
 
+from lib.core.inventory_schema import INVENTORY_TABLES
 from lib.core.schema import ERRORS_SCHEMA, OPERATION_LOGS_SCHEMA, PARTITION_KEY
 from lib.reports.athena import STATE_COLUMNS, hive_type
+from lib.reports.athena_inventory import GLUE_TABLES, STATE_FILES, glue_name
 from lib.reports.catalog import all_reports
 from lib.reports.macros import expand
 
@@ -29,10 +31,11 @@ UTC_NOW = "CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP)"
 
 
 def trino_type(hive: str) -> str:
-    """A Glue (Hive) type as Trino names it: `array<map<string,string>>` is
-    `array(map(varchar, varchar))`; structs are rows (their fields left out)."""
-    if hive.startswith("struct"):
-        return "row"
+    """A Glue (Hive) type as Trino names it: `array<string>` is `array(varchar)`,
+    `array<map<string,string>>` is `array(map(varchar, varchar))`; structs, and arrays of
+    them, are rows and arrays with their fields left out."""
+    if hive.startswith(("struct", "array<struct")):
+        return hive.split("<")[0].replace("struct", "row")
     for kind in ("array", "map"):
         if hive.startswith(f"{kind}<"):
             inner = hive[len(kind) + 1 : -1]
@@ -48,13 +51,16 @@ def glue_schema() -> dict[str, dict[str, str]]:
         typed = {f.name: trino_type(hive_type(f.type)) for f in schema}
         return typed | {PARTITION_KEY: "varchar"}
 
-    return {
+    inventory = {glue_name(t.name): columns(t.schema) for t in INVENTORY_TABLES.values()}
+    published = "array(row(snapshot_id varchar, snapshot_at varchar, dt varchar))"
+    return inventory | {
         "operation_logs": columns(OPERATION_LOGS_SCHEMA),
         "operation_log_errors": columns(ERRORS_SCHEMA),
         **{
             table: {name: trino_type(hive) for name, hive in state.items()} | {"$path": "varchar"}
             for table, state in STATE_COLUMNS.items()
         },
+        STATE_FILES: {"project_id": "varchar", "snapshots": published, "$path": "varchar"},
     }
 
 
@@ -128,7 +134,7 @@ def partition_filters(sql: str) -> list[str]:
     tree = sqlglot.parse_one(sql, dialect=PlainCalls)
     found = []
     for table in tree.find_all(exp.Table):
-        if table.name in ("operation_logs", "operation_log_errors"):
+        if table.name in ("operation_logs", "operation_log_errors", *GLUE_TABLES):
             where = table.find_ancestor(exp.Select).args.get("where")
             comparisons = where.find_all(exp.GTE, exp.LTE) if where else []
             found.append(

@@ -105,6 +105,9 @@ class Checker:
             (array,) = node.expressions
             element = self.type_of(array).removeprefix("array(").removesuffix(")")
             alias = node.args["alias"]
+            if element.startswith("row("):  # an array of rows: one column per field, in order
+                fields = [f.split()[-1] for f in element[4:-1].split(",")]
+                return {c.name: t for c, t in zip(alias.columns, fields, strict=True)}
             return {column.name: element for column in alias.columns}
         if isinstance(node, exp.Values):  # VALUES (...), (...) AS name (columns)
             rows = [[self.type_of(value) for value in row.expressions] for row in node.expressions]

@@ -41,6 +41,7 @@ SIGNATURES: dict[str, list[tuple[tuple[str, ...], str]]] = {
     ],
     # strings
     "concat": [(("varchar", "varchar..."), "varchar")],
+    "concat_ws": [(("varchar", "varchar", "varchar..."), "varchar")],
     "substr": [(("varchar", "bigint"), "varchar"), (("varchar", "bigint", "bigint"), "varchar")],
     "trim": [(("varchar",), "varchar")],
     "regexp_extract": [
@@ -69,6 +70,7 @@ SIGNATURES: dict[str, list[tuple[tuple[str, ...], str]]] = {
     # maps: element_at gives NULL for a key the map lacks (the subscript fails)
     "element_at": [(("map(varchar, varchar)", "varchar"), "varchar")],
     # arrays: no sequence over timestamps with a time zone (Trino has none)
+    "array_join": [(("array(varchar)", "varchar"), "varchar")],
     "sequence": [
         (("bigint", "bigint"), "array(bigint)"),
         (("bigint", "bigint", "bigint"), "array(bigint)"),

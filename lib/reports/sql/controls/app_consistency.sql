@@ -18,10 +18,10 @@ WITH asked AS (
 )
 SELECT
     'app-consistency' AS control,
-    resources.resource_id,
-    resources.resource_name,
-    resources.resource_type,
-    resources.vault_name,
+    evaluated_resources.resource_id,
+    evaluated_resources.resource_name,
+    evaluated_resources.resource_type,
+    evaluated_resources.vault_name,
     CASE
         WHEN asked.id IS NULL THEN 'INSUFFICIENT_DATA'
         WHEN asked.error_code = '' AND asked.error_message = '' THEN 'COMPLIANT'
@@ -36,5 +36,5 @@ SELECT
             || TRIM(asked.error_code || ' ' || substr(asked.error_message, 1, 200))
     END AS reason,
     asked.id AS evidence_ids
-FROM resources
-LEFT JOIN asked ON asked.resource_id = resources.resource_id AND asked.recency = 1
+FROM evaluated_resources
+LEFT JOIN asked ON asked.resource_id = evaluated_resources.resource_id AND asked.recency = 1

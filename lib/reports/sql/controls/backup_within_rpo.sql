@@ -19,17 +19,28 @@ last_success AS (
     FROM backups
     WHERE status = 'success' AND finished_at <= {at}
 ),
+lake AS (
+    -- how far back the lake's operation logs reach: a resource only the inventory lists is
+    -- "never backed up" once they reach back the RPO
+    SELECT (epoch({at}) - epoch(MIN(created_at))) / 3600.0 AS history_hours
+    FROM latest
+    WHERE created_at < {at}
+),
 judged AS (
     SELECT
-        resources.*,
+        evaluated_resources.*,
         last_success.id AS success_id,
         last_success.age_hours,
         backups.id AS last_task_id,
-        (epoch({at}) - epoch(resources.first_backup_at)) / 3600.0 AS watched_hours
-    FROM resources
+        (epoch({at}) - epoch(evaluated_resources.first_backup_at)) / 3600.0 AS watched_hours,
+        lake.history_hours
+    FROM evaluated_resources
+    CROSS JOIN lake
     LEFT JOIN last_success
-        ON last_success.resource_id = resources.resource_id AND last_success.recency = 1
-    LEFT JOIN backups ON backups.resource_id = resources.resource_id AND backups.recency = 1
+        ON last_success.resource_id = evaluated_resources.resource_id
+        AND last_success.recency = 1
+    LEFT JOIN backups
+        ON backups.resource_id = evaluated_resources.resource_id AND backups.recency = 1
 )
 SELECT
     'backup-within-rpo' AS control,
@@ -40,6 +51,7 @@ SELECT
     CASE
         WHEN success_id IS NOT NULL AND age_hours <= {rpo_hours} THEN 'COMPLIANT'
         WHEN success_id IS NULL AND watched_hours < {rpo_hours} THEN 'INSUFFICIENT_DATA'
+        WHEN NOT from_logs AND COALESCE(history_hours, 0) < {rpo_hours} THEN 'INSUFFICIENT_DATA'
         ELSE 'NON_COMPLIANT'
     END AS status,
     CASE
@@ -47,6 +59,14 @@ SELECT
             'last successful backup '
             || age_text(age_hours)
             || ' before the evaluation time, RPO {rpo_hours} h'
+        WHEN NOT from_logs AND COALESCE(history_hours, 0) < {rpo_hours} THEN
+            'no backup task in the lake, but its operation logs reach back only '
+            || age_text(COALESCE(history_hours, 0))
+            || ' of the RPO {rpo_hours} h'
+        WHEN NOT from_logs THEN
+            'never backed up: no backup task in the lake, whose operation logs reach back '
+            || age_text(history_hours)
+            || ', RPO {rpo_hours} h'
         WHEN last_task_id IS NULL THEN 'no backup task before the evaluation time'
         WHEN watched_hours < {rpo_hours} THEN
             'no successful backup yet; the first backup task is '

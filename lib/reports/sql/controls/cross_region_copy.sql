@@ -27,14 +27,14 @@ copies AS (
 ),
 judged AS (
     SELECT
-        resources.*,
+        evaluated_resources.*,
         candidates.id AS backup_task_id,
         candidates.backup_id,
         candidates.age_hours,
         copies.replication_ids
-    FROM resources
+    FROM evaluated_resources
     LEFT JOIN candidates
-        ON candidates.resource_id = resources.resource_id AND candidates.recency = 1
+        ON candidates.resource_id = evaluated_resources.resource_id AND candidates.recency = 1
     LEFT JOIN copies ON copies.backup_id = candidates.backup_id
 )
 SELECT

@@ -10,14 +10,14 @@ WITH days AS (
 ),
 judged AS (
     SELECT
-        resources.*,
+        evaluated_resources.*,
         COALESCE(days.days, 0) AS days,
         days.good_days,
         days.first_missed,
         days.missed_ids,
         CASE WHEN days.days > 0 THEN days.good_days * 100.0 / days.days END AS share_pct
-    FROM resources
-    LEFT JOIN days ON days.resource_id = resources.resource_id
+    FROM evaluated_resources
+    LEFT JOIN days ON days.resource_id = evaluated_resources.resource_id
 )
 SELECT
     'daily-adherence' AS control,

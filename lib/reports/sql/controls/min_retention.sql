@@ -30,10 +30,10 @@ per_resource AS (
 )
 SELECT
     'min-retention' AS control,
-    resources.resource_id,
-    resources.resource_name,
-    resources.resource_type,
-    resources.vault_name,
+    evaluated_resources.resource_id,
+    evaluated_resources.resource_name,
+    evaluated_resources.resource_type,
+    evaluated_resources.vault_name,
     CASE
         WHEN per_resource.too_young > 0 THEN 'NON_COMPLIANT'
         WHEN per_resource.unknown > 0 THEN 'INSUFFICIENT_DATA'
@@ -58,5 +58,5 @@ SELECT
         WHEN per_resource.unknown > 0 THEN per_resource.unknown_ids
         ELSE per_resource.all_ids
     END AS evidence_ids
-FROM resources
-LEFT JOIN per_resource ON per_resource.resource_id = resources.resource_id
+FROM evaluated_resources
+LEFT JOIN per_resource ON per_resource.resource_id = evaluated_resources.resource_id

@@ -13,10 +13,10 @@ WITH stuck AS (
 )
 SELECT
     'no-stuck-tasks' AS control,
-    resources.resource_id,
-    resources.resource_name,
-    resources.resource_type,
-    resources.vault_name,
+    evaluated_resources.resource_id,
+    evaluated_resources.resource_name,
+    evaluated_resources.resource_type,
+    evaluated_resources.vault_name,
     CASE WHEN stuck.tasks > 0 THEN 'NON_COMPLIANT' ELSE 'COMPLIANT' END AS status,
     CASE
         WHEN stuck.tasks > 0 THEN
@@ -25,5 +25,5 @@ SELECT
         ELSE 'no task open longer than {stuck_hours} h at the evaluation time'
     END AS reason,
     stuck.task_ids AS evidence_ids
-FROM resources
-LEFT JOIN stuck ON stuck.resource_id = resources.resource_id
+FROM evaluated_resources
+LEFT JOIN stuck ON stuck.resource_id = evaluated_resources.resource_id

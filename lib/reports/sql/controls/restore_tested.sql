@@ -12,11 +12,15 @@ lake AS (
     WHERE created_at < {at}
 ),
 judged AS (
-    SELECT resources.*, last_restore.id AS restore_id, last_restore.age_days, lake.history_days
-    FROM resources
+    SELECT
+        evaluated_resources.*,
+        last_restore.id AS restore_id,
+        last_restore.age_days,
+        lake.history_days
+    FROM evaluated_resources
     CROSS JOIN lake
     LEFT JOIN last_restore
-        ON last_restore.resource_id = resources.resource_id AND last_restore.recency = 1
+        ON last_restore.resource_id = evaluated_resources.resource_id AND last_restore.recency = 1
 )
 SELECT
     'restore-tested' AS control,

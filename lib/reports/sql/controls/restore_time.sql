@@ -8,10 +8,10 @@ WITH last_restore AS (
 )
 SELECT
     'restore-time' AS control,
-    resources.resource_id,
-    resources.resource_name,
-    resources.resource_type,
-    resources.vault_name,
+    evaluated_resources.resource_id,
+    evaluated_resources.resource_name,
+    evaluated_resources.resource_type,
+    evaluated_resources.vault_name,
     CASE
         WHEN last_restore.id IS NULL THEN 'INSUFFICIENT_DATA'
         WHEN last_restore.minutes <= {max_restore_minutes} THEN 'COMPLIANT'
@@ -25,6 +25,6 @@ SELECT
             || ' min, target {max_restore_minutes} min'
     END AS reason,
     last_restore.id AS evidence_ids
-FROM resources
+FROM evaluated_resources
 LEFT JOIN last_restore
-    ON last_restore.resource_id = resources.resource_id AND last_restore.recency = 1
+    ON last_restore.resource_id = evaluated_resources.resource_id AND last_restore.recency = 1

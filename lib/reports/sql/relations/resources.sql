@@ -4,6 +4,7 @@ WITH tasks AS (
         extra_info__resource__name AS resource_name,
         extra_info__resource__type AS resource_type,
         vault_name,
+        project_id,
         operation_type,
         created_at,
         row_number() OVER (
@@ -19,6 +20,7 @@ SELECT
     MAX(CASE WHEN recency = 1 THEN resource_name END) AS resource_name,
     MAX(CASE WHEN recency = 1 THEN resource_type END) AS resource_type,
     MAX(CASE WHEN recency = 1 THEN vault_name END) AS vault_name,
-    MIN(CASE WHEN operation_type = 'backup' THEN created_at END) AS first_backup_at
+    MIN(CASE WHEN operation_type = 'backup' THEN created_at END) AS first_backup_at,
+    MAX(CASE WHEN recency = 1 THEN project_id END) AS project_id
 FROM tasks
 GROUP BY resource_id
