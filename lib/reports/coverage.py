@@ -22,7 +22,14 @@ from datetime import UTC, datetime, timedelta
 
 from lib.core.errors import OplogLakeError
 from lib.core.settings import LakeLocation
-from lib.ingest.coverage import Proofs, ProvenSpan, VerifyProofs, project_coverage
+from lib.ingest.coverage import (
+    DISCOVERY,
+    VERIFY,
+    Proofs,
+    ProvenSpan,
+    VerifyProofs,
+    project_coverage,
+)
 from lib.ingest.watermark import ProjectState, Span, Watermarks
 from lib.lake.storage import open_store
 
@@ -108,8 +115,8 @@ class LakeState:
         for evidence in self.projects:
             listed = evidence.state.listed() if evidence.state else ()
             proofs = evidence.proofs.proven if evidence.proofs else ()
-            pieces = [("discovery", s.start, s.end) for s in listed]
-            pieces += [("verify", p.start, p.end) for p in proofs]
+            pieces = [(DISCOVERY, s.start, s.end) for s in listed]
+            pieces += [(VERIFY, p.start, p.end) for p in proofs]
             rows += [(evidence.project_id, source, _naive(a), _naive(b)) for source, a, b in pieces]
         return rows
 

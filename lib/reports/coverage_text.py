@@ -61,26 +61,39 @@ def project_sentence(project: ProjectCoverage, coverage: LakeCoverage) -> str:
         return head + f"complete over the whole period ({proven_by})."
     tail = _continuing(project, coverage.end)
     clauses = [_gap_text(gap, project, coverage) for gap in project.gaps if gap is not tail]
-    if tail is not None:
-        moment = moment_text(tail.start, coverage.now)
-        age = duration((coverage.now - tail.start).total_seconds())
-        lead = "complete" if not clauses else "otherwise complete"
-        clauses.append(f"{lead} up to {moment}, {age} ago ({proven_by}); discovery continues")
+    if tail is not None and project.watermark is not None:
+        reached = tail.start if project.proven else project.watermark  # where listing stands
+        moment = moment_text(reached, coverage.now)
+        age = duration((coverage.now - reached).total_seconds())
+        if project.proven:
+            lead = "complete" if not clauses else "otherwise complete"
+            clauses.append(f"{lead} up to {moment}, {age} ago ({proven_by}); discovery continues")
+        else:  # the period begins after the watermark
+            clauses.append(
+                f"not listed yet: discovery listed up to {moment}, {age} ago, and continues"
+            )
     elif project.proven:
         clauses.append(f"the rest of the period is complete ({proven_by})")
-    elif project.proven_from is not None:
-        clauses.append(
-            f"the lake is proven complete only from {format_second(project.proven_from)}"
-        )
-    else:
-        clauses.append("nothing is proven for it yet")
+    elif (why := _nothing_proven(project, coverage.end)) is not None:
+        clauses.append(why)
     return head + "; ".join(clauses) + "."
 
 
+def _nothing_proven(project: ProjectCoverage, end: datetime) -> str | None:
+    """Why nothing in the period is proven, unless its gaps say it (all after the watermark)."""
+    if all(gap.reason == NOT_YET_LISTED for gap in project.gaps):
+        return None
+    if project.proven_from is None:
+        return "nothing is proven for it yet"
+    if project.proven_from >= end:
+        return f"the lake is proven complete only from {format_second(project.proven_from)}"
+    return "nothing in the period is proven"
+
+
 def _continuing(project: ProjectCoverage, end: datetime) -> Gap | None:
-    """The last gap when it is what follows a current watermark up to the period's end (with
-    something proven before it): discovery's work in progress, not a gap."""
-    if not project.gaps or not project.continues or not project.proven:
+    """The last gap when it is what follows a current watermark up to the period's end:
+    discovery's work in progress, not a gap."""
+    if not project.gaps or not project.continues:
         return None
     last = project.gaps[-1]
     return last if last.reason == NOT_YET_LISTED and last.end == end else None

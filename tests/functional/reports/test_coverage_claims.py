@@ -207,6 +207,11 @@ def test_a_period_running_past_a_current_watermark_reads_as_discovery_continuing
     ]
     proven = days(document(lake, capsys, "coverage", *december))
     assert (proven["2026-12-05"], proven["2026-12-06"]) == ("discovery", "partly")
+    table, _ = report(lake, capsys, "daily", "--since", "2026-12-06T17:15:00Z", "--now", NOW)
+    assert coverage_lines(table) == [
+        "coverage: Project p-audit: not listed yet: discovery listed up to 17:12:55 UTC today, "
+        "7 min 05 s ago, and continues."
+    ]
 
     page = tmp_path / "all.html"
     report(lake, capsys, "all", *december, "--format", "html", "--out", str(page))
@@ -221,6 +226,11 @@ def test_a_period_running_past_a_current_watermark_reads_as_discovery_continuing
         "coverage: Project p-audit: NOT LISTED: 2026-12-03T17:12:55Z to 2026-12-06T17:20:00Z "
         "(after discovery's watermark, 3 d 00 h old: discovery is behind); the rest of the "
         "period is complete (proven by discovery)."
+    ]
+    table, _ = report(lake, capsys, "daily", "--since", "2026-12-05", "--now", NOW)
+    assert coverage_lines(table) == [
+        "coverage: Project p-audit: NOT LISTED: 2026-12-05T00:00:00Z to 2026-12-06T17:20:00Z, "
+        "the whole period (after discovery's watermark, 3 d 00 h old: discovery is behind)."
     ]
 
 
@@ -253,6 +263,12 @@ def test_a_gap_between_listed_spans_is_named_as_not_listed(lake: Path, tmp_path,
         "not",
         "partly",
         "discovery",
+    ]
+    one_day = ["--since", "2026-11-04", "--until", "2026-11-04", "--now", NOW]
+    table, _ = report(lake, capsys, "daily", *one_day)
+    assert coverage_lines(table) == [
+        "coverage: Project p-audit: NOT LISTED: 2026-11-04T00:00:00Z to 2026-11-05T00:00:00Z, "
+        "the whole period; nothing in the period is proven."
     ]
     out = tmp_path / "pack"
     assert main(["audit", "--lake", str(lake), *NOVEMBER, "--out", str(out)]) == 0
