@@ -17,7 +17,14 @@ $(BIN)/.installed: $(BIN)/.reports-installed requirements-ops.txt requirements-d
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-install: $(BIN)/.installed
+# The project itself, editable, on top: `oplog-lake` and `python -m lib` from any folder, running
+# this checkout's code (the build backend is pinned in requirements-dev.txt; nothing is fetched).
+$(BIN)/.project-installed: $(BIN)/.installed pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-index \
+		--no-build-isolation --editable .
+	touch $@
+
+install: $(BIN)/.project-installed
 
 demo: $(BIN)/.reports-installed  ## replay the sample SQS batch and inventory offline into ./lake and show them
 	$(BIN)/python handler.py events/sqs-batch.json
@@ -69,7 +76,7 @@ $(AUDIT_VENV)/.installed: requirements-audit.txt
 	$(AUDIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-audit.txt
 	touch $@
 
-audit: $(AUDIT_VENV)/.installed  ## pip-audit over every pinned requirement; needs pypi.org's JSON API
+audit: $(AUDIT_VENV)/.installed  ## pip-audit over every pinned requirement; needs the package index's JSON API
 	$(AUDIT_VENV)/bin/pip-audit --strict --progress-spinner off \
 		-r requirements.txt -r requirements-reports.txt -r requirements-ops.txt \
 		-r requirements-dev.txt -r requirements-bench.txt

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -47,13 +48,18 @@ def main(argv: list[str]) -> int:
     except SinkError as exc:  # a compaction that could not reach the lake
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(response, indent=2))
-    if "Records" in event:
-        failures = len(response.get("batchItemFailures", []))
-        print(f"{args.event}: {len(event['Records'])} messages, {failures} to redeliver")
-    else:
-        print(f"{args.event}: done")
-    return 1 if undone(response) else 0
+    status = 1 if undone(response) else 0
+    try:
+        print(json.dumps(response, indent=2))
+        if "Records" in event:
+            failures = len(response.get("batchItemFailures", []))
+            print(f"{args.event}: {len(event['Records'])} messages, {failures} to redeliver")
+        else:
+            print(f"{args.event}: done")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader left; the work is done, its status stands
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # a quiet final flush
+    return status
 
 
 def read_event(path: str) -> Any:

@@ -3,10 +3,12 @@ and the API's timestamp spellings, derived from the sample logs in events/operat
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import random
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -607,3 +609,50 @@ def _inventory_backup(
             "bootable": False,
         },
     }
+
+
+# The command line: an account's worth of logs in a folder ---------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python bench/generate.py --out DIR`: write generated logs as DIR/{id}.json, the API's GET
+    bodies, which `CBR_ENDPOINT=file://DIR` replays and `tests/serve_fake.py --logs DIR` serves."""
+    parser = argparse.ArgumentParser(
+        prog="python bench/generate.py",
+        description="Write generated operation logs as API bodies, one file per log.",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="the folder to write them into")
+    parser.add_argument("--logs", type=int, default=20_000, help="how many (default 20000)")
+    parser.add_argument("--days", type=int, default=30, help="days they span (default 30)")
+    parser.add_argument(
+        "--start",
+        type=lambda text: datetime.fromisoformat(text).replace(tzinfo=UTC),
+        help="first UTC day (default: --days before today, so the last day is yesterday)",
+    )
+    parser.add_argument("--generator", choices=sorted(GENERATORS), default="varied")
+    parser.add_argument("--seed", type=int, default=7, help="the same seed, the same logs")
+    args = parser.parse_args(argv)
+    if args.logs < 1 or args.days < 1:
+        parser.error("--logs and --days must be at least 1")
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    global START  # the generators draw their days from START
+    START = args.start or today - timedelta(days=args.days)
+    logs = GENERATORS[args.generator](args.logs, seed=args.seed, days=args.days)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for log in logs:
+        body = json.dumps({"operation_log": log}, ensure_ascii=False)
+        (args.out / f"{log['id']}.json").write_text(body, encoding="utf-8")
+    projects = Counter(str(log.get("project_id")) for log in logs)
+    last = START + timedelta(days=args.days - 1)
+    print(
+        f"wrote {len(logs)} operation logs to {args.out}, created on the UTC days "
+        f"{START.date()} to {last.date()}, in {len(projects)} projects:"
+    )
+    for project, count in projects.most_common():
+        print(f"  {project}  {count} logs")
+    print(f"serve them: python tests/serve_fake.py --logs {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

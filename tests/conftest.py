@@ -15,6 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from lib.aws.app import App
 from lib.core.runtime import JsonFormatter, logger
@@ -23,6 +25,18 @@ from lib.core.settings import LakeLocation, Settings
 from lib.lake.reader import open_table
 
 from fakecbr import FakeCBR
+
+# Property tests draw new examples on every run on a developer's machine; in CI (OPLOG_LAKE_CI=1,
+# set by .ci/run) the same ones every run, so a failure there can be run again and seen again.
+hypothesis_settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+if os.environ.get("OPLOG_LAKE_CI"):
+    hypothesis_settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

@@ -164,7 +164,9 @@ class FakeCBR:
         token_ttl: float = 86400.0,
         omit_expires_at: bool = False,
         access_keys: dict[str, str] | None = None,
+        port: int = 0,  # on 127.0.0.1; 0: any free port
     ) -> None:
+        self.port = port
         self.access_keys: dict[str, str] = dict(access_keys or {})  # AK -> SK accepted
         self.max_clock_skew_s = 15 * 60
         self.rate_cap: float | None = None  # CBR GETs per second, like the API gateway's limit
@@ -485,7 +487,7 @@ class _Server(ThreadingHTTPServer):
         self.fake = fake
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", fake.port), _Handler)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind would do a reverse DNS lookup (getfqdn), which can be slow.

@@ -1,6 +1,7 @@
 """Checks that the fake CBR/IAM server behaves as the project's tests assume."""
 
 import re
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -123,11 +124,16 @@ def test_many_concurrent_clients_with_latency_and_prompt_stop() -> None:
     with ThreadPoolExecutor(64) as pool:
         statuses = list(pool.map(lambda _: get_log(fake, "op-1").status_code, range(64)))
     assert statuses == [200] * 64
-    assert 0.2 <= time.monotonic() - started < 2
+    # Answered side by side: at least one latency, far less than 64 of them one after another
+    assert 0.2 <= time.monotonic() - started < 64 * 0.2 / 2
     session.get(f"{fake.base_url}/v3/p/operation-logs/op-1", timeout=5)
-    started = time.monotonic()
-    fake.stop()
-    assert time.monotonic() - started < 1
+    base_url = fake.base_url
+    stopping = threading.Thread(target=fake.stop)  # returns although a connection is open...
+    stopping.start()
+    stopping.join(timeout=60)  # (a stop that waited for the connection would never return)
+    assert not stopping.is_alive()
+    with pytest.raises(requests.exceptions.ConnectionError):  # ...and nothing answers any more
+        requests.get(f"{base_url}/v3/p/operation-logs/op-1", timeout=5)
     session.close()
 
 

@@ -48,15 +48,20 @@ def event_kind(event: Any) -> EventKind:
 
 def compact_request(event: Mapping[str, Any]) -> tuple[int, float, bool]:
     """(older_than_days, target_mb, keep_history) of a compaction event, with defaults."""
+    from lib.lake.compact import MAX_OLDER_THAN_DAYS, MAX_TARGET_MB, MIN_TARGET_MB  # its event only
     from lib.lake.writer import DEFAULT_TARGET_MB
 
     days = event.get("older_than_days", 1)
     target = event.get("target_mb", DEFAULT_TARGET_MB)
     keep = event.get("keep_history", False)
-    if type(days) is not int or days < 0:
-        raise UnsupportedEvent("older_than_days must be an integer of 0 or more")
-    if type(target) not in (int, float) or target <= 0:
-        raise UnsupportedEvent("target_mb must be a positive number")
+    if type(days) is not int or not 0 <= days <= MAX_OLDER_THAN_DAYS:
+        raise UnsupportedEvent(
+            f"older_than_days must be an integer from 0 to {MAX_OLDER_THAN_DAYS}"
+        )
+    if type(target) not in (int, float) or not MIN_TARGET_MB <= target <= MAX_TARGET_MB:
+        raise UnsupportedEvent(
+            f"target_mb must be a number from {MIN_TARGET_MB} to {MAX_TARGET_MB}"
+        )
     if type(keep) is not bool:
         raise UnsupportedEvent("keep_history must be true or false")
     return days, float(target), keep

@@ -16,7 +16,7 @@ from typing import Any
 from urllib3.exceptions import InvalidHeader
 from urllib3.util.retry import Retry
 
-from lib.cbr.texts import operation_log_text, page_texts
+from lib.cbr.texts import proven_log, proven_page
 from lib.core.errors import (
     AccessError,
     ApiAnswer,
@@ -80,16 +80,21 @@ class Fetched:
 
 
 def operation_log(body: bytes) -> Fetched:
+    """The log and, when it is proven to be the log's own text, its text (else None: the row's
+    `raw_json` is then the log re-serialised)."""
+    proven = proven_log(body, decode_json)
+    if proven is not None:
+        return Fetched(proven.log, proven.text)
     log = _json_document(body).get("operation_log")
     if not isinstance(log, dict):
         raise RetriableError("CBR answered 200 without an operation_log object", ApiAnswer(200))
-    return Fetched(log, operation_log_text(body))
+    return Fetched(log)
 
 
 @dataclass(frozen=True)
 class LogPage:
     """One page of ListOpLogs: the logs on it, the total the API counts for the query, and each
-    log's original text when the page could be cut into them (else None)."""
+    log's original text when the page could be cut into them provably (else None)."""
 
     logs: list[dict[str, Any]]
     count: int | None
@@ -97,13 +102,13 @@ class LogPage:
 
 
 def log_page(body: bytes) -> LogPage:
-    document = _json_document(body)
-    logs = document.get("operation_logs")
+    proven = proven_page(body, decode_json)
+    document = proven.framing if proven is not None else _json_document(body)
+    logs: Any = proven.logs if proven is not None else document.get("operation_logs")
+    texts = proven.texts if proven is not None else None
     if not isinstance(logs, list) or not all(isinstance(log, dict) for log in logs):
         raise RetriableError("CBR answered 200 without an operation_logs list", ApiAnswer(200))
     count = document.get("count")
-    cut = page_texts(body)
-    texts = cut.texts if cut is not None and len(cut.texts) == len(logs) else None
     return LogPage(
         logs, count if isinstance(count, int) and not isinstance(count, bool) else None, texts
     )

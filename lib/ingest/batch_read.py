@@ -69,11 +69,18 @@ def non_finite(raw: pa.Table, texts: list[bytes]) -> bool:
 
 
 def _has_float(type_: pa.DataType) -> bool:
-    if pa.types.is_floating(type_):
-        return True
-    if pa.types.is_list(type_):
-        return _has_float(type_.value_type)
-    return pa.types.is_struct(type_) and any(_has_float(f.type) for f in type_)
+    """Whether a float is anywhere in the type. A loop, not recursion: an inferred type nests as
+    deep as the record (up to the batch path's MAX_OPENINGS), past the interpreter's limit."""
+    pending = [type_]
+    while pending:
+        type_ = pending.pop()
+        if pa.types.is_floating(type_):
+            return True
+        if pa.types.is_list(type_):
+            pending.append(type_.value_type)
+        elif pa.types.is_struct(type_):
+            pending += [f.type for f in type_]
+    return False
 
 
 def one_line_each(texts: list[bytes]) -> bytes | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import io
 import logging
 import math
 from collections import defaultdict
@@ -25,7 +24,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from lib.core.errors import ObjectMissing, SinkError
 from lib.core.jsontext import content_key, decode_json
@@ -37,22 +35,16 @@ from lib.core.schema import (
     OPERATION_LOGS_SCHEMA,
     PARTITION_KEY,
 )
+from lib.lake.compact_io import MIB, Output, read_parquet
 from lib.lake.reader import conform
 from lib.lake.storage import ObjectStore
-from lib.lake.writer import (
-    DEFAULT_TARGET_MB,
-    Row,
-    data_identity,
-    error_identity,
-    file_key,
-    parquet_options,
-)
+from lib.lake.writer import DEFAULT_TARGET_MB, Row, data_identity, error_identity
 
-MIB = 1024 * 1024
-
-ROW_GROUP_ROWS = 32_768  # rows buffered per row group written: bounds the memory...
-ROW_GROUP_BYTES = 64 * MIB  # ...and so do their bytes, when rows carry large bodies
+ROW_GROUP_ROWS = 32_768  # rows buffered per row group written (and see ROW_GROUP_BYTES)
 MIN_PARTITION_S = 5.0  # do not start a partition with less time than this left
+MIN_TARGET_MB = 0.01  # an output file of at least 10 KiB...
+MAX_TARGET_MB = 10_240.0  # ...and at most 10 GiB, the most memory a function can have
+MAX_OLDER_THAN_DAYS = 36_500  # a century: "older than" that chooses nothing a lake holds
 
 
 @dataclass(frozen=True)
@@ -108,6 +100,10 @@ class Selection:
 
     day: date | None = None
     older_than_days: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.older_than_days <= MAX_OLDER_THAN_DAYS:
+            raise ValueError(f"older_than_days must be from 0 to {MAX_OLDER_THAN_DAYS}")
 
     def __call__(self, dt: str, today: date) -> bool:
         try:
@@ -166,14 +162,22 @@ class Compactor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.row_group_rows = row_group_rows
-        if target_mb <= 0:
-            raise ValueError("the target file size must be positive")
+        if not MIN_TARGET_MB <= target_mb <= MAX_TARGET_MB:  # NaN too
+            raise ValueError(f"the target file size must be {MIN_TARGET_MB} to {MAX_TARGET_MB} MB")
         self.store = store
         self.target_bytes = int(target_mb * MIB)
         self.rules = (HISTORY if keep_history else LATEST, ERRORS)
         self.clock = clock
 
-    def run(self, selection: Selection, deadline: Deadline | None = None) -> CompactionSummary:
+    def run(
+        self,
+        selection: Selection,
+        deadline: Deadline | None = None,
+        *,
+        log_level: int = logging.INFO,
+    ) -> CompactionSummary:
+        """Every chosen partition, each logged when done at `log_level` (the function's log
+        is where its runs are read; the CLI prints a table instead and logs them at DEBUG)."""
         summary = CompactionSummary()
         work = [
             (rule, dt, keys)
@@ -187,7 +191,7 @@ class Compactor:
                 break
             result = self.compact(rule, dt, keys)
             summary.partitions.append(result)
-            log_event(logging.INFO, "partition done", **result.as_dict())
+            log_event(log_level, "partition done", **result.as_dict())
         return summary
 
     def partitions(self, table: str) -> dict[str, list[str]]:
@@ -246,13 +250,12 @@ class Compactor:
         tables, sizes = [], []
         for key in keys:
             data = self.store.get(key)
-            table = conform(pq.read_table(pa.BufferReader(data), columns=columns), schema)
-            tables.append(_digested(table))
+            tables.append(_digested(conform(read_parquet(data, columns), schema)))
             sizes.append(len(data))
         return pa.concat_tables(tables), sizes
 
     def _read(self, key: str, schema: pa.Schema) -> pa.Table:
-        return conform(pq.read_table(pa.BufferReader(self.store.get(key))), schema)
+        return conform(read_parquet(self.store.get(key)), schema)
 
     def _expected_files(self, result: PartitionResult) -> int:
         expected = result.bytes_in * result.rows_out / max(1, result.rows_in)
@@ -268,7 +271,9 @@ class Compactor:
         identities: list[str],
         result: PartitionResult,
     ) -> set[str]:
-        output = _Output(self.store, rule, dt, self.target_bytes, self.row_group_rows)
+        output = Output(
+            self.store, rule.table, rule.schema, dt, self.target_bytes, self.row_group_rows
+        )
         start = taken = 0
         for key in keys:
             table = self._read(key, rule.schema)
@@ -282,62 +287,6 @@ class Compactor:
         result.files_out = len(output.written)
         result.bytes_out = output.bytes
         return set(output.written)
-
-
-class _Output:
-    """Rows into files of about the target size, one row group at a time, each file named by
-    its rows once it is complete."""
-
-    def __init__(
-        self, store: ObjectStore, rule: Rule, dt: str, target_bytes: int, group_rows: int
-    ) -> None:
-        self.store, self.rule, self.dt = store, rule, dt
-        self.target_bytes, self.group_rows = target_bytes, group_rows
-        self.written: list[str] = []
-        self.bytes = 0
-        self._pending: list[pa.Table] = []
-        self._pending_rows = 0
-        self._pending_bytes = 0
-        self._identities: list[str] = []
-        self._sink: io.BytesIO | None = None
-        self._writer: pq.ParquetWriter | None = None
-
-    def add(self, rows: pa.Table, identities: list[str]) -> None:
-        self._pending.append(rows)
-        self._pending_rows += rows.num_rows
-        self._pending_bytes += rows.nbytes
-        self._identities += identities
-        if self._pending_rows >= self.group_rows or self._pending_bytes >= ROW_GROUP_BYTES:
-            self._write_group()
-
-    def finish(self) -> None:
-        self._write_group()
-        self._close_file()
-
-    def _write_group(self) -> None:
-        if not self._pending:
-            return
-        if self._writer is None:
-            self._sink = io.BytesIO()
-            self._writer = pq.ParquetWriter(
-                self._sink, self.rule.schema, **parquet_options(self.rule.schema)
-            )
-        self._writer.write_table(pa.concat_tables(self._pending))
-        self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
-        assert self._sink is not None
-        if self._sink.tell() >= self.target_bytes:
-            self._close_file()
-
-    def _close_file(self) -> None:
-        if self._writer is None or self._sink is None:
-            return
-        self._writer.close()
-        payload = self._sink.getvalue()
-        key = file_key(self.rule.table, self.dt, self._identities)
-        self.store.put(key, payload)
-        self.written.append(key)
-        self.bytes += len(payload)
-        self._writer, self._sink, self._identities = None, None, []
 
 
 def kept_positions(index: pa.Table, rule: Rule) -> list[int]:

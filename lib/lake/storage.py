@@ -37,16 +37,21 @@ class LocalStore:
         temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+            self._write_file(temporary, data)
             os.replace(temporary, target)
             _fsync_dir(target.parent)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 temporary.unlink(missing_ok=True)
             raise self._error("write", key, exc) from exc
+
+    def _write_file(self, path: Path, data: bytes) -> None:
+        """The bytes into a new file, on the disk when this returns (OSError when the disk
+        refuses them: full, read-only, gone)."""
+        with open(path, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
 
     def read_versioned(self, key: str) -> Versioned | None:
         try:

@@ -20,7 +20,8 @@ from lib.core.settings import DEFAULT_LAKE, LAKE_URI, Settings
 from lib.lake.reader import SCHEMAS, LakeNotFound, scan
 from lib.ops import compaction, discover, inventory, report_cli, verify
 from lib.ops.backfill import cli as backfill_cli
-from lib.ops.output import format_rows
+from lib.ops.flags import FlagError, Number
+from lib.ops.output import counted, format_rows
 
 SHOW_COLUMNS = {
     DATA_TABLE: ["dt", "id", "operation_type", "status", "created_at", "error_info__code"],
@@ -31,12 +32,12 @@ SHOW_COLUMNS = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command: its exit status (2: usage or configuration, 1: it failed)."""
     parser = _parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         if hasattr(args, "lake"):
             _resolve_lake(args)
         return int(args.run(args))
-    except (LakeNotFound, ValueError, ConfigError) as exc:  # ReportError is a ValueError
+    except (LakeNotFound, ValueError, ConfigError, FlagError) as exc:  # ReportError: ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except SinkError as exc:
@@ -60,7 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     show = commands.add_parser("show", help="summarise what the lake holds, with sample rows")
     _lake_option(show)
-    show.add_argument("--limit", type=int, default=20, help="rows to print per table (default 20)")
+    show.add_argument(
+        "--limit",
+        type=Number("--limit", maximum=1_000_000, integer=True),
+        default=20,
+        help="rows to print per table (default 20)",
+    )
     show.set_defaults(run=show_lake)
     report_cli.register(commands, _lake_option)
     template = commands.add_parser(
@@ -113,7 +119,10 @@ def show_lake(args: argparse.Namespace) -> int:
             print(f"{table}: no files yet\n")
             continue
         days = pc.count_distinct(rows[PARTITION_KEY]).as_py()
-        print(f"{table}: {rows.num_rows} rows in {files} files, {days} partitions")
+        print(
+            f"{table}: {counted(rows.num_rows, 'row')} in {counted(files, 'file')}, "
+            f"{counted(days, 'partition')}"
+        )
         print(format_table(rows.slice(0, args.limit)))
         if rows.num_rows > args.limit:
             print(f"... {rows.num_rows - args.limit} more")

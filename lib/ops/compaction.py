@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -12,10 +13,11 @@ from typing import Any
 from lib.core.inventory_schema import INVENTORY_PREFIX
 from lib.core.schema import DATA_TABLE, ERRORS_TABLE
 from lib.core.settings import LAKE_URI
-from lib.lake.compact import Selection
+from lib.lake.compact import MAX_OLDER_THAN_DAYS, MAX_TARGET_MB, MIN_TARGET_MB, Selection
 from lib.lake.reader import LakeNotFound
 from lib.lake.storage import ObjectStore
 from lib.lake.writer import DEFAULT_TARGET_MB
+from lib.ops.flags import Number
 from lib.ops.output import format_rows
 
 
@@ -31,10 +33,15 @@ def register(commands: Any, lake_option: Callable[[argparse.ArgumentParser], Non
     chosen = compact.add_mutually_exclusive_group()
     chosen.add_argument("--dt", help="compact this partition (YYYY-MM-DD)")
     chosen.add_argument(
-        "--older-than-days", type=int, help="compact days at least N days old (default 1)"
+        "--older-than-days",
+        type=Number("--older-than-days", maximum=MAX_OLDER_THAN_DAYS, integer=True),
+        help="compact days at least N days old (default 1)",
     )
     compact.add_argument(
-        "--target-mb", type=float, default=DEFAULT_TARGET_MB, help="file size to aim for"
+        "--target-mb",
+        type=Number("--target-mb", minimum=MIN_TARGET_MB, maximum=MAX_TARGET_MB),
+        default=DEFAULT_TARGET_MB,
+        help=f"file size to aim for (default {DEFAULT_TARGET_MB:g})",
     )
     compact.add_argument(
         "--keep-history", action="store_true", help="keep every distinct snapshot of a task"
@@ -52,7 +59,7 @@ def compact_command(args: argparse.Namespace) -> int:
     tables = any(compactor.partitions(table) for table in (DATA_TABLE, ERRORS_TABLE))
     if not tables and not store.list(f"{INVENTORY_PREFIX}/"):
         raise LakeNotFound(f"no lake files under {args.lake}: check --lake or {LAKE_URI}")
-    summary = compactor.run(selection)
+    summary = compactor.run(selection, log_level=logging.DEBUG)  # each is a row of the table
     rows = [p.as_dict() for p in summary.partitions]
     if rows:
         print(format_rows(list(rows[0]), rows), file=sys.stderr)
@@ -74,8 +81,6 @@ def _expire_inventory(store: ObjectStore, lake: str) -> dict[str, Any]:
 
 def selection_from(day: str | None, older_than_days: int | None) -> Selection:
     """The partitions --dt or --older-than-days (default 1) choose."""
-    if older_than_days is not None and older_than_days < 0:
-        raise ValueError("--older-than-days must be 0 or more")
     if day is None:
         return Selection(older_than_days=1 if older_than_days is None else older_than_days)
     try:

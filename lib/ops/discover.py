@@ -22,7 +22,7 @@ from typing import Any
 
 from lib.core.ids import ID_RULE, is_valid_id
 from lib.core.times import format_duration, format_second, now_utc, parse_utc
-from lib.ops.output import emit, format_option
+from lib.ops.output import counted, emit, format_option
 
 BUDGET_S = 6 * 3600.0  # an operator's pass; the function's is its invocation's budget
 STOPS = {
@@ -143,8 +143,9 @@ def describe_run(run: dict[str, Any], lake: str, now: datetime) -> str:
         return f"{run['project_id']}: {held(run, now)}"
     text = (
         f"{run['project_id']}: {STOPS.get(run['stopped_by'], run['stopped_by'])}. "
-        f"Listed {_second(run['window_from'])} to {_second(run['window_to'])} in {run['pages']} "
-        f"pages: {run['listed']} tasks listed, {run['new_rows']} new in {lake}, {run['known']} "
+        f"Listed {_second(run['window_from'])} to {_second(run['window_to'])} in "
+        f"{counted(run['pages'], 'page')}: {counted(run['listed'], 'task')} listed, "
+        f"{run['new_rows']} new in {lake}, {run['known']} "
         f"already there, {run['duplicates']} listed twice (on a second two pieces share). "
         f"Watermark {_second(run['watermark_before'])} -> {_second(run['watermark_after'])}"
     )
@@ -152,7 +153,7 @@ def describe_run(run: dict[str, Any], lake: str, now: datetime) -> str:
         text += f"; listed whole from {_second(run['listed_from'])}"
     text += "."
     if run["followed"]:
-        text += f" {run['followed']} unfinished tasks queued to follow."
+        text += f" {counted(run['followed'], 'unfinished task')} queued to follow."
     if run["drift"]:
         text += f" Fields the schema does not know (kept in raw_json): {_fields(run['drift'])}."
     if run["error"]:

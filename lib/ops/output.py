@@ -39,6 +39,17 @@ def _cell(value: object, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def counted(number: int, singular: str, plural: str | None = None) -> str:
+    """A count and its noun, agreeing: 1 line, 2 lines, 0 lines; 1 retry, 3 retries."""
+    return f"{number} {agree(number, singular, plural)}"
+
+
+def agree(number: int, singular: str, plural: str | None = None) -> str:
+    """The word that agrees with the count: line or lines, was or were (`plural` when it is
+    not the singular with an s)."""
+    return singular if number == 1 else plural or f"{singular}s"
+
+
 def emit(fmt: str, document: Any, human: str, stream: TextIO | None = None) -> None:
     """The command's result: `human` text, or `document` as JSON with --format json."""
     out = stream or sys.stdout

@@ -19,6 +19,8 @@ from typing import Any
 from lib.core.errors import ConfigError, OplogLakeError
 from lib.core.settings import LAKE_URI, LakeLocation, Settings
 from lib.core.times import format_utc, parse_day_or_moment
+from lib.ops.flags import Number
+from lib.ops.output import counted
 from lib.reports.catalog import all_reports, get_report
 from lib.reports.controls import CONTROL_ORDER, all_controls, choose
 from lib.reports.parameters import PARAMETERS, ParameterError, PeriodError, Request, format_number
@@ -80,6 +82,7 @@ def _period_options(parser: argparse.ArgumentParser, required: bool = False) -> 
         default = "per report" if parameter.default is None else format_number(parameter.default)
         parser.add_argument(
             flag(parameter.name),
+            type=Number(flag(parameter.name), maximum=parameter.maximum),
             metavar=parameter.unit.upper().replace("%", "PCT"),
             help=f"{parameter.description} ({parameter.unit}, default {default})".replace(
                 "%", "%%"
@@ -139,14 +142,7 @@ def worded_errors() -> Iterator[None]:
 
 
 def request_from(args: argparse.Namespace) -> Request:
-    values = {}
-    for name in PARAMETERS:
-        text = getattr(args, name)
-        if text is not None:
-            try:
-                values[name] = float(text)
-            except ValueError:
-                raise UsageError(f"{flag(name)} takes a number, got {text!r}") from None
+    values = {name: getattr(args, name) for name in PARAMETERS if getattr(args, name) is not None}
     with worded_errors():
         return Request(
             now=_moment("--now", args.now) if args.now else datetime.now(UTC),
@@ -288,10 +284,11 @@ def pack_summary(pack: Any, out: str) -> str:
     failing = sorted({r["resource_id"] for r in rows if r["status"] == "NON_COMPLIANT"})
     resources = {r["resource_id"] for r in rows}
     lines = [
-        f"wrote the audit pack to {out}: {len(pack.files)} files, open {out}/index.html",
+        f"wrote the audit pack to {out}: {counted(len(pack.files), 'file')}, open {out}/index.html",
         f"period {pack.manifest['period']['since']} to {pack.manifest['period']['until']}, "
         f"evaluated at {pack.manifest['evaluated_at']}",
-        f"{len(resources)} resources evaluated against {len(pack.manifest['controls'])} controls; "
+        f"{counted(len(resources), 'resource')} evaluated against "
+        f"{counted(len(pack.manifest['controls']), 'control')}; "
         f"{len(failing)} failed at least one",
     ]
     coverage = pack.results["coverage"].coverage
@@ -299,7 +296,7 @@ def pack_summary(pack: Any, out: str) -> str:
     if "unprotected" in pack.results:
         unprotected = len(pack.results["unprotected"].rows)
         lines.append(
-            f"{unprotected} resources unprotected in the inventory snapshot in force "
+            f"{counted(unprotected, 'resource')} unprotected in the inventory snapshot in force "
             "(unprotected.csv)"
         )
     lines += [f"note: {note}" for note in pack.manifest["notes"]]

@@ -17,6 +17,7 @@ from lib.core.schema import DATA_TABLE, PARTITION_KEY
 from lib.core.times import EPOCH, format_second, parse_utc, utc_day
 from lib.ingest.census import WindowCount
 from lib.ingest.listing import Window
+from lib.ops.output import agree, counted
 
 BUDGET_S = 6 * 3600.0
 SHOWN = 50  # IDs listed per kind in the text output (JSON lists them all)
@@ -207,15 +208,18 @@ def describe_check(check: ProjectCheck) -> list[str]:
     else:
         verdict = "complete" if check.complete else "INCOMPLETE"
     lines = [
-        f"{check.project_id}: {verdict}: the API lists {check.api} tasks, the lake holds "
-        f"{check.lake}; {len(check.missing)} missing, {len(check.stale)} stale"
+        f"{check.project_id}: {verdict}: the API lists {counted(check.api, 'task')}, "
+        f"the lake holds {check.lake}; {len(check.missing)} missing, {len(check.stale)} stale"
         + (f" (repaired {check.repaired})" if check.repaired else "")
         + "."
     ]
     if check.recorded:
         lines.append(f"  Recorded as proven complete in {check.recorded}.")
     if check.lake_only:
-        lines.append(f"  {check.lake_only} tasks in the lake are no longer listed by the API.")
+        lines.append(
+            f"  {counted(check.lake_only, 'task')} in the lake "
+            f"{agree(check.lake_only, 'is', 'are')} no longer listed by the API."
+        )
     lines += [f"  missing {key}" for key in check.missing[:SHOWN]]
     lines += [f"  stale   {key}" for key in check.stale[:SHOWN]]
     if len(check.missing) > SHOWN or len(check.stale) > SHOWN:
@@ -228,8 +232,9 @@ def describe_check(check: ProjectCheck) -> list[str]:
 def _window(window: WindowCount) -> str:
     span = f"{format_second(window.window.start)} to {format_second(window.window.end)}"
     pieces = f" in {len(window.pieces)} pieces" if len(window.pieces) > 1 else ""
-    requests = f"{window.pages} request{'s' if window.pages != 1 else ''}"
-    text = f"{span}: {len(window.tasks)} tasks{pieces}, {requests}"
+    text = (
+        f"{span}: {counted(len(window.tasks), 'task')}{pieces}, {counted(window.pages, 'request')}"
+    )
     disagreements = window.disagreements
     for piece in disagreements[:3]:
         counts = ", ".join("none" if c is None else str(c) for c in piece.counts)

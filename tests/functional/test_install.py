@@ -97,3 +97,41 @@ def test_the_installed_command_runs_a_report_outside_the_checkout(
     assert run.returncode == 0, run.stderr
     reported = sorted(row["id"] for row in json.loads(run.stdout)["rows"])
     assert reported == sorted(fixture_logs()) == sorted(row["id"] for row in read_rows(lake))
+
+
+def without_checkout_path() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["oplog-lake", "--help"], ["python", "-m", "lib", "--help"]],
+    ids=["oplog-lake", "python-m-lib"],
+)
+def test_make_install_gives_the_documented_commands_in_any_folder(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """`make install` installs the project itself (editable) into .venv: the README's commands
+    work from any folder and run this checkout's code."""
+    venv = Path(sys.executable).parent
+    program = str(venv / command[0]) if command[0] == "oplog-lake" else sys.executable
+    run = subprocess.run(
+        [program, *command[1:]],
+        cwd=tmp_path,
+        env=without_checkout_path(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("usage: ") and "compact" in run.stdout
+    where = subprocess.run(
+        [sys.executable, "-c", "import lib; print(lib.__file__)"],
+        cwd=tmp_path,
+        env=without_checkout_path(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert Path(where.stdout.strip()).is_relative_to(ROOT)

@@ -10,9 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 from lib.core.times import parse_day_or_moment
-from lib.ops.output import emit, format_option
+from lib.ingest.listing import MAX_PAGE_SIZE
+from lib.ops.flags import Number
+from lib.ops.output import agree, counted, emit, format_option
 
 FILTER_OPTIONS = ("operation_type", "status", "vault_id")
+MIN_SLICE_HOURS = 1 / 60  # a slice of the window is at least a minute...
+MAX_SLICE_HOURS = 100_000.0  # ...and at most about 11 years: any window in one slice
 
 
 def register(commands: Any, lake_option: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -33,9 +37,24 @@ def register(commands: Any, lake_option: Callable[[argparse.ArgumentParser], Non
     backfill.add_argument("--status", help="list only this status (success, failed, ...)")
     backfill.add_argument("--vault-id", help="list only this vault's tasks")
     backfill.add_argument("--enqueue", metavar="QUEUE_URL", help="send IDs to this queue instead")
-    backfill.add_argument("--page-size", type=int, default=1000, help="tasks per list request")
-    backfill.add_argument("--slice-hours", type=float, default=24.0, help="window slice length")
-    backfill.add_argument("--flush-rows", type=int, default=10_000, help="rows per lake write")
+    backfill.add_argument(
+        "--page-size",
+        type=Number("--page-size", minimum=1, maximum=MAX_PAGE_SIZE, integer=True),
+        default=MAX_PAGE_SIZE,
+        help=f"tasks per list request (default {MAX_PAGE_SIZE})",
+    )
+    backfill.add_argument(
+        "--slice-hours",
+        type=Number("--slice-hours", minimum=MIN_SLICE_HOURS, maximum=MAX_SLICE_HOURS),
+        default=24.0,
+        help="window slice length in hours (default 24; at least one minute)",
+    )
+    backfill.add_argument(
+        "--flush-rows",
+        type=Number("--flush-rows", minimum=1, maximum=1_000_000, integer=True),
+        default=10_000,
+        help="rows per lake write (default 10000)",
+    )
     backfill.add_argument("--checkpoint", help="resume file (default .oplog-lake/backfill-*.json)")
     format_option(backfill)
     backfill.set_defaults(run=backfill_command)
@@ -47,8 +66,6 @@ def backfill_command(args: argparse.Namespace) -> int:
     from lib.ops.backfill.checkpoint import BackfillError
     from lib.ops.backfill.command import Options, run
 
-    if args.slice_hours <= 0:
-        raise ValueError("--slice-hours must be a positive number of hours")
     options = Options(
         ids_file=args.ids_file,
         since=parse_day_or_moment(args.since) if args.since else None,
@@ -78,21 +95,29 @@ def describe(summary: dict[str, Any], lake: str, *, queue: str | None) -> str:
     where = f"sent to {queue}" if queue else f"written to {lake}"
     if "lines" in summary:  # a file of IDs
         lines = [
-            f"{summary['lines']} lines read{' (resumed)' if summary['resumed'] else ''}: "
-            f"{summary['rows']} rows {where}, {summary['error_rows']} error rows.",
+            f"{counted(summary['lines'], 'line')} read"
+            f"{' (resumed)' if summary['resumed'] else ''}: "
+            f"{counted(summary['rows'], 'row')} {where}, "
+            f"{counted(summary['error_rows'], 'error row')}.",
             f"{summary['known']} already in the lake, {summary['duplicates']} named twice.",
         ]
-        if summary["invalid_lines"]:
-            lines.append(f"{summary['invalid_lines']} lines were not valid (see the error rows).")
-        if summary["failed_lines"]:
+        invalid, failed = summary["invalid_lines"], summary["failed_lines"]
+        if invalid:
             lines.append(
-                f"{summary['failed_lines']} lines failed: run the same command again to retry them."
+                f"{counted(invalid, 'line')} {agree(invalid, 'was', 'were')} not valid "
+                "(see the error rows)."
+            )
+        if failed:
+            lines.append(
+                f"{counted(failed, 'line')} failed: run the same command again to retry "
+                f"{agree(failed, 'it', 'them')}."
             )
         return "\n".join(lines)
     return (
-        f"{summary['slices']} slices listed in {summary['pages']} pages"
-        f"{' (resumed)' if summary['resumed'] else ''}: {summary['received']} tasks listed, "
+        f"{counted(summary['slices'], 'slice')} listed in {counted(summary['pages'], 'page')}"
+        f"{' (resumed)' if summary['resumed'] else ''}: "
+        f"{counted(summary['received'], 'task')} listed, "
         f"{summary['written']} {where}, {summary['known']} already in the lake, "
-        f"{summary['duplicates']} listed twice ({summary['requests']} requests, "
-        f"{summary['retries']} retries)."
+        f"{summary['duplicates']} listed twice ({counted(summary['requests'], 'request')}, "
+        f"{counted(summary['retries'], 'retry', 'retries')})."
     )

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT, run_handler_script, sqs_event
+from conftest import PROJECT, ROOT, read_rows, run_handler_script, sqs_event
 from fakecbr import FakeCBR, Reply
 
 
@@ -78,3 +80,23 @@ def test_messages_left_to_redeliver_exit_1(fake: FakeCBR, tmp_path: Path) -> Non
     response = json.loads(run.stdout[: run.stdout.rindex("}") + 1])
     assert response == {"batchItemFailures": [{"itemIdentifier": "stuck"}]}
     assert "2 messages, 1 to redeliver" in run.stdout
+
+
+def test_a_reader_that_leaves_ends_it_quietly(tmp_path: Path) -> None:
+    """`python handler.py EVENT | head -c 0`: the work is done and says so by its exit status;
+    the reader that left costs no traceback."""
+    process = subprocess.Popen(
+        [sys.executable, "handler.py", "events/sqs-single.json"],
+        cwd=ROOT,
+        env=local_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader leaves before the first line
+    with process.stderr:
+        stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert read_rows(tmp_path / "lake")  # the work was done

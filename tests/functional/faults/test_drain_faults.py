@@ -93,12 +93,16 @@ def test_a_queue_deleted_under_the_drain_is_a_configuration_error(
 
 
 class SqsProxy:
-    """Forwards SQS calls to moto, but answers ReceiveMessage 500 once `receives` are used up."""
+    """Forwards SQS calls to moto, but answers ReceiveMessage 500 once `receives` are used up,
+    and fails the first `undeleted` entries of DeleteMessageBatch calls as SQS can: the entry
+    is not passed on (the message stays in the queue) and the answer lists it as Failed."""
 
-    def __init__(self, upstream: str, receives: int) -> None:
+    def __init__(self, upstream: str, receives: int = 1_000_000, undeleted: int = 0) -> None:
         self.upstream = urlsplit(upstream)
         self.receives = receives
         self.failed_receives = 0
+        self.undeleted = undeleted
+        self.kept: list[str] = []  # receipt handles of the entries failed
         self._lock = threading.Lock()
         proxy = self
 
@@ -112,7 +116,14 @@ class SqsProxy:
                 if receive and proxy.take_failure():
                     self._answer(500, {"__type": "InternalError", "message": "injected"})
                     return
+                failed: list[dict[str, Any]] = []
+                if target.endswith(".DeleteMessageBatch"):
+                    body, failed = proxy.keep_some(body)
                 status, headers, answer = proxy.forward(self.command, self.path, self.headers, body)
+                if failed:
+                    document = json.loads(answer)
+                    document["Failed"] = [*document.get("Failed", []), *failed]
+                    answer = json.dumps(document).encode()
                 self.send_response(status)
                 for name, value in headers:
                     if name.lower() not in ("content-length", "transfer-encoding", "connection"):
@@ -144,6 +155,29 @@ class SqsProxy:
             self.failed_receives += 1
             return True
 
+    def keep_some(self, body: bytes) -> tuple[bytes, list[dict[str, Any]]]:
+        """A DeleteMessageBatch request (JSON protocol) less the entries to fail, and their
+        Failed answers."""
+        request = json.loads(body)
+        entries, failed = [], []
+        with self._lock:
+            for entry in request["Entries"]:
+                if self.undeleted > 0:
+                    self.undeleted -= 1
+                    self.kept.append(entry["ReceiptHandle"])
+                    failed.append(
+                        {
+                            "Id": entry["Id"],
+                            "SenderFault": False,
+                            "Code": "InternalError",
+                            "Message": "injected by the test proxy",
+                        }
+                    )
+                else:
+                    entries.append(entry)
+        request["Entries"] = entries
+        return json.dumps(request).encode(), failed
+
     def forward(
         self, method: str, path: str, headers: Any, body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -151,7 +185,11 @@ class SqsProxy:
             self.upstream.hostname, self.upstream.port, timeout=30
         )
         try:
-            sent = {k: v for k, v in headers.items() if k.lower() not in ("host", "connection")}
+            sent = {
+                k: v
+                for k, v in headers.items()
+                if k.lower() not in ("host", "connection", "content-length")
+            }
             connection.request(method, path, body=body, headers=sent)
             answer = connection.getresponse()
             return answer.status, answer.getheaders(), answer.read()
@@ -194,6 +232,46 @@ def test_a_failing_receive_stops_the_drain_and_loses_nothing(
     assert_invariant(event, response, lake)
     if lake.exists():
         assert_lake_files_are_whole(lake)
+
+
+def test_a_message_sqs_fails_to_delete_stays_for_redelivery_and_is_counted(
+    served: FakeCBR,
+    settings: Settings,
+    lake: Path,
+    aws: str,
+    monkeypatch: pytest.MonkeyPatch,
+    logs: Any,
+) -> None:
+    url = create_queue(aws, "tasks")
+    sent = send(aws, url, *sorted(LOGS)[:12], "bad id!")
+    with SqsProxy(aws, undeleted=1) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", proxy.url)
+        app = make_app(settings, queue_url=url, drain_wait_s=0)
+        summary = app.handle(load_event("schedule.json"), Context())
+    # One entry of a DeleteMessageBatch answered Failed: counted, logged, the rest deleted
+    assert len(proxy.kept) == 1
+    assert (summary["received"], summary["deleted"], summary["delete_failed"]) == (13, 12, 1)
+    assert summary["failures"] == 0
+    assert "a written message could not be deleted" in logs.getvalue()
+    # It is still in the queue (moto never saw its delete), to be delivered again once its
+    # visibility timeout has run out (cut short here)
+    sqs = sqs_at(aws)
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=proxy.kept[0], VisibilityTimeout=0)
+    (left,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0)[
+        "Messages"
+    ]
+    assert left["MessageId"] in {message_id for message_id, _ in sent}
+    # and its rows were written, so the next drain writes it again under the same names
+    assert {r["source_message_id"] for r in read_rows(lake)} | {
+        e["source_message_id"] for e in read_errors(lake)
+    } == {message_id for message_id, _ in sent}
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", aws)  # the queue itself, no proxy
+    again = make_app(settings, queue_url=url, drain_wait_s=0).handle(
+        load_event("schedule.json"), Context()
+    )
+    assert (again["received"], again["deleted"], again["delete_failed"]) == (1, 1, 0)
+    assert messages_in(aws, url) == set()
+    assert_lake_files_are_whole(lake)
 
 
 def test_the_same_body_sent_twice_is_written_for_each_message(

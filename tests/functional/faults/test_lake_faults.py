@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
-import shutil
-import subprocess
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +14,9 @@ import boto3
 import pytest
 import requests
 
+from lib.aws.app import App, Root
 from lib.core.settings import Settings
+from lib.lake.storage import LocalStore, ObjectStore
 
 from conftest import (
     Context,
@@ -91,46 +93,45 @@ def test_a_write_failing_on_the_second_partition_fails_all_and_heals_on_redelive
     assert [e["reason"] for e in read_errors(lake)] == ["invalid_id"]
 
 
-@pytest.fixture
-def full_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs, filled to the last byte; yields the folder for the lake on it."""
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    if shutil.which("mount") is None:
-        pytest.skip("no mount command here")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {mounted.stderr.strip()}")
-    try:
-        filler = mount_point / "filler"
-        with contextlib.suppress(OSError), open(filler, "wb") as handle:
-            while True:
-                handle.write(b"\0" * 4096)
-                handle.flush()
-        yield mount_point / "lake"
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+class FullDisk(LocalStore):
+    """A local lake on a disk with no space left: a file's first bytes go to the disk, then the
+    write fails as the OS fails it (ENOSPC), until `full` is cleared. Everything else is the
+    real store: its temporary files, their cleanup, its error."""
+
+    full = True
+
+    def _write_file(self, path: Path, data: bytes) -> None:
+        if not self.full:
+            super()._write_file(path, data)
+            return
+        with open(path, "wb") as handle:
+            handle.write(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+
+def app_on(settings: Settings, store: ObjectStore) -> App:
+    """The function as the composition root builds it, on this store."""
+    root = Root(settings)
+    root.store = store
+    pipeline = root.pipeline()
+    return App(root, pipeline, root.drain(pipeline))
 
 
 def test_a_full_disk_fails_the_batch_leaves_no_temporary_file_and_heals(
-    served: FakeCBR, settings: Settings, full_disk: Path, logs: io.StringIO
+    served: FakeCBR, settings: Settings, lake: Path, logs: io.StringIO
 ) -> None:
+    disk = FullDisk(lake)
     event = sqs_event(SEED_ID, json.dumps([HEALTHY_ID, DAY_20]), "bad id!")
-    app = make_app(settings, lake_uri=str(full_disk))
+    app = app_on(settings, disk)
     response = app.handle(event, Context())
-    check(event, response, full_disk, ["m0", "m1", "m2"])
+    check(event, response, lake, ["m0", "m1", "m2"])
     assert "No space left on device" in logs.getvalue()
-    if full_disk.exists():
-        assert [p for p in full_disk.rglob("*") if p.is_file()] == []  # no temporary file left
+    if lake.exists():
+        assert [p for p in lake.rglob("*") if p.is_file()] == []  # no temporary file left
 
-    (full_disk.parent / "filler").unlink()
-    check(event, app.handle(event, Context()), full_disk, [])
-    assert len(read_rows(full_disk)) == 3
+    disk.full = False  # space again
+    check(event, app.handle(event, Context()), lake, [])
+    assert len(read_rows(lake)) == 3
 
 
 def mirror_s3(bucket: str, prefix: str, dest: Path) -> Path:

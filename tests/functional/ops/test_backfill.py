@@ -293,7 +293,7 @@ def test_lines_that_keep_failing_are_reported_not_lost(
     arguments = ["--ids-file", str(ids_file), "--lake", str(lake)]
     result = run_backfill_command(arguments, env, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
-    assert "1 lines failed: run the same command again to retry them" in result.stdout
+    assert "1 line failed: run the same command again to retry it" in result.stdout
     result = run_backfill_command([*arguments, "--format", "json"], env, cwd=tmp_path)
     assert json.loads(result.stdout)["failed_lines"] == 1
 

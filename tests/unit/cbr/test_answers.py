@@ -90,8 +90,12 @@ def test_other_error_body_shapes_are_understood() -> None:
 
 def test_retry_after_in_seconds_or_as_an_http_date() -> None:
     assert parse_retry_after("3") == 3.0
-    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    assert 25 <= parse_retry_after(soon) <= 31
+    at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
+    before = datetime.now(UTC)
+    waited = parse_retry_after(format_datetime(at, usegmt=True))
+    after = datetime.now(UTC)
+    assert waited is not None  # the seconds from the moment it was read to the date
+    assert (at - after).total_seconds() - 1 <= waited <= (at - before).total_seconds() + 1
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
     with pytest.raises(RetriableError) as raised:
