@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ def build_lake(folder: Path, logs: int) -> int:
     Lake(LocalStore(folder)).write(batch_table(generated, MONTH_END), [])
     store = LocalStore(folder)
     for project in sorted({log["project_id"] for log in generated}):
-        state = ProjectState(watermark=MONTH_END)
+        state = ProjectState(watermark=MONTH_END, listed_from=MONTH_END - timedelta(days=40))
         store.put(state_key(project), state.to_json(MONTH_END))
     return len({log["extra_info"].get("resource", {}).get("id") for log in generated} - {None})
 
@@ -155,7 +155,7 @@ def measure(logs: int = 27_000, runs: int = 3, keep: Path | None = None) -> dict
 
 
 def exceptions(pack: Path) -> dict[str, int]:
-    rows = json.loads((pack / "resource-compliance.json").read_text())
+    rows = json.loads((pack / "resource-compliance.json").read_text())["rows"]
     counted = {"NON_COMPLIANT": 0, "INSUFFICIENT_DATA": 0, "COMPLIANT": 0}
     for row in rows:
         counted[row["status"]] += 1

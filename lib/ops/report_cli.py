@@ -186,6 +186,12 @@ def report_command(args: argparse.Namespace) -> int:
     with worded_errors():
         results = run_reports(args.location, request, names, controls_from(args))
     emit(render(results, args.format, args.lake), args.out, args.format)
+    if args.format == "csv":  # the only format with no room for it
+        from lib.reports.coverage_text import coverage_sentences
+
+        for result in results:
+            for line in coverage_sentences(result.coverage) if result.coverage else ():
+                print(f"coverage: {line}", file=sys.stderr)
     for note in sorted({note for result in results for note in result.notes}):
         print(f"note: {note}", file=sys.stderr)
     return 0
@@ -272,6 +278,8 @@ def default_out(since: datetime, until: datetime) -> str:
 
 
 def pack_summary(pack: Any, out: str) -> str:
+    from lib.reports.coverage_text import coverage_sentences
+
     rows = pack.results["resource-compliance"].rows
     failing = sorted({r["resource_id"] for r in rows if r["status"] == "NON_COMPLIANT"})
     resources = {r["resource_id"] for r in rows}
@@ -283,6 +291,8 @@ def pack_summary(pack: Any, out: str) -> str:
         f"{counted(len(pack.manifest['controls']), 'control')}; "
         f"{len(failing)} failed at least one",
     ]
+    coverage = pack.results["coverage"].coverage
+    lines += [f"coverage: {line}" for line in coverage_sentences(coverage)] if coverage else []
     if "unprotected" in pack.results:
         unprotected = len(pack.results["unprotected"].rows)
         lines.append(

@@ -8,7 +8,8 @@ parameters  the SQL tokens ({since}, {rpo_hours}, ...), their defaults and liter
 compose     which relations a report reads (the chosen controls composed into resource_compliance
             and control_list), and so which parameters it takes
 engine      DuckDB sessions over the lake's pyarrow datasets
-watermarks  the discovery state (_state/discover) that coverage reports
+coverage    where each period is proven complete, per project (discovery's and verify's state);
+            coverage_text says it in words and as data
 values      units (durations, rates) for people; raw values for scripts
 text        table, csv and json output
 html/       the HTML page and the audit pack's index

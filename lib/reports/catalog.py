@@ -197,9 +197,10 @@ REPORTS: tuple[Query, ...] = (
         "coverage.sql",
         "Lake coverage",
         "Per UTC day of the period and project: tasks in the lake (by created_at), tasks still "
-        "unfinished, error rows by reason (by observed_at), and the project's discovery "
-        "watermark: the lake is complete up to it.",
-        "day project_id tasks unfinished error_rows error_reasons watermark discovered",
+        "unfinished, error rows by reason (by observed_at), the project's discovery watermark, "
+        "and whether the day is proven complete (by discovery's listing, by verify, partly, "
+        "or not): only a proven day holds every task the API listed for it.",
+        "day project_id tasks unfinished error_rows error_reasons watermark proven",
         window_days=30,
     ),
     report(
@@ -315,7 +316,7 @@ STATIC_RELATIONS: tuple[Query, ...] = (
 )
 COMPOSED_RELATIONS = ("control_list", "resource_compliance")
 RELATIONS = tuple(r.name for r in STATIC_RELATIONS) + COMPOSED_RELATIONS  # written in SQL
-DATA_RELATIONS = ("operation_log_errors", "discover_state")  # lake tables, not SQL
+DATA_RELATIONS = ("operation_log_errors", "discover_state", "proof_spans")  # lake tables, not SQL
 # Every relation in the order they can be defined (a relation reads only those before it): the
 # inventory snapshot's relations just before the first SQL relation that reads them.
 ORDERED_RELATIONS = (

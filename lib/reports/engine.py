@@ -23,7 +23,7 @@ from lib.core.schema import (
     PARTITION_KEY,
 )
 from lib.core.settings import LakeLocation
-from lib.core.times import utc_day
+from lib.core.times import now_utc, utc_day
 from lib.lake.reader import SCAN_ATTEMPTS, LakeNotFound, open_table
 from lib.reports.catalog import INVENTORY_REPORTS, ORDER, get_report, latest_view_sql
 from lib.reports.compose import (
@@ -35,12 +35,12 @@ from lib.reports.compose import (
     scope_of,
 )
 from lib.reports.controls import choose
+from lib.reports.coverage import LakeCoverage, LakeState, read_lake_state
 from lib.reports.declaration import Query, ReportError
 from lib.reports.inventory import RELATIONS as INVENTORY_RELATIONS
 from lib.reports.inventory import LakeInventory
 from lib.reports.parameters import TOKEN, Request, Scope, format_number, render
 from lib.reports.result import InForce, ReportResult
-from lib.reports.watermarks import read_watermarks
 
 # What DuckDB says when a file of the scan vanished (a compaction replaced it meanwhile).
 LOST_FILE_SIGNS = ("No such file or directory", "NoSuchKey", "does not exist")
@@ -117,6 +117,7 @@ def _run_once(
     inventory: LakeInventory,
 ) -> list[ReportResult]:
     sessions: dict[tuple[Any, ...], Session] = {}
+    state = read_lake_state(lake, request.now)  # once: every report states its coverage
     try:
         results = []
         for name in names:
@@ -126,7 +127,7 @@ def _run_once(
             if key not in sessions:
                 required = reads_logs(report, relations) or not inventory.exists()
                 connection, missing = _connect(lake, _dt_range(scope, report.history), required)
-                sessions[key] = Session(connection, lake, relations, inventory, missing)
+                sessions[key] = Session(connection, lake, relations, inventory, missing, state)
             results.append(sessions[key].run(report, scope))
         return results
     finally:
@@ -149,15 +150,17 @@ class Session:
         relations: dict[str, str],
         inventory: LakeInventory | None = None,
         logs_missing: str | None = None,
+        state: LakeState | None = None,
     ) -> None:
         self.connection = connection
         self.lake = location_of(lake)
         self.relations = relations
         self.inventory = inventory or LakeInventory(self.lake)
         self.logs_missing = logs_missing  # why the operation logs are not there, if they are not
-        self.notes: list[str] = []
+        self.state = state  # discovery's and verify's, read on first use when not given
         self.at: datetime | None = None  # the evaluation time the inventory is read at
         self._made: set[str] = set()
+        self._coverage: LakeCoverage | None = None
 
     def run(self, report: Query, scope: Scope) -> ReportResult:
         if self.logs_missing and reads_logs(report, self.relations):
@@ -187,7 +190,27 @@ class Session:
             chart=report.chart,
             notes=self._notes_for(report),
             snapshots=self._snapshots_for(report),
+            coverage=self.coverage(scope) if reads_logs(report, self.relations) else None,
         )
+
+    def lake_state(self) -> LakeState:
+        if self.state is None:
+            self.state = read_lake_state(self.lake, now_utc())
+        return self.state
+
+    def coverage(self, scope: Scope) -> LakeCoverage:
+        """The period's coverage (the same for every report of the session): every project
+        with state, and those holding tasks in the period without any."""
+        if self._coverage is None:
+            if "latest" not in self._made:
+                self._materialise_latest()
+            bounds = scope.literals()
+            seen = self.connection.execute(
+                "SELECT DISTINCT project_id FROM latest WHERE project_id IS NOT NULL "
+                f"AND created_at >= {bounds['since']} AND created_at < {bounds['at']}"
+            ).fetchall()
+            self._coverage = self.lake_state().over(scope.since, scope.at, [r[0] for r in seen])
+        return self._coverage
 
     def _snapshots_for(self, report: Query) -> tuple[InForce, ...]:
         used = needed(report.sql, self.relations)
@@ -196,10 +219,11 @@ class Session:
         return self.inventory.by_project(self.at)
 
     def _notes_for(self, report: Query) -> tuple[str, ...]:
-        """What the reader must know: unreadable discovery states, and the inventory snapshot
-        each project was judged by (when the lake has an inventory, or the report is about it)."""
+        """What the reader must know: discovery or verify state that cannot be read (with the
+        coverage every report of the operation logs states), and the inventory snapshot each
+        project was judged by (when the lake has an inventory, or the report is about it)."""
         used = needed(report.sql, self.relations)
-        notes = list(self.notes) if "discover_state" in used else []
+        notes = list(self.lake_state().notes) if reads_logs(report, self.relations) else []
         if any(name in INVENTORY_RELATIONS for name in used):
             if self.inventory.exists():
                 notes += self.inventory.statements(self.at)
@@ -216,6 +240,8 @@ class Session:
             self._register_errors()
         elif name == "discover_state":
             self._register_watermarks()
+        elif name == "proof_spans":
+            self._register_proof_spans()
         else:
             body = render(self.relations[name], literals)
             if "latest" not in self._made and referenced(body, ("latest",)):
@@ -244,13 +270,23 @@ class Session:
         )
 
     def _register_watermarks(self) -> None:
-        marks, notes = read_watermarks(self.lake)
-        self.notes.extend(notes)
+        marks = self.lake_state().watermarks()
         self.connection.execute(
             "CREATE TEMP TABLE discover_state (project_id VARCHAR, watermark TIMESTAMPTZ)"
         )
         if marks:
             self.connection.executemany("INSERT INTO discover_state VALUES (?, ?)", marks)
+
+    def _register_proof_spans(self) -> None:
+        """What discovery listed and verify proved, per project and source, unmerged (naive
+        UTC, as the report SQL's literals are); the SQL merges them."""
+        spans = self.lake_state().spans()
+        self.connection.execute(
+            "CREATE TEMP TABLE proof_spans (project_id VARCHAR, source VARCHAR, "
+            "span_start TIMESTAMP, span_end TIMESTAMP)"
+        )
+        if spans:
+            self.connection.executemany("INSERT INTO proof_spans VALUES (?, ?, ?, ?)", spans)
 
     def close(self) -> None:
         self.connection.close()

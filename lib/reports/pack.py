@@ -24,6 +24,7 @@ from lib.core.times import format_utc
 from lib.lake.storage import open_store
 from lib.reports.catalog import get_report
 from lib.reports.controls import choose
+from lib.reports.coverage_text import coverage_json
 from lib.reports.engine import has_inventory, location_of, run_reports
 from lib.reports.html.heatmap import STATES, day_state
 from lib.reports.html.sections import Section, render_figure_page
@@ -41,12 +42,20 @@ def adherence_day(row: Row) -> str:
     return "with " + STATES[day_state(row, spec)][1] if spec else "?"
 
 
-DISCOVERED = {  # coverage's `discovered`, in words
-    "complete": "listed whole by discovery",
-    "partly": "listed in part",
-    "not yet": "not yet listed",
-    "no watermark": "without a discovery watermark",
+PROVEN = {  # coverage's `proven`, in words
+    "discovery": "proven complete by discovery",
+    "verify": "proven complete by verify",
+    "discovery, verify": "proven complete by discovery and verify",
+    "partly": "proven in part",
+    "not": "NOT proven complete",
 }
+
+
+def proven_words(row: Row) -> str:
+    """A coverage row's project-day in words ("proven complete by discovery")."""
+    if row["project_id"] is None:  # a day of error rows that name no project
+        return "errors naming no project"
+    return PROVEN.get(row["proven"], str(row["proven"]))
 
 
 def status_of(row: Row) -> str:
@@ -80,7 +89,7 @@ SECTIONS = (
     Section(
         "coverage",
         noun="project-days",
-        count=lambda row: DISCOVERED.get(row["discovered"], str(row["discovered"])),
+        count=proven_words,
         exception=lambda row: bool(row["error_rows"]),
         listed="days with error rows (inputs that became no task row)",
         columns="day project_id tasks error_rows error_reasons",
@@ -204,6 +213,7 @@ def build_pack(
             for project, (snapshot_id, taken) in snapshots_by_project(results).items()
         },
         "notes": sorted({note for result in results.values() for note in result.notes}),
+        "coverage": coverage_json(coverage) if (coverage := results["coverage"].coverage) else None,
         "files": {name: digest(data) for name, data in sorted(files.items())},
     }
     files[MANIFEST] = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()

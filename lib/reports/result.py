@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from lib.reports.coverage import LakeCoverage
 from lib.reports.declaration import ChartSpec
 from lib.reports.parameters import Scope
 
@@ -23,6 +24,7 @@ class ReportResult:
     scope: Scope | None = None  # None: rows made up outside a lake (tests, previews)
     chart: ChartSpec | None = None
     notes: tuple[str, ...] = field(default=())  # things the reader must know (unreadable state)
+    coverage: LakeCoverage | None = None  # where the period is proven complete, per project
     # the inventory judged by: per project with an inventory, its snapshot in force (ID and
     # time) or (None, None); empty when the report does not read the inventory
     snapshots: tuple[InForce, ...] = field(default=())

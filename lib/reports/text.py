@@ -1,9 +1,11 @@
 """Report results as text: an aligned table for people, CSV and JSON for scripts.
 
-CSV and JSON hold the raw values (seconds, fractions, ISO 8601 UTC timestamps) and nothing else,
-so their shape is stable (a CSV text cell that a spreadsheet would run as a formula starts with
-an apostrophe); the table states the period, evaluation time, parameters and lake first
-and shows durations and rates in their units.
+CSV holds the raw values (seconds, fractions, ISO 8601 UTC timestamps) and nothing else, so its
+shape is stable (a text cell that a spreadsheet would run as a formula starts with an
+apostrophe). JSON holds each report as an object: its period, evaluation time, parameters,
+coverage (where the period is proven complete, per project), notes and rows (raw values). The
+table states the period, evaluation time, parameters, lake and coverage first and shows
+durations and rates in their units.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from lib.core.times import format_utc
+from lib.reports.coverage_text import coverage_json, coverage_sentences
 from lib.reports.result import ReportResult
 from lib.reports.values import display, is_numeric, plain_row, scope_lines
 
@@ -25,10 +29,28 @@ WIDER = {"reason": 100, "description": 100, "why": 100}  # sentences a reader ne
 
 
 def render_json(results: Sequence[ReportResult]) -> str:
-    """One report: an array of row objects; several: an object of arrays by report name."""
-    rows = {r.name: [plain_row(row) for row in r.rows] for r in results}
-    document: Any = rows[results[0].name] if len(results) == 1 else rows
+    """One report: its document (report_document); several: an object of them by name."""
+    documents = {r.name: report_document(r) for r in results}
+    document: Any = documents[results[0].name] if len(results) == 1 else documents
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def report_document(result: ReportResult) -> dict[str, Any]:
+    """A report as scripts read it: what it was computed over, what is proven, its rows."""
+    document: dict[str, Any] = {"report": result.name}
+    if result.scope is not None:
+        since, until = result.scope.since, result.scope.until
+        document["period"] = {
+            "since": format_utc(since) if since else None,
+            "until": format_utc(until) if until else None,
+        }
+        document["evaluated_at"] = format_utc(result.scope.at)
+        document["parameters"] = dict(result.scope.values)
+    if result.coverage is not None:
+        document["coverage"] = coverage_json(result.coverage)
+    document["notes"] = list(result.notes)
+    document["rows"] = [plain_row(row) for row in result.rows]
+    return document
 
 
 def render_csv(result: ReportResult) -> str:
@@ -56,6 +78,8 @@ def text_section(result: ReportResult, lake: str) -> str:
     lines = [f"{result.title} [{result.name}]", result.description]
     if result.scope is not None:
         lines += [f"  {label}: {text}" for label, text in scope_lines(result.scope, lake)]
+    if result.coverage is not None:
+        lines += [f"  coverage: {line}" for line in coverage_sentences(result.coverage)]
     lines += [f"  note: {note}" for note in result.notes]
     lines.append("")
     lines.append(aligned(result.columns, result.rows) if result.rows else "(no rows)")

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from lib.core.times import format_utc
+from lib.core.times import format_second, format_utc
 from lib.reports.parameters import PARAMETERS, Scope, format_number
 
 
@@ -143,9 +143,10 @@ def parameter_text(scope: Scope) -> str:
 
 
 def period_text(scope: Scope) -> str:
-    """ "2026-11-01T00:00:00Z to 2026-12-01T00:00:00Z" with open ends said in words."""
-    since = format_utc(scope.since) if scope.since else "the start of the lake"
-    until = format_utc(scope.until) if scope.until else "now"
+    """ "2026-11-01T00:00:00Z to 2026-12-01T00:00:00Z" (to the second, as people read every
+    moment; JSON keeps the full precision) with open ends said in words."""
+    since = format_second(scope.since) if scope.since else "the start of the lake"
+    until = format_second(scope.until) if scope.until else "now"
     return f"{since} to {until}"
 
 
@@ -153,7 +154,7 @@ def scope_lines(scope: Scope, lake: str) -> list[tuple[str, str]]:
     """What a report states at its top, as (label, text) pairs."""
     return [
         ("period", period_text(scope)),
-        ("evaluated at", format_utc(scope.at)),
+        ("evaluated at", format_second(scope.at)),
         ("parameters", parameter_text(scope)),
         ("lake", lake),
     ]

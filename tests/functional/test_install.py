@@ -95,7 +95,7 @@ def test_the_installed_command_runs_a_report_outside_the_checkout(
         installed, tmp_path, command, "report", "latest", "--lake", str(lake), "--format", "json"
     )
     assert run.returncode == 0, run.stderr
-    reported = sorted(row["id"] for row in json.loads(run.stdout))
+    reported = sorted(row["id"] for row in json.loads(run.stdout)["rows"])
     assert reported == sorted(fixture_logs()) == sorted(row["id"] for row in read_rows(lake))
 
 

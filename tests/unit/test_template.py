@@ -311,11 +311,24 @@ def test_the_controls_reach_athena_as_the_same_sql_with_their_defaults() -> None
             ctes[:3] == ["latest", "resources", "backups_by_id"] and "resource_compliance" in ctes
         )
     assert "rpo_hours=24" in queries["controls"] and "> 24 * 3600" in queries["resource-compliance"]
-    assert "discover_state_files" in queries["coverage"]  # the watermarks, read as JSON
-    state = resources["DiscoverStateTable"]["Properties"]["TableInput"]
-    serde = state["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
-    assert state["Name"] == "discover_state_files" and serde == "org.openx.data.jsonserde.JsonSerDe"
-    assert state["StorageDescriptor"]["Columns"] == [{"Name": "watermark", "Type": "string"}]
+    # Discovery's state and verify's proofs, read as JSON: what coverage says is proven.
+    assert "discover_state_files" in queries["coverage"]
+    assert "verify_state_files" in queries["coverage"]
+    spans = "array<map<string,string>>"
+    for logical, name, folder, columns in (
+        ("DiscoverStateTable", "discover_state_files", "discover", ["watermark", "listed_from"]),
+        ("VerifyStateTable", "verify_state_files", "verify", []),
+    ):
+        table = resources[logical]["Properties"]["TableInput"]
+        serde = table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
+        assert table["Name"] == name and serde == "org.openx.data.jsonserde.JsonSerDe"
+        assert f"/_state/{folder}/" in str(table["StorageDescriptor"]["Location"])
+        typed = {c["Name"]: c["Type"] for c in table["StorageDescriptor"]["Columns"]}
+        assert typed == {
+            **{c: "string" for c in columns},
+            **({"earlier_listed": spans} if folder == "discover" else {"proven": spans}),
+            "updated_at": "string",
+        }
 
 
 def test_both_functions_ship_the_slim_package_built_by_the_makefile() -> None:

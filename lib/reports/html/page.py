@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from lib.core.times import format_utc
+from lib.core.times import format_second
+from lib.reports.coverage import LakeCoverage
+from lib.reports.coverage_text import coverage_sentences
+from lib.reports.coverage_text import period_text as span_text
 from lib.reports.html.bars import render_chart
 from lib.reports.html.charts import build_chart
 from lib.reports.html.exceptions import render_exceptions
@@ -153,6 +156,25 @@ def render_contents(results: Sequence[ReportResult]) -> str:
     return f'<nav aria-label="Reports"><ul>{items}</ul></nav>' if results else ""
 
 
+def render_coverage(coverage: LakeCoverage, heading: str = "") -> str:
+    """Where the period is proven complete: a paragraph per sentence, gaps in capitals."""
+    lines = "".join(f"<p>{escape(line)}</p>" for line in coverage_sentences(coverage))
+    head = f"<p><strong>{escape(heading)}</strong></p>" if heading else ""
+    return f'<div class="coverage" data-coverage="{int(coverage.complete)}">{head}{lines}</div>'
+
+
+def page_coverage(results: Sequence[ReportResult], stated: LakeCoverage | None) -> str:
+    """Each distinct period's coverage once (the one a summary already states left out)."""
+    seen: dict[tuple[object, ...], LakeCoverage] = {}
+    for result in results:
+        coverage = result.coverage
+        if coverage is not None and coverage != stated:
+            seen.setdefault((coverage.start, coverage.end), coverage)
+    if len(seen) == 1:
+        return render_coverage(next(iter(seen.values())), "Coverage")
+    return "".join(render_coverage(c, f"Coverage of {span_text(*c.period)}") for c in seen.values())
+
+
 def render_meta(results: Sequence[ReportResult], lake: str) -> str:
     """The page's period, evaluation time and lake; reports whose default periods differ
     (`report all` without a period) each have theirs, counted here and stated in their
@@ -169,19 +191,27 @@ def render_meta(results: Sequence[ReportResult], lake: str) -> str:
                 for text, count in periods.items()
             )
             lines.append(("Periods", each))
-        moments = sorted({format_utc(scope.at) for scope in scopes})
+        moments = sorted({format_second(scope.at) for scope in scopes})
         lines.append(("Evaluated at", ", ".join(moments)))
     lines.append(("Lake", lake))
     items = "".join(f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd>" for label, text in lines)
     return f'<dl class="meta scope">{items}</dl>'
 
 
-def render_page(results: Sequence[ReportResult], *, lake: str, lead: str = "") -> str:
-    """One self-contained page: `lead` (a summary) first, then for each result its title,
-    description, period and parameters, chart (when the report declares one) and table."""
+def render_page(
+    results: Sequence[ReportResult],
+    *,
+    lake: str,
+    lead: str = "",
+    stated: LakeCoverage | None = None,
+) -> str:
+    """One self-contained page: the period, lake and coverage (but the coverage `stated` in
+    `lead`), `lead` (a summary), then for each result its title, description, period and
+    parameters, chart (when the report declares one) and table."""
     heading = "oplog-lake audit report"
+    meta = render_meta(results, lake) + page_coverage(results, stated)
     body = (
-        f"<header><h1>{escape(heading)}</h1>{render_meta(results, lake)}</header>"
+        f"<header><h1>{escape(heading)}</h1>{meta}</header>"
         + lead
         + render_contents(results)
         + "\n".join(render_section(i, r, lake) for i, r in enumerate(results))

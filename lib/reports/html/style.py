@@ -21,6 +21,8 @@ h2 { font-size: 1.25rem; margin: 2.25rem 0 .25rem; border-bottom: 2px solid #ddd
 h3 { font-size: 1.05rem; margin: 1.25rem 0 .25rem; }
 .meta, .description, .note { color: var(--muted); margin: 0 0 .75rem; }
 .note { color: var(--unknown); }
+.coverage p { margin: 0 0 .35rem; overflow-wrap: anywhere; }
+.coverage[data-coverage="0"] { border-left: 4px solid var(--unknown); padding-left: .5rem; }
 dl.scope { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .75rem;
   margin: 0 0 1rem; font-size: 13px; }
 dl.scope dt { color: var(--muted); }

@@ -1,6 +1,7 @@
 """The audit pack's index page: an executive summary first, then the evidence behind it.
 
-Order, on screen and on paper: the period and completeness (discovery watermark, error rows),
+Order, on screen and on paper: the period and completeness (where each project's tasks are
+proven complete, every part not proven named; error rows),
 tiles (resources, each control, failed backups, restores, deletions), the controls table with
 pass/fail marks, the exceptions to the controls with their evidence (html/exceptions.py), then a
 section per pack report (html/sections.py): its rows counted, its exceptions listed. Every row
@@ -17,7 +18,7 @@ from typing import Any
 from lib.core.times import format_utc
 from lib.reports.html.exceptions import render_exceptions
 from lib.reports.html.markup import attrs, escape, header_label
-from lib.reports.html.page import frame, render_page, render_scope, status_mark
+from lib.reports.html.page import frame, render_coverage, render_page, render_scope, status_mark
 from lib.reports.html.sections import Section, render_report_section
 from lib.reports.result import ReportResult
 from lib.reports.values import percent
@@ -139,26 +140,11 @@ def inventory_lead(results: Results) -> str:
 
 
 def completeness(results: Results) -> str:
-    """What the lake can vouch for: each project's discovery watermark and the error rows."""
+    """What the lake can vouch for: where the period is proven complete, per project (every
+    part not proven named), then the error rows."""
     coverage = results["coverage"]
-    until = coverage.scope.until if coverage.scope else None
-    marks: dict[str, datetime | None] = {}
-    for row in coverage.rows:
-        if row["project_id"] is not None:
-            marks[row["project_id"]] = row["watermark"]
-    lines = [watermark_line(project, mark, until) for project, mark in sorted(marks.items())]
-    if not marks:
-        lines.append("The lake holds no task in the period and no discovery watermark.")
-    lines.append(error_line(coverage.rows))
-    return "".join(f"<p>{escape(line)}</p>" for line in lines)
-
-
-def watermark_line(project: str, mark: datetime | None, until: datetime | None) -> str:
-    if mark is None:
-        return f"Project {project}: no discovery watermark, so completeness cannot be stated."
-    covered = until is not None and mark >= until
-    tail = "the whole period" if covered else "not the whole period"
-    return f"Project {project}: the lake is complete up to {format_utc(mark)} ({tail})."
+    proven = render_coverage(coverage.coverage) if coverage.coverage else ""
+    return proven + f"<p>{escape(error_line(coverage.rows))}</p>"
 
 
 def error_line(rows: list[dict[str, Any]]) -> str:
@@ -274,4 +260,5 @@ def render_report_page(results: list[ReportResult], *, lake: str) -> str:
             + tiles(by_name)
             + "</section>"
         )
-    return render_page(results, lake=lake, lead=lead)
+    stated = by_name["coverage"].coverage if lead else None
+    return render_page(results, lake=lake, lead=lead, stated=stated)

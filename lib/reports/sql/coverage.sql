@@ -43,6 +43,69 @@ projects AS (
     SELECT project_id FROM errors
     UNION
     SELECT project_id FROM discover_state
+    UNION
+    SELECT project_id FROM proof_spans
+),
+-- What is proven: the spans discovery listed and verify proved, merged where they overlap or
+-- touch, per source and ('any') all together (a running maximum of the ends: gaps and islands).
+spans AS (
+    SELECT project_id, source, span_start, span_end FROM proof_spans WHERE span_start < span_end
+    UNION ALL
+    SELECT project_id, 'any' AS source, span_start, span_end
+    FROM proof_spans
+    WHERE span_start < span_end
+),
+reached AS (
+    SELECT
+        project_id,
+        source,
+        span_start,
+        span_end,
+        MAX(span_end) OVER (
+            PARTITION BY project_id, source ORDER BY span_start, span_end
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS reached_before
+    FROM spans
+),
+islands AS (
+    SELECT
+        project_id,
+        source,
+        span_start,
+        span_end,
+        SUM(CASE WHEN reached_before IS NULL OR span_start > reached_before THEN 1 ELSE 0 END)
+            OVER (
+                PARTITION BY project_id, source ORDER BY span_start, span_end
+                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+            ) AS island
+    FROM reached
+),
+merged AS (
+    SELECT project_id, source, MIN(span_start) AS span_start, MAX(span_end) AS span_end
+    FROM islands
+    GROUP BY project_id, source, island
+),
+-- Each day as far as the period reaches into it (the first and the last may be cut).
+day_bounds AS (
+    SELECT
+        day,
+        GREATEST(CAST(day AS TIMESTAMP), {since}) AS day_start,
+        LEAST(CAST(day AS TIMESTAMP) + INTERVAL 1 DAY, {at}) AS day_end
+    FROM days
+),
+day_proof AS (
+    SELECT
+        day_bounds.day,
+        merged.project_id,
+        MAX(CASE WHEN merged.source = 'discovery' AND merged.span_start <= day_start
+            AND merged.span_end >= day_end THEN 1 ELSE 0 END) AS by_discovery,
+        MAX(CASE WHEN merged.source = 'verify' AND merged.span_start <= day_start
+            AND merged.span_end >= day_end THEN 1 ELSE 0 END) AS by_verify,
+        MAX(CASE WHEN merged.source = 'any' AND merged.span_start <= day_start
+            AND merged.span_end >= day_end THEN 1 ELSE 0 END) AS by_both
+    FROM day_bounds
+    JOIN merged ON merged.span_start < day_bounds.day_end AND merged.span_end > day_bounds.day_start
+    GROUP BY day_bounds.day, merged.project_id
 )
 SELECT
     days.day,
@@ -53,16 +116,18 @@ SELECT
     errors.error_reasons,
     discover_state.watermark,
     CASE
-        WHEN discover_state.watermark IS NULL THEN 'no watermark'
-        WHEN discover_state.watermark >= days.day + INTERVAL 1 DAY THEN 'complete'
-        WHEN discover_state.watermark > days.day THEN 'partly'
-        ELSE 'not yet'
-    END AS discovered
+        WHEN day_proof.by_discovery = 1 AND day_proof.by_verify = 0 THEN 'discovery'
+        WHEN day_proof.by_verify = 1 AND day_proof.by_discovery = 0 THEN 'verify'
+        WHEN day_proof.by_both = 1 THEN 'discovery, verify'
+        WHEN day_proof.day IS NOT NULL THEN 'partly'
+        ELSE 'not'
+    END AS proven
 FROM days
 CROSS JOIN projects
 LEFT JOIN tasks ON tasks.day = days.day AND tasks.project_id IS NOT DISTINCT FROM projects.project_id
 LEFT JOIN errors
     ON errors.day = days.day AND errors.project_id IS NOT DISTINCT FROM projects.project_id
 LEFT JOIN discover_state ON discover_state.project_id = projects.project_id
+LEFT JOIN day_proof ON day_proof.day = days.day AND day_proof.project_id = projects.project_id
 WHERE projects.project_id IS NOT NULL OR errors.error_rows > 0  -- rows with no project: errors
 ORDER BY days.day, projects.project_id NULLS LAST

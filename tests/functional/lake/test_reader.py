@@ -83,7 +83,7 @@ def test_show_and_reports_run_beside_stray_files(written: list[dict], lake: Path
         "report", "daily", "--lake", str(lake), "--since", "2019-01-01", "--format", "json"
     )
     assert daily.returncode == 0, daily.stderr
-    assert sum(day["total"] for day in json.loads(daily.stdout)) == len(written)
+    assert sum(day["total"] for day in json.loads(daily.stdout)["rows"]) == len(written)
 
 
 def test_a_scan_that_loses_a_file_to_compaction_reads_again(

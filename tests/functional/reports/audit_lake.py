@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from lib.core.times import parse_utc
+from lib.ingest.coverage import Proof, Proofs, verify_key
 from lib.ingest.flatten import flatten
-from lib.ingest.watermark import ProjectState, state_key
+from lib.ingest.watermark import ProjectState, Span, state_key
 from lib.lake.storage import LocalStore
 from lib.lake.writer import Lake
 
@@ -232,10 +233,28 @@ def write_audit_lake(root: Path) -> str:
     return str(root)
 
 
-def write_watermark(root: Path, project: str, watermark: str) -> None:
-    """The discovery state as discovery itself writes it."""
-    state = ProjectState(watermark=parse_utc(watermark))
+def write_watermark(
+    root: Path,
+    project: str,
+    watermark: str | None,
+    listed_from: str | None = "2026-10-01T00:00:00Z",
+    earlier: tuple[tuple[str, str], ...] = (),
+) -> None:
+    """The discovery state as discovery itself writes it: listed whole from `listed_from` to
+    the watermark, and in each `earlier` (from, to) span."""
+    state = ProjectState(
+        watermark=parse_utc(watermark) if watermark else None,
+        listed_from=parse_utc(listed_from) if listed_from else None,
+        earlier_listed=tuple(Span(parse_utc(a), parse_utc(b)) for a, b in earlier),
+    )
     LocalStore(root).put(state_key(project), state.to_json(datetime(2026, 12, 1, tzinfo=UTC)))
+
+
+def write_proofs(root: Path, project: str, *spans: tuple[str, str]) -> None:
+    """The periods verify proved, as verify itself records them."""
+    proved = datetime(2026, 12, 1, tzinfo=UTC)
+    proofs = Proofs(tuple(Proof(parse_utc(a), parse_utc(b), proved) for a, b in spans))
+    LocalStore(root).put(verify_key(project), proofs.to_json(proved))
 
 
 # --- an estate: many resources, for the pack's page budget -------------------------------------

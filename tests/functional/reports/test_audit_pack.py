@@ -123,7 +123,11 @@ def test_the_index_leads_with_the_summary_then_the_evidence(pack: Path) -> None:
     assert index.sections == SECTIONS
     text = " ".join(" ".join(index.text).split())
     assert "Backup audit 2026-11-01 to 2026-11-30" in text
-    assert "the lake is complete up to 2026-11-20T06:00:00Z (not the whole period)" in text
+    assert (
+        "Project p-audit: NOT LISTED: 2026-11-20T06:00:00Z to 2026-12-01T00:00:00Z (after "
+        "discovery's watermark, 14 d 18 h old: discovery is behind); the rest of the period is "
+        "complete (proven by discovery)." in text
+    )
     assert "2 error rows in the period" in text and "invalid_message 1, not_found 1" in text
     assert "1 of 6 resources met every one of the 8 controls" in text
     assert index.tiles["resources evaluated"] == "6"
@@ -143,7 +147,7 @@ def test_the_exceptions_are_each_failure_and_gap_with_the_compliant_only_counted
     # backup-within-rpo: 2 failed (file-01, old-vol), 1 not judged (new-01), 3 compliant
     assert "2 non-compliant, 1 without enough data, 3 compliant (counted here;" in text
     assert "db-01.example (db-01): db-b29" in text  # its failed app-consistent backup
-    rows = json.loads((pack / "resource-compliance.json").read_text())
+    rows = json.loads((pack / "resource-compliance.json").read_text())["rows"]
     assert len(rows) == len(EXPECTED)  # the compliant ones too, in the evidence files
 
 

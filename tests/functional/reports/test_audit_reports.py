@@ -25,7 +25,7 @@ def run(lake: str, capsys: pytest.CaptureFixture[str], *args: str) -> Any:
     code = main(["report", *args, "--lake", lake, *PERIOD, "--format", "json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    return json.loads(captured.out)
+    return json.loads(captured.out)["rows"]
 
 
 def test_adherence_has_one_row_per_resource_and_full_day_from_its_first_backup(
@@ -101,8 +101,8 @@ def test_coverage_per_day_with_unfinished_tasks_errors_and_the_watermark(lake: s
     assert ours["2026-11-12"]["error_rows"] == 1
     assert ours["2026-11-12"]["error_reasons"] == "not_found: 1"
     assert ours["2026-11-19"]["watermark"] == "2026-11-20T06:00:00Z"
-    states = [ours[d]["discovered"] for d in ("2026-11-19", "2026-11-20", "2026-11-21")]
-    assert states == ["complete", "partly", "not yet"]
+    states = [ours[d]["proven"] for d in ("2026-11-19", "2026-11-20", "2026-11-21")]
+    assert states == ["discovery", "partly", "not"]  # listed from Oct 1 to the watermark
     unowned = [r for r in rows if r["project_id"] is None]  # errors naming no project
     assert [(r["day"], r["error_reasons"]) for r in unowned] == [
         ("2026-11-12", "invalid_message: 1")
@@ -115,24 +115,27 @@ def test_coverage_without_discovery_state_says_so_and_unreadable_state_is_named(
     root = tmp_path / "lake"
     write_audit_lake(root)
     rows = run(str(root), capsys, "coverage")
-    assert {r["discovered"] for r in rows} == {"no watermark"}
+    assert {r["proven"] for r in rows} == {"not"}
 
-    # A first discovery pass still running holds a lease but no watermark yet.
+    # A first discovery pass still running holds a lease but no watermark yet: nothing listed.
     lease = '{"lease": {"owner": "run-1", "until": "2026-12-01T00:10:00Z"}}'
     (root / "_state" / "discover").mkdir(parents=True)
     (root / "_state" / "discover" / f"{PROJECT}.json").write_text(lease)
     rows = run(str(root), capsys, "coverage")
-    assert {r["discovered"] for r in rows} == {"no watermark"}
+    assert {r["proven"] for r in rows} == {"not"}
     (root / "_state" / "discover" / "p-bad.json").write_text("{half")
     assert main(["report", "coverage", "--lake", str(root), *PERIOD]) == 0
     captured = capsys.readouterr()
-    assert "note: discovery state _state/discover/p-bad.json is unreadable" in captured.err
-    assert "note: discovery state" in captured.out  # stated with the table too
+    assert "note: the discovery state _state/discover/p-bad.json in " in captured.err
+    assert "note: the discovery state" in captured.out  # stated with the table too
 
     # A watermark later than now would call tasks still to come listed: never read as complete.
-    future = '{"watermark": "2099-01-01T00:00:00Z"}'
+    future = '{"watermark": "2099-01-01T00:00:00Z", "listed_from": "2026-10-01T00:00:00Z"}'
     (root / "_state" / "discover" / f"{PROJECT}.json").write_text(future)
     rows = run(str(root), capsys, "coverage")
-    assert {r["discovered"] for r in rows} == {"no watermark"}
+    assert {r["proven"] for r in rows} == {"not"}
+    assert {r["watermark"] for r in rows} == {None}
     assert main(["report", "coverage", "--lake", str(root), *PERIOD]) == 0
-    assert f"_state/discover/{PROJECT}.json names 2099-01-01T00:00:00Z" in capsys.readouterr().err
+    assert f"_state/discover/{PROJECT}.json in {root} names 2099-01-01T00:00:00Z" in (
+        capsys.readouterr().err
+    )

@@ -27,7 +27,7 @@ def run(lake: str, capsys: pytest.CaptureFixture[str], *args: str) -> Any:
     code = main(["report", *args, "--lake", lake, *PERIOD, "--format", "json"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    return json.loads(captured.out)
+    return json.loads(captured.out)["rows"]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def compliance(lake: str, tmp_path_factory: pytest.TempPathFactory) -> list[dict
     out = tmp_path_factory.mktemp("out") / "rc.json"
     args = ["report", "resource-compliance", "--lake", lake, *PERIOD, "--format", "json"]
     assert main([*args, "--out", str(out)]) == 0
-    return json.loads(out.read_text())
+    return json.loads(out.read_text())["rows"]
 
 
 def verdicts(rows: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
@@ -230,7 +230,7 @@ def test_a_past_period_is_evaluated_at_its_end(lake: str, capsys) -> None:
     args = ["--since", "2026-11-01", "--until", "2026-11-24", "--now", "2026-12-05T00:00:00Z"]
     code = main(["report", "resource-compliance", "--lake", lake, *args, "--format", "json"])
     assert code == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["rows"]
     # No restore yet, and the lake reaches back only 85 days from then: not enough to judge.
     assert row_of(rows, "app-01", "restore-tested")["status"] == "INSUFFICIENT_DATA"
     assert row_of(rows, "app-01", "backup-within-rpo")["evidence_ids"] == "app-b24"

@@ -44,7 +44,7 @@ def compliance(lake: str, capsys: pytest.CaptureFixture[str], *args: str) -> lis
     )
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    return json.loads(captured.out)
+    return json.loads(captured.out)["rows"]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def rows(lake: str) -> list[dict[str, Any]]:
         )
         == 0
     )
-    return json.loads(out.read_text())
+    return json.loads(out.read_text())["rows"]
 
 
 def verdicts(rows: list[dict[str, Any]], controls: tuple[str, ...]) -> dict[tuple[str, str], str]:
@@ -275,7 +275,7 @@ def test_each_parameter_moves_the_verdicts_it_should(
 def test_the_controls_report_counts_them_and_names_the_snapshot_judged_by(lake, capsys) -> None:
     assert main(["report", "controls", "--lake", lake, *PERIOD, "--format", "json"]) == 0
     captured = capsys.readouterr()
-    by_control = {row["control"]: row for row in json.loads(captured.out)}
+    by_control = {row["control"]: row for row in json.loads(captured.out)["rows"]}
     for index, control in enumerate(INVENTORY_CONTROLS):
         statuses = [row[index] for row in EXPECTED_ROWS.values()]
         good, bad = statuses.count("COMPLIANT"), statuses.count("NON_COMPLIANT")

@@ -72,7 +72,7 @@ def report(lake: str, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[s
 
 
 def as_json(lake: str, capsys, name: str) -> list[dict[str, Any]]:
-    return json.loads(report(lake, capsys, name, "--format", "json")[0])
+    return json.loads(report(lake, capsys, name, "--format", "json")[0])["rows"]
 
 
 def test_unprotected_lists_every_resource_in_no_vault_or_without_an_enabled_policy(lake, capsys):
@@ -178,7 +178,7 @@ def test_restore_points_per_resource_with_those_without_one_first(lake, capsys) 
 def test_report_all_runs_them_when_the_lake_has_an_inventory(lake, capsys) -> None:
     document = json.loads(report(lake, capsys, "all", "--format", "json")[0])
     assert {"unprotected", "inventory", "restore-points"} <= set(document)
-    assert len(document["unprotected"]) == len(UNPROTECTED)
+    assert len(document["unprotected"]["rows"]) == len(UNPROTECTED)
 
 
 def test_a_lake_with_only_an_inventory_runs_the_inventory_reports_only(tmp_path, capsys) -> None:
@@ -194,7 +194,7 @@ def test_without_an_inventory_the_reports_are_empty_and_say_why(tmp_path, capsys
     lake = write_audit_lake(tmp_path / "lake")
     for name in ("unprotected", "inventory", "restore-points"):
         out, said = report(lake, capsys, name, "--format", "json")
-        assert json.loads(out) == []
+        assert json.loads(out)["rows"] == []
         assert said == (
             "note: the lake has no inventory snapshot yet: `python -m lib inventory` (or the "
             "function's inventory event) takes one\n"
@@ -225,7 +225,7 @@ def test_an_s3_lake_gives_the_same_reports(aws: str, lake: str, capsys) -> None:
             "--controls",
             "resource-protected",
         )[0]
-    )
+    )["rows"]
     assert {r["resource_id"] for r in rows if r["status"] == "NON_COMPLIANT"} == {
         "srv-never",
         "disk-bad",
@@ -252,7 +252,7 @@ def test_an_unreadable_state_is_named_and_the_other_projects_still_judged(lake, 
     shutil.copytree(lake, copy)
     (copy / "_state" / "inventory" / "p-late.json").write_text("{not json")
     out, said = report(str(copy), capsys, "unprotected", "--format", "json")
-    assert [r["resource_id"] for r in json.loads(out)] == [r[0] for r in UNPROTECTED]
+    assert [r["resource_id"] for r in json.loads(out)["rows"]] == [r[0] for r in UNPROTECTED]
     notes = said.splitlines()
     assert notes[0].startswith("note: inventory of p-audit: snapshot 20261130T060000Z-")
     assert notes[1].startswith("note: inventory state of p-late is unreadable: the inventory state")
@@ -269,7 +269,7 @@ def test_an_unreadable_state_is_named_and_the_other_projects_still_judged(lake, 
             "--since",
             "2026-11-01",
         )[0]
-    )
+    )["rows"]
     late = next(r for r in rows if r["resource_id"] == "late-01")
     assert late["status"] == "INSUFFICIENT_DATA"
     assert late["reason"] == "no inventory snapshot of project p-late taken by the evaluation time"

@@ -64,7 +64,7 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def exception_count(pack: Path) -> int:
-    rows = json.loads((pack / "resource-compliance.json").read_text())
+    rows = json.loads((pack / "resource-compliance.json").read_text())["rows"]
     return sum(row["status"] != "COMPLIANT" for row in rows)
 
 

@@ -142,7 +142,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def report(lake: str, *args: str, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     assert main(["report", *args, "--lake", lake, "--now", NOW, "--format", "json"]) == 0
-    return json.loads(capsys.readouterr().out)
+    return json.loads(capsys.readouterr().out)["rows"]
 
 
 def test_latest_keeps_one_row_per_task_the_newest_snapshot(lake: str, capsys) -> None:
@@ -210,7 +210,7 @@ def test_failures_default_to_the_last_seven_days(lake: str, capsys) -> None:
         )
         == 0
     )
-    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == ["G"]
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)["rows"]] == ["G"]
 
 
 def test_stale_resources_never_or_too_long_ago(lake: str, capsys) -> None:
@@ -280,9 +280,9 @@ def test_fractional_hours_are_not_truncated(lake: str, capsys) -> None:
     """H has been running 20 minutes at this `now`: 0.5 h is longer, 0.25 h shorter."""
     early = ["report", "stuck", "--lake", lake, "--now", "2026-11-22T01:20:00Z", "--format", "json"]
     assert main([*early, "--hours", "0.5"]) == 0
-    assert json.loads(capsys.readouterr().out) == []  # int(0.5) would have been 0: H listed
+    assert json.loads(capsys.readouterr().out)["rows"] == []  # int(0.5) would have been 0: H listed
     assert main([*early, "--hours", "0.25"]) == 0
-    assert [r["id"] for r in json.loads(capsys.readouterr().out)] == ["H"]
+    assert [r["id"] for r in json.loads(capsys.readouterr().out)["rows"]] == ["H"]
 
 
 def test_csv_and_table_formats(lake: str, capsys, tmp_path: Path) -> None:
@@ -420,12 +420,12 @@ def odd_lake(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def test_latest_keeps_one_row_per_task_whatever_its_created_at(odd_lake: str, capsys) -> None:
     assert main(["report", "latest", "--lake", odd_lake, "--now", NOW, "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["rows"]
     assert [r["id"] for r in rows] == ["OLD", "NOW", "FAR", "N0"]  # a null created_at last
     assert rows[-1]["created_at"] is None and rows[-1]["started_at"] == "2026-11-20T01:00:00Z"
     wide = ["--since", "0001-01-01", "--until", "9999-12-30"]
     assert main(["report", "latest", "--lake", odd_lake, *wide, "--format", "json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)) == 4  # N0 counts by its started_at
+    assert len(json.loads(capsys.readouterr().out)["rows"]) == 4  # N0 counts by its started_at
 
 
 @pytest.mark.parametrize(
@@ -508,6 +508,6 @@ def test_a_report_runs_again_when_a_compaction_replaces_its_files_meanwhile(
 
     monkeypatch.setattr(engine, "_connect", connect_then_compact)
     assert main(["report", "latest", "--lake", str(lake), "--now", NOW, "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["rows"]
     assert compacted and compacted[0].as_dict()["compacted"] == 1
     assert sorted(row["id"] for row in rows) == [f"{p}{n}" for p in "ab" for n in range(3)]

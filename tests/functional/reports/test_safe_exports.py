@@ -86,7 +86,7 @@ def test_csv_neutralises_formulas_and_json_keeps_the_names(lake: Path, tmp_path:
         run(lake, "report", report, "--format", "csv", "--out", str(tmp_path / "r.csv"))
         run(lake, "report", report, "--format", "json", "--out", str(tmp_path / "r.json"))
         from_csv = csv_rows(tmp_path / "r.csv")
-        from_json = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+        from_json = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["rows"]
         assert len(from_csv) == len(from_json) > 0
         assert {row["resource_name"] for row in from_json} == set(NAMES)
         assert {row["vault_name"] for row in from_json} == set(VAULTS)
@@ -106,7 +106,7 @@ def test_every_csv_of_the_audit_pack_is_neutralised(lake: Path, tmp_path: Path) 
             assert not any(cell.startswith(DANGEROUS) for cell in row.values()), path.name
             names.add(row.get("resource_name"))
     assert {expected_cell(name) for name in NAMES} <= names
-    compliance = json.loads((tmp_path / "pack" / "resource-compliance.json").read_text())
+    compliance = json.loads((tmp_path / "pack" / "resource-compliance.json").read_text())["rows"]
     assert {row["resource_name"] for row in compliance} == set(NAMES)
 
 

@@ -20,7 +20,7 @@ from trino_check import Checker, PlainCalls
 
 from lib.core.inventory_schema import INVENTORY_TABLES
 from lib.core.schema import ERRORS_SCHEMA, OPERATION_LOGS_SCHEMA, PARTITION_KEY
-from lib.reports.athena import STATE_TABLE, hive_type
+from lib.reports.athena import STATE_COLUMNS, hive_type
 from lib.reports.athena_inventory import GLUE_TABLES, STATE_FILES, glue_name
 from lib.reports.catalog import all_reports
 from lib.reports.macros import expand
@@ -31,10 +31,16 @@ UTC_NOW = "CAST(AT_TIMEZONE(CURRENT_TIMESTAMP, 'UTC') AS TIMESTAMP)"
 
 
 def trino_type(hive: str) -> str:
-    if hive.startswith("array<") and "<" not in hive[6:]:  # an array of a plain type
-        return f"array({trino_type(hive[6:-1])})"
-    if hive.startswith(("array", "struct")):
+    """A Glue (Hive) type as Trino names it: `array<string>` is `array(varchar)`,
+    `array<map<string,string>>` is `array(map(varchar, varchar))`; structs, and arrays of
+    them, are rows and arrays with their fields left out."""
+    if hive.startswith(("struct", "array<struct")):
         return hive.split("<")[0].replace("struct", "row")
+    for kind in ("array", "map"):
+        if hive.startswith(f"{kind}<"):
+            inner = hive[len(kind) + 1 : -1]
+            parts = [inner] if kind == "array" else inner.split(",", 1)
+            return f"{kind}({', '.join(trino_type(p) for p in parts)})"
     return {"string": "varchar", "int": "integer"}.get(hive, hive)
 
 
@@ -50,7 +56,10 @@ def glue_schema() -> dict[str, dict[str, str]]:
     return inventory | {
         "operation_logs": columns(OPERATION_LOGS_SCHEMA),
         "operation_log_errors": columns(ERRORS_SCHEMA),
-        STATE_TABLE: {"watermark": "varchar", "$path": "varchar"},
+        **{
+            table: {name: trino_type(hive) for name, hive in state.items()} | {"$path": "varchar"}
+            for table, state in STATE_COLUMNS.items()
+        },
         STATE_FILES: {"project_id": "varchar", "snapshots": published, "$path": "varchar"},
     }
 

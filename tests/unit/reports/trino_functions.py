@@ -30,6 +30,8 @@ SIGNATURES: dict[str, list[tuple[tuple[str, ...], str]]] = {
     "coalesce": [(("T", "T..."), "T")],
     "if": [(("boolean", "T"), "T"), (("boolean", "T", "T"), "T")],
     "greatest": [(("T", "T..."), "T")],
+    "least": [(("T", "T..."), "T")],
+    "try": [(("T",), "T")],
     # mathematical
     "round": [
         (("integer", "integer"), "integer"),
@@ -65,6 +67,8 @@ SIGNATURES: dict[str, list[tuple[tuple[str, ...], str]]] = {
         (("timestamp", "varchar"), "varchar"),
         (("timestamp with time zone", "varchar"), "varchar"),
     ],
+    # maps: element_at gives NULL for a key the map lacks (the subscript fails)
+    "element_at": [(("map(varchar, varchar)", "varchar"), "varchar")],
     # arrays: no sequence over timestamps with a time zone (Trino has none)
     "array_join": [(("array(varchar)", "varchar"), "varchar")],
     "sequence": [
