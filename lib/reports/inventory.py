@@ -28,7 +28,7 @@ from lib.core.errors import OplogLakeError
 from lib.core.inventory_schema import INVENTORY_TABLES
 from lib.core.schema import STRING, TIMESTAMP
 from lib.core.settings import LakeLocation
-from lib.core.times import format_utc
+from lib.core.times import format_second
 from lib.lake.snapshots import Snapshot, Snapshots, read_table
 from lib.lake.storage import open_store
 from lib.reports.declaration import ReportError
@@ -107,9 +107,8 @@ class LakeInventory:
             if snapshot_id is None or taken is None:
                 lines.append(f"inventory of {project}: no snapshot taken by the evaluation time")
             else:
-                lines.append(
-                    f"inventory of {project}: snapshot {snapshot_id} taken at {format_utc(taken)}"
-                )
+                taken_at = format_second(taken)
+                lines.append(f"inventory of {project}: snapshot {snapshot_id} taken at {taken_at}")
         return lines + self.notes
 
     def relation(self, name: str, at: datetime | None) -> pa.Table:

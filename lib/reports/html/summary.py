@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from lib.core.times import format_utc
+from lib.core.times import format_second
 from lib.reports.html.exceptions import render_exceptions
 from lib.reports.html.markup import attrs, escape, header_label
 from lib.reports.html.page import frame, render_coverage, render_page, render_scope, status_mark
@@ -131,7 +131,7 @@ def inventory_lead(results: Results) -> str:
     ]
     for project, (snapshot_id, taken) in snapshots_by_project(results).items():
         said = (
-            f"inventory snapshot {snapshot_id} taken at {format_utc(taken)}"
+            f"inventory snapshot {snapshot_id} taken at {format_second(taken)}"
             if snapshot_id and taken
             else "no inventory snapshot taken by the evaluation time"
         )

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -273,3 +274,19 @@ def test_an_unreadable_state_is_named_and_the_other_projects_still_judged(lake, 
     late = next(r for r in rows if r["resource_id"] == "late-01")
     assert late["status"] == "INSUFFICIENT_DATA"
     assert late["reason"] == "no inventory snapshot of project p-late taken by the evaluation time"
+
+
+def test_snapshot_times_are_said_to_the_second_and_kept_whole_in_json(tmp_path, capsys) -> None:
+    lake, replay = tmp_path / "lake", tmp_path / "replay"
+    (replay / "operation-logs").mkdir(parents=True)
+    taken = datetime(2026, 11, 30, 6, 0, 0, 123456, tzinfo=UTC)
+    snapshot(lake, replay, PROJECT, answers_in_force(), taken)
+    out, err = report(str(lake), capsys, "unprotected")
+    said = "\n".join(line for line in (out + err).splitlines() if not line.startswith("{"))
+    assert "taken at 2026-11-30T06:00:00Z" in said
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d+Z", said)  # people read seconds
+    html = tmp_path / "unprotected.html"
+    report(str(lake), capsys, "unprotected", "--format", "html", "--out", str(html))
+    assert "taken at 2026-11-30T06:00:00Z" in unescape(html.read_text(encoding="utf-8"))
+    document = json.loads(report(str(lake), capsys, "unprotected", "--format", "json")[0])
+    assert any("2026-11-30T06:00:00.123456Z" in str(v) for v in document.values())
