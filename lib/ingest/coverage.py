@@ -34,6 +34,7 @@ from lib.ingest.watermark import (
     StateUnreadable,
     Watermarks,
     check_not_future,
+    read_document,
 )
 from lib.lake.storage import ObjectStore
 
@@ -189,16 +190,15 @@ class VerifyProofs:
         """The project's proofs (none when there is no file); StateUnreadable, naming the file,
         when it cannot be read or proves a time still to come."""
         key = verify_key(project_id)
-        found = self.store.read_versioned(key)
-        if found is None:
+        proofs = read_document(
+            self.store,
+            key,
+            Proofs.from_json,
+            f"the verify proofs {key} in {self.store.uri}",
+            "remove it and run verify again for the periods it held",
+        )
+        if proofs is None:
             return Proofs()
-        try:
-            proofs = Proofs.from_json(found.data, found.version)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise StateUnreadable(
-                f"the verify proofs {key} in {self.store.uri} cannot be read ({exc}): remove it "
-                "and run verify again for the periods it held"
-            ) from None
         last = proofs.proven[-1].end if proofs.proven else None
         check_not_future(f"the verify proofs {key} in {self.store.uri}", last, now)
         return proofs

@@ -20,15 +20,17 @@ Members this version does not know are kept as they are.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from lib.core.errors import SinkError
 from lib.core.ids import is_valid_id
 from lib.core.times import CLOCK_ALLOWANCE, format_utc, parse_utc
 from lib.lake.storage import ObjectStore
+
+D = TypeVar("D")
 
 STATE_PREFIX = "_state/discover/"
 
@@ -96,7 +98,7 @@ class ProjectState:
         if self.lease is not None:
             document["lease"] = {"owner": self.lease.owner, "until": format_utc(self.lease.until)}
         if self.last_run is not None:
-            document["last_run"] = _run_json(self.last_run)
+            document["last_run"] = run_json(self.last_run)
         return json.dumps(document, sort_keys=True).encode()
 
     @classmethod
@@ -131,7 +133,8 @@ def _moment(value: Any) -> datetime | None:
     return parse_utc(value)
 
 
-def _run_json(run: LastRun) -> dict[str, Any]:
+def run_json(run: LastRun) -> dict[str, Any]:
+    """A last run as the state file and `discover --status` write it."""
     return {
         "started_at": format_utc(run.started_at),
         "ended_at": format_utc(run.ended_at),
@@ -172,6 +175,24 @@ def check_not_future(what: str, moment: datetime | None, now: datetime) -> None:
         )
 
 
+def read_document(
+    store: ObjectStore,
+    key: str,
+    parse: Callable[[bytes, str | None], D],
+    name: str,
+    remedy: str,
+) -> D | None:
+    """A state document parsed with its store version (None when there is none);
+    StateUnreadable, naming it and saying what to do, when it is not one this product wrote."""
+    found = store.read_versioned(key)
+    if found is None:
+        return None
+    try:
+        return parse(found.data, found.version)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StateUnreadable(f"{name} cannot be read ({exc}): {remedy}") from None
+
+
 class Watermarks:
     """Reads and changes the per-project state documents of one lake."""
 
@@ -182,16 +203,15 @@ class Watermarks:
         """The project's state (empty when there is none); StateUnreadable, naming the file,
         when it cannot be read or names a watermark later than now."""
         key = state_key(project_id)
-        found = self.store.read_versioned(key)
-        if found is None:
+        state = read_document(
+            self.store,
+            key,
+            ProjectState.from_json,
+            f"the discovery state {key} in {self.store.uri}",
+            "remove it to start the project again from DISCOVER_START",
+        )
+        if state is None:
             return ProjectState()
-        try:
-            state = ProjectState.from_json(found.data, found.version)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise StateUnreadable(
-                f"the discovery state {key} in {self.store.uri} cannot be read ({exc}): remove it "
-                "to start the project again from DISCOVER_START"
-            ) from None
         check_not_future(f"the discovery state {key} in {self.store.uri}", state.watermark, now)
         return state
 

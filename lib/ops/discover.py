@@ -21,8 +21,8 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
-from lib.core.ids import ID_RULE, is_valid_id
 from lib.core.times import format_duration, format_second, now_utc, parse_utc
+from lib.ops.flags import project_option
 from lib.ops.output import counted, emit, format_option
 
 BUDGET_S = 6 * 3600.0  # an operator's pass; the function's is its invocation's budget
@@ -55,7 +55,7 @@ def register(commands: Any, lake_option: Callable[[argparse.ArgumentParser], Non
         "shows each project's watermark, last run, lag and lease instead, from the lake alone.",
     )
     lake_option(parser)
-    parser.add_argument("--project", action="append", default=[], help="a project ID")
+    project_option(parser)
     parser.add_argument(
         "--status", action="store_true", help="show each project's discovery state; list nothing"
     )
@@ -64,9 +64,6 @@ def register(commands: Any, lake_option: Callable[[argparse.ArgumentParser], Non
 
 
 def discover_command(args: argparse.Namespace) -> int:
-    bad = [project for project in args.project if not is_valid_id(project)]
-    if bad:
-        raise ValueError(f"--project must be {ID_RULE}, got {bad[0]!r}")
     if args.status:
         from lib.ops.discover_status import status_command
 

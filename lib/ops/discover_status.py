@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from lib.core.times import format_duration, format_second, format_utc, now_utc, parse_utc
-from lib.ingest.watermark import ProjectState, StateUnreadable, Watermarks
+from lib.ingest.watermark import ProjectState, StateUnreadable, Watermarks, run_json
 from lib.ops.output import emit, format_rows
 
 COLUMNS = ["project", "watermark", "lag", "last run", "outcome", "lease"]
@@ -63,16 +63,7 @@ def status(
         if state.watermark
         else ("DISCOVER_START" if start else "first attempt"),
         "first_attempt_at": _utc(state.first_attempt_at),
-        "last_run": None
-        if run is None
-        else {
-            "started_at": format_utc(run.started_at),
-            "ended_at": format_utc(run.ended_at),
-            "outcome": run.outcome,
-            "error": run.error,
-            "listed": run.listed,
-            "new_rows": run.new_rows,
-        },
+        "last_run": None if run is None else run_json(run),
         "lease": None
         if lease is None
         else {"owner": lease.owner, "until": format_utc(lease.until), "active": lease.until > now},

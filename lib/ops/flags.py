@@ -9,8 +9,11 @@ or `--rpo-hours nan` never reach the code that would overflow or divide by zero.
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import dataclass
+
+from lib.core.ids import ID_RULE, is_valid_id
 
 
 class FlagError(Exception):
@@ -56,3 +59,16 @@ class Number:
 def _plain(value: float) -> str:
     """24, 0.5, 0.01, 1000000: a bound as the user would write it."""
     return str(int(value)) if value == int(value) else f"{value:.4g}"
+
+
+def project_option(parser: argparse.ArgumentParser) -> None:
+    """`--project ID`, repeatable, each checked against the ID rule before anything runs."""
+    parser.add_argument(
+        "--project", action="append", default=[], type=_project_id, help="a project ID"
+    )
+
+
+def _project_id(text: str) -> str:
+    if not is_valid_id(text):
+        raise FlagError(f"--project must be {ID_RULE}, got {text!r}")
+    return text

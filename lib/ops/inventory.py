@@ -13,8 +13,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from lib.core.ids import ID_RULE, is_valid_id
 from lib.core.inventory_schema import INVENTORY_TABLES, SNAPSHOT_COLUMNS, SNAPSHOT_NOTES
+from lib.ops.flags import project_option
 from lib.ops.output import emit, format_option, format_rows
 
 BUDGET_S = 3600.0  # an operator's run; the function's is its invocation's budget
@@ -38,7 +38,7 @@ def register(commands: Any, lake_option: Callable[[argparse.ArgumentParser], Non
         "answers offline: the replay's projects).",
     )
     lake_option(parser)
-    parser.add_argument("--project", action="append", default=[], help="a project ID")
+    project_option(parser)
     format_option(parser)
     parser.set_defaults(run=inventory_command)
 
@@ -49,9 +49,6 @@ def inventory_command(args: argparse.Namespace) -> int:
     from lib.core.settings import Settings
     from lib.ingest.inventory.snapshot import summarize
 
-    bad = [project for project in args.project if not is_valid_id(project)]
-    if bad:
-        raise ValueError(f"--project must be {ID_RULE}, got {bad[0]!r}")
     root = Root(Settings.from_env(os.environ, lake_uri=args.lake))
     projects = root.inventory_projects(args.project)
     inventory = root.inventory

@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lib.core.errors import FetchError
-from lib.core.ids import ID_RULE, is_valid_id
 from lib.core.times import format_second, format_utc, now_utc, parse_day_or_moment
+from lib.ops.flags import project_option
 from lib.ops.output import emit, format_option
 from lib.ops.verify_check import ProjectCheck, check_project, describe_check
 
@@ -83,7 +83,7 @@ def register(commands: Any, lake_option: Callable[[argparse.ArgumentParser], Non
     parser.add_argument("--since", required=True, help="first UTC day (ISO date or datetime)")
     parser.add_argument("--until", help="last UTC day, included (default: now)")
     lake_option(parser)
-    parser.add_argument("--project", action="append", default=[], help="a project ID")
+    project_option(parser)
     parser.add_argument("--repair", action="store_true", help="write what is missing or stale")
     format_option(parser)
     parser.set_defaults(run=verify_command)
@@ -95,9 +95,6 @@ def verify_command(args: argparse.Namespace) -> int:
     from lib.ingest.discover_run import LISTABLE
 
     since, until = period_flags(args.since, args.until)
-    bad = [project for project in args.project if not is_valid_id(project)]
-    if bad:
-        raise ValueError(f"--project must be {ID_RULE}, got {bad[0]!r}")
     now = now_utc()
     if since >= now:
         raise ValueError(f"--since {args.since} is later than now: there is nothing to compare yet")
