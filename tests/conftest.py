@@ -22,7 +22,10 @@ from lib.aws.app import App
 from lib.core.runtime import JsonFormatter, logger
 from lib.core.schema import DATA_TABLE, ERRORS_TABLE
 from lib.core.settings import LakeLocation, Settings
+from lib.lake.objects import ObjectStore
 from lib.lake.reader import open_table
+from lib.lake.s3 import S3Store
+from lib.lake.storage import LocalStore
 
 from fakecbr import FakeCBR
 
@@ -210,3 +213,18 @@ def served(fake: FakeCBR) -> FakeCBR:
     for log in fixture_logs().values():
         fake.add_log(log)
     return fake
+
+
+@pytest.fixture(params=["local", "s3"], name="store")
+def store_of_each_kind(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    """The lake's store, once per backend: a folder, and S3 on moto's server."""
+    if request.param == "local":
+        return LocalStore(tmp_path / "lake")
+    request.getfixturevalue("aws")
+    import boto3
+
+    client = boto3.client("s3")
+    client.create_bucket(
+        Bucket="lake", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"}
+    )
+    return S3Store(client, "lake", "audit")

@@ -7,29 +7,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from lib.core.errors import SinkError
 from lib.ingest.watermark import Lease, ProjectState, StateUnreadable, Watermarks, state_key
-from lib.lake.s3 import S3Store
 from lib.lake.storage import LocalStore, ObjectStore
 
 from conftest import PROJECT
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
-    if request.param == "local":
-        return LocalStore(tmp_path / "lake")
-    request.getfixturevalue("aws")
-    client = boto3.client("s3")
-    client.create_bucket(
-        Bucket="lake", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"}
-    )
-    return S3Store(client, "lake", "audit")
 
 
 def test_a_write_names_the_version_it_replaces(store: ObjectStore) -> None:

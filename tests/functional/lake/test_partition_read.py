@@ -8,7 +8,6 @@ import io
 import json
 import os
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import boto3
 import pyarrow as pa
@@ -22,7 +21,6 @@ from lib.ingest.known import KnownRows
 from lib.lake.objects import ObjectStore, ReadableFile
 from lib.lake.reader import read_partition
 from lib.lake.s3 import TAIL_BYTES, S3Store
-from lib.lake.storage import LocalStore
 from lib.lake.writer import Lake, file_key, rows_table
 
 from tasks import make_log
@@ -31,18 +29,6 @@ DAY = datetime(2026, 11, 20, 8, tzinfo=UTC)
 FOLDER = f"{DATA_TABLE}/dt={DAY.date().isoformat()}"
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 COLUMNS = ["id", "updated_at"]
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
-    if request.param == "local":
-        return LocalStore(tmp_path / "lake")
-    request.getfixturevalue("aws")
-    client = boto3.client("s3")
-    client.create_bucket(
-        Bucket="lake", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"}
-    )
-    return S3Store(client, "lake", "audit")
 
 
 def write_logs(store: ObjectStore, first: int, count: int, **fields: object) -> list[tuple]:

@@ -51,6 +51,7 @@ from lib.core.settings import Settings
 from lib.ingest.flatten import flatten
 from lib.lake.storage import LocalStore
 from lib.lake.writer import Lake
+from lib.reports.controls import INVENTORY_CONTROLS
 
 PROJECT, LATE, NONE = "p-audit", "p-late", "p-none"
 IN_FORCE_AT = datetime(2026, 11, 30, 6, tzinfo=UTC)
@@ -60,15 +61,7 @@ TYPES = ("server", "disk", "turbo")
 SERVER, DISK, TURBO = "OS::Nova::Server", "OS::Cinder::Volume", "OS::Sfs::Turbo"
 KINDS = {SERVER: "server", DISK: "disk", TURBO: "turbo"}
 C, N, U = "COMPLIANT", "NON_COMPLIANT", "INSUFFICIENT_DATA"
-INVENTORY_CONTROLS = (
-    "resource-protected",
-    "policy-assigned",
-    "policy-frequency",
-    "policy-retention",
-    "restore-point-fresh",
-    "vault-capacity",
-)
-# resource -> its verdict for each inventory control, in the order above; by hand from the stories
+# resource -> its verdict per inventory control, in INVENTORY_CONTROLS' order, by hand
 EXPECTED_ROWS = {
     "web-01": (C, C, C, C, C, C),
     "db-01": (C, C, N, C, N, N),
