@@ -48,6 +48,10 @@ NO_INVENTORY = (
     "the lake has no inventory snapshot yet: `python -m lib inventory` (or the function's "
     "inventory event) takes one"
 )
+NO_LOGS = (
+    "the lake has no operation logs yet (no task ingested), so nothing here comes from them; "
+    "the coverage line says for which periods that absence is proven"
+)
 MISSING_ENGINE = (
     "the reports need DuckDB, which is not installed in this Python environment: "
     "pip install '.[reports]' in the checkout (or pip install -r requirements-reports.txt)"
@@ -118,6 +122,10 @@ def _run_once(
 ) -> list[ReportResult]:
     sessions: dict[tuple[Any, ...], Session] = {}
     state = read_lake_state(lake, request.now)  # once: every report states its coverage
+    # A lake that has an inventory or discovery's state but no operation logs yet (nothing was
+    # ever backed up, or nothing ingested) is still a lake: its reports run and say so. A
+    # folder holding none of them is refused (a mistyped --lake, most likely).
+    required = not (inventory.exists() or state.projects)
     try:
         results = []
         for name in names:
@@ -125,7 +133,6 @@ def _run_once(
             scope = scope_of(report, request, relations)
             key = (scope.since, scope.until, report.history)
             if key not in sessions:
-                required = reads_logs(report, relations) or not inventory.exists()
                 connection, missing = _connect(lake, _dt_range(scope, report.history), required)
                 sessions[key] = Session(connection, lake, relations, inventory, missing, state)
             results.append(sessions[key].run(report, scope))
@@ -163,8 +170,6 @@ class Session:
         self._coverage: LakeCoverage | None = None
 
     def run(self, report: Query, scope: Scope) -> ReportResult:
-        if self.logs_missing and reads_logs(report, self.relations):
-            raise ReportError(self.logs_missing)
         literals = scope.literals()
         self.at = scope.at
         try:
@@ -223,7 +228,10 @@ class Session:
         coverage every report of the operation logs states), and the inventory snapshot each
         project was judged by (when the lake has an inventory, or the report is about it)."""
         used = needed(report.sql, self.relations)
-        notes = list(self.lake_state().notes) if reads_logs(report, self.relations) else []
+        notes = []
+        if reads_logs(report, self.relations):
+            notes += [self.logs_missing] if self.logs_missing else []
+            notes += self.lake_state().notes
         if any(name in INVENTORY_RELATIONS for name in used):
             if self.inventory.exists():
                 notes += self.inventory.statements(self.at)
@@ -303,8 +311,8 @@ def location_of(lake: LakeLocation | str) -> LakeLocation:
 
 
 def _open_logs(lake: LakeLocation, required: bool) -> tuple[Any, str | None]:
-    """The operation_logs dataset, or (when the report can do without: an inventory report over
-    a lake that has only an inventory) an empty table and why the logs are missing."""
+    """The operation_logs dataset, or (when the lake can do without: it has an inventory or
+    discovery's state) an empty table and why the logs are missing."""
     try:
         dataset = open_table(lake, DATA_TABLE)
         missing = (
@@ -316,7 +324,8 @@ def _open_logs(lake: LakeLocation, required: bool) -> tuple[Any, str | None]:
         return dataset, None
     if required:
         raise ReportError(missing)
-    return OPERATION_LOGS_SCHEMA.append(pa.field(PARTITION_KEY, pa.string())).empty_table(), missing
+    empty = OPERATION_LOGS_SCHEMA.append(pa.field(PARTITION_KEY, pa.string())).empty_table()
+    return empty, NO_LOGS
 
 
 def _connect(lake: LakeLocation, dt_range: str, required: bool = True) -> tuple[Any, str | None]:

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 from audit_lake import PERIOD, write_audit_lake
-from inventory_lake import INVENTORY_CONTROLS, write_inventory_lake
+from inventory_lake import (
+    IN_FORCE_AT,
+    INVENTORY_CONTROLS,
+    PROJECT,
+    answers_in_force,
+    snapshot,
+    write_inventory_lake,
+)
 from pack_reader import read_index
 
 from lib.ops.cli import main
@@ -160,3 +167,14 @@ def test_the_command_says_how_many_resources_are_unprotected(lake: str, tmp_path
     said = audit(lake, tmp_path / "pack", capsys)
     assert "13 resources evaluated against 14 controls" in said
     assert "5 resources unprotected in the inventory snapshot in force" in said
+
+
+def test_a_lake_where_nothing_was_ever_backed_up_still_gets_its_pack(tmp_path, capsys) -> None:
+    # Only an inventory, no operation log: the pack must show the unprotected resources.
+    lake = tmp_path / "lake"
+    snapshot(lake, tmp_path / "replay", PROJECT, answers_in_force(), IN_FORCE_AT)
+    said = audit(lake, tmp_path / "pack", capsys)
+    assert "5 resources unprotected in the inventory snapshot in force" in said
+    assert "no operation logs yet" in said
+    rows = json.loads((tmp_path / "pack" / "unprotected.json").read_text())["rows"]
+    assert len(rows) == 5

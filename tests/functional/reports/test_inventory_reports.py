@@ -182,12 +182,32 @@ def test_report_all_runs_them_when_the_lake_has_an_inventory(lake, capsys) -> No
     assert len(document["unprotected"]["rows"]) == len(UNPROTECTED)
 
 
-def test_a_lake_with_only_an_inventory_runs_the_inventory_reports_only(tmp_path, capsys) -> None:
+def test_a_lake_with_only_an_inventory_runs_every_report_and_says_it_has_no_logs(
+    tmp_path, capsys
+) -> None:
+    # A project where nothing was ever backed up has an inventory and no operation logs: the
+    # audit must still see its unprotected resources, not refuse the lake.
     lake = tmp_path / "lake"
     snapshot(lake, tmp_path / "replay", PROJECT, answers_in_force(), IN_FORCE_AT)
-    rows = as_json(str(lake), capsys, "unprotected")
-    assert [r["resource_id"] for r in rows] == [r[0] for r in UNPROTECTED]
-    assert main(["report", "daily", "--lake", str(lake)]) == 2
+    out, _ = report(str(lake), capsys, "all", "--format", "json")
+    document = json.loads(out)
+    unprotected = [r["resource_id"] for r in document["unprotected"]["rows"]]
+    assert unprotected == [r[0] for r in UNPROTECTED]
+    assert document["daily"]["rows"] == [] and document["failures"]["rows"] == []
+    assert any("no operation logs yet" in note for note in document["daily"]["notes"])
+    assert not any("no operation logs" in note for note in document["unprotected"]["notes"])
+    coverage = document["daily"]["coverage"]  # and nothing is proven complete
+    assert coverage["complete"] is False and coverage["projects"] == {}
+    # With no backup task anywhere, no resource is judged to have missed its RPO on that alone.
+    rpo = [
+        r for r in document["resource-compliance"]["rows"] if r["control"] == "backup-within-rpo"
+    ]
+    assert rpo and {r["status"] for r in rpo} == {"INSUFFICIENT_DATA"}
+
+
+def test_a_folder_holding_no_logs_inventory_or_state_is_still_refused(tmp_path, capsys) -> None:
+    (tmp_path / "other").mkdir()
+    assert main(["report", "all", "--lake", str(tmp_path / "other"), *NOW]) == 2
     assert "no operation_logs in the lake" in capsys.readouterr().err
 
 

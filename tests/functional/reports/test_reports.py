@@ -364,6 +364,20 @@ def test_a_missing_or_empty_lake_is_one_line_and_exit_2(tmp_path: Path, capsys) 
     assert "no operation_logs files" in capsys.readouterr().err
 
 
+def test_a_lake_discovery_proved_empty_reports_no_tasks_as_complete(tmp_path: Path, capsys) -> None:
+    # Discovery listed November whole and found no task: the lake has state and no logs, and
+    # "no tasks, proven" is the answer, not a refusal.
+    from audit_lake import write_watermark
+
+    project = "0123456789abcdef0123456789abcdef"
+    write_watermark(tmp_path, project, "2026-12-01T00:00:00Z", listed_from="2026-11-01T00:00:00Z")
+    args = ["--since", "2026-11-01", "--until", "2026-11-30", "--now", "2026-12-01T00:00:00Z"]
+    assert main(["report", "daily", "--lake", str(tmp_path), *args, "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["rows"] == [] and document["coverage"]["complete"] is True
+    assert any("no operation logs yet" in note for note in document["notes"])
+
+
 def test_all_reports_as_one_offline_html_page(lake: str, tmp_path: Path) -> None:
     page = tmp_path / "audit.html"
     assert (
