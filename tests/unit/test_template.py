@@ -142,6 +142,25 @@ def test_the_inventory_runs_daily_by_default_and_its_event_parses() -> None:
     assert keep == {"Ref": "InventoryKeepDays"} and parameter_default("InventoryKeepDays") == 400
 
 
+def test_an_inventory_that_stops_being_published_raises_an_alarm() -> None:
+    # Not only a failed run: a schedule switched off or not firing sends no metric at all.
+    stale = template()["Resources"]["InventoryStaleAlarm"]
+    assert stale["Condition"] == "TakeInventory"
+    alarm = stale["Properties"]
+    assert (alarm["MetricName"], alarm["Statistic"], alarm["Period"]) == (
+        "InventorySnapshots",
+        "Sum",
+        3600,
+    )
+    hours = {"Ref": "InventoryStaleAlarmHours"}
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == hours
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("LessThanThreshold", 1)
+    assert alarm["TreatMissingData"] == "breaching"
+    # Above the daily schedule's gap by default, within CloudWatch's 7 days of hourly periods.
+    parameter = template()["Parameters"]["InventoryStaleAlarmHours"]
+    assert 24 < parameter["Default"] <= parameter["MaxValue"] == 7 * 24
+
+
 def test_compaction_reads_and_rewrites_only_the_lake_and_is_off_by_default() -> None:
     granted = {a for s in statements("CompactFunction") for a in actions_of(s)}
     assert granted == {
@@ -216,6 +235,7 @@ def test_alarms_watch_the_failure_signals_and_notify_the_topic() -> None:
         "DiscoveryLagSeconds",
         "DiscoveryFailures",
         "InventoryFailures",
+        "InventorySnapshots",
     }
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]

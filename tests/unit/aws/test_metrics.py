@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from lib.aws.metrics import emf_lines
 from lib.ingest.discover_run import ProjectRun, summarize
+from lib.ingest.inventory.snapshot import ProjectSnapshot
+from lib.ingest.inventory.snapshot import summarize as summarize_inventory
 
 
 def test_metrics_are_embedded_metric_format_lines() -> None:
@@ -56,3 +58,15 @@ def test_a_discovery_pass_reports_its_lag_what_it_found_and_how_each_project_end
     assert (main["DiscoveryGaps"], main["DiscoveryHeld"], main["DiscoveryFailures"]) == (1, 1, 4)
     assert (main["DiscoveryWriteFailed"], main["DiscoveryFollowFailed"]) == (2, 1)
     assert (main["DiscoveryIncompleteWindows"], main["DiscoveryPageFailed"]) == (1, 0)
+
+
+def test_an_inventory_run_reports_its_snapshots_even_when_none_was_published() -> None:
+    # InventoryStaleAlarm counts hours without a published snapshot: a run that published
+    # nothing must send a 0 (breaching), not stay silent.
+    at = datetime(2026, 11, 30, 6, tzinfo=UTC)
+    published = ProjectSnapshot("p1", "s1", at, published=True, requests=4)
+    failed = ProjectSnapshot("p2", "s2", at, stopped_by="request_failed")
+    for runs, expected in (([published, failed], (1, 1)), ([failed], (0, 1))):
+        summary = {"event": "inventory", **summarize_inventory(runs)}
+        (main,) = (json.loads(line) for line in emf_lines(summary, timestamp_ms=1))
+        assert (main["InventorySnapshots"], main["InventoryFailures"]) == expected
