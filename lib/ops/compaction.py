@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import sys
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -18,7 +16,7 @@ from lib.lake.reader import LakeNotFound
 from lib.lake.storage import ObjectStore
 from lib.lake.writer import DEFAULT_TARGET_MB
 from lib.ops.flags import Number
-from lib.ops.output import format_rows
+from lib.ops.output import counted, emit, format_option, format_rows
 
 
 def register(commands: Any, lake_option: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -46,6 +44,7 @@ def register(commands: Any, lake_option: Callable[[argparse.ArgumentParser], Non
     compact.add_argument(
         "--keep-history", action="store_true", help="keep every distinct snapshot of a task"
     )
+    format_option(compact)
     compact.set_defaults(run=compact_command)
 
 
@@ -60,11 +59,39 @@ def compact_command(args: argparse.Namespace) -> int:
     if not tables and not store.list(f"{INVENTORY_PREFIX}/"):
         raise LakeNotFound(f"no lake files under {args.lake}: check --lake or {LAKE_URI}")
     summary = compactor.run(selection, log_level=logging.DEBUG)  # each is a row of the table
+    totals = {**summary.as_dict(), **_expire_inventory(store, args.lake)}
     rows = [p.as_dict() for p in summary.partitions]
+    human = said(totals)
     if rows:
-        print(format_rows(list(rows[0]), rows), file=sys.stderr)
-    print(json.dumps({**summary.as_dict(), **_expire_inventory(store, args.lake)}))
-    return 1 if summary.as_dict()["failed"] else 0
+        human += "\n\n" + format_rows(list(rows[0]), rows)
+    emit(args.format, {**totals, "partitions": rows}, human)
+    return 1 if totals["failed"] else 0
+
+
+def said(totals: dict[str, Any]) -> str:
+    """What a compaction did, in a sentence or two."""
+    seen = totals["partitions_seen"]
+    if seen == 0:
+        text = "nothing to compact: no partition of the days chosen"
+    else:
+        text = (
+            f"compacted {totals['compacted']} of {counted(seen, 'partition')}: "
+            f"{counted(totals['files_in'], 'file')} into {totals['files_out']}, "
+            f"{counted(totals['rows_dropped'], 'duplicate row')} dropped"
+        )
+        others = [
+            (totals["already_compact"], "already compact"),
+            (totals["changed_meanwhile"], "changed meanwhile (left for the next run)"),
+            (totals["left"], "not reached in the time allowed (left for the next run)"),
+            (totals["failed"], "FAILED (the log says why; its files are untouched)"),
+        ]
+        text += "".join(f"; {count} {what}" for count, what in others if count)
+    removed = totals.get("inventory_snapshots_removed", 0)
+    text += (
+        f"; {counted(removed, 'expired inventory snapshot')} removed "
+        f"({counted(totals.get('inventory_files_removed', 0), 'file')})"
+    )
+    return text
 
 
 def _expire_inventory(store: ObjectStore, lake: str) -> dict[str, Any]:

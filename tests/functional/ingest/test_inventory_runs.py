@@ -307,7 +307,8 @@ def test_every_compaction_removes_snapshots_past_inventory_keep_days(
     ]
 
     (fourth,) = root.inventory.run([PROJECT], Deadline.after(60))
-    assert cli.main(["compact", "--lake", str(lake), "--older-than-days", "0"]) == 0
+    compact = ["compact", "--lake", str(lake), "--older-than-days", "0", "--format", "json"]
+    assert cli.main(compact) == 0
     assert json.loads(capsys.readouterr().out)["inventory_snapshots_removed"] == 1
     assert [s.snapshot_id for s in Snapshots(LocalStore(lake)).history(PROJECT)] == [
         fourth.snapshot_id
