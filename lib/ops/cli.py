@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from lib.core.errors import ConfigError, SinkError
 from lib.core.inventory_schema import INVENTORY_TABLES
 from lib.core.runtime import configure_logging
-from lib.core.schema import DATA_TABLE, ERRORS_TABLE, PARTITION_KEY
+from lib.core.schema import DATA_TABLE, ERRORS_TABLE
 from lib.core.settings import DEFAULT_LAKE, LAKE_URI, Settings
-from lib.lake.reader import SCHEMAS, LakeNotFound, scan
-from lib.ops import compaction, discover, inventory, report_cli, verify
+from lib.lake.reader import SCHEMAS, LakeNotFound
+from lib.ops import compaction, discover, inventory, report_cli, show, verify
 from lib.ops.backfill import cli as backfill_cli
-from lib.ops.flags import FlagError, Number
-from lib.ops.output import counted, format_rows
-
-SHOW_COLUMNS = {
-    DATA_TABLE: ["dt", "id", "operation_type", "status", "created_at", "error_info__code"],
-    ERRORS_TABLE: ["dt", "reason", "operation_log_id", "http_status", "error_code", "error_msg"],
-}
+from lib.ops.flags import FlagError
+from lib.ops.output import format_rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,15 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     prog = "oplog-lake" if command == "oplog-lake" else "python -m lib"  # as the user typed it
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
-    show = commands.add_parser("show", help="summarise what the lake holds, with sample rows")
-    _lake_option(show)
-    show.add_argument(
-        "--limit",
-        type=Number("--limit", maximum=1_000_000, integer=True),
-        default=20,
-        help="rows to print per table (default 20)",
-    )
-    show.set_defaults(run=show_lake)
+    show.register(commands, _lake_option)
     report_cli.register(commands, _lake_option)
     template = commands.add_parser(
         "template", help="print (or --write) the generated Glue tables and Athena queries"
@@ -82,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     compaction.register(commands, _lake_option)
     schema = commands.add_parser("schema", help="print a table's columns (the docs' tables)")
     schema.add_argument(
-        "--table", choices=[*sorted(SHOW_COLUMNS), *INVENTORY_TABLES], default=DATA_TABLE
+        "--table", choices=[ERRORS_TABLE, DATA_TABLE, *INVENTORY_TABLES], default=DATA_TABLE
     )
     schema.set_defaults(run=print_schema)
     return parser
@@ -101,40 +85,6 @@ def _resolve_lake(args: argparse.Namespace) -> None:
     settings = Settings.for_lake(os.environ, lake_uri=args.lake)
     configure_logging(settings.log_level)
     args.lake, args.location = settings.lake_uri, settings.lake
-
-
-def show_lake(args: argparse.Namespace) -> int:
-    """Each table's size and first rows; a lake with no file at all is an error (as in report)."""
-    shown: list[tuple[str, pa.Table | None, int]] = []
-    for table in (DATA_TABLE, ERRORS_TABLE):
-        try:
-            rows, files = scan(args.location, table, functools.partial(_show_rows, table=table))
-        except LakeNotFound:
-            rows, files = None, 0
-        shown.append((table, rows, files))
-    if not any(files for _, _, files in shown):
-        raise LakeNotFound(f"no lake files under {args.lake}: check --lake or {LAKE_URI}")
-    for table, rows, files in shown:
-        if rows is None or not files:
-            print(f"{table}: no files yet\n")
-            continue
-        days = pc.count_distinct(rows[PARTITION_KEY]).as_py()
-        print(
-            f"{table}: {counted(rows.num_rows, 'row')} in {counted(files, 'file')}, "
-            f"{counted(days, 'partition')}"
-        )
-        print(format_table(rows.slice(0, args.limit)))
-        if rows.num_rows > args.limit:
-            print(f"... {rows.num_rows - args.limit} more")
-        print()
-    return 0
-
-
-def _show_rows(dataset: Any, table: str) -> tuple[pa.Table, int]:
-    rows = dataset.to_table(columns=SHOW_COLUMNS[table]).sort_by(
-        [(PARTITION_KEY, "ascending"), (SHOW_COLUMNS[table][1], "ascending")]
-    )
-    return rows, len(dataset.files)
 
 
 def template_command(args: argparse.Namespace) -> int:
