@@ -23,6 +23,7 @@ from inventory_lake import (
     INVENTORY_CONTROLS,
     PROJECT,
     answers_in_force,
+    restore_point,
     snapshot,
     write_inventory_lake,
 )
@@ -197,6 +198,27 @@ def test_never_backed_up_needs_operation_logs_reaching_back_the_rpo(tmp_path: Pa
     )
     wider = compliance(str(lake), capsys, "--controls", "backup-within-rpo", "--rpo-hours", "6")
     assert row_of(wider, "srv-never", "backup-within-rpo")["status"] == "NON_COMPLIANT"
+
+
+def test_a_restore_point_the_lake_has_no_task_for_is_not_called_never_backed_up(
+    tmp_path: Path, capsys
+) -> None:
+    """The snapshot proves srv-ever was backed up; the lake missing its tasks cannot judge it."""
+    lake = tmp_path / "lake"
+    write_audit_lake(lake)
+    answers = answers_in_force()
+    made = "2026-11-29T01:00:00Z"
+    answers["backups"].append(restore_point("rp-ever-29", "srv-ever", "v-keep", made))
+    snapshot(lake, tmp_path / "replay", PROJECT, answers, IN_FORCE_AT)
+    found = compliance(str(lake), capsys, "--controls", "backup-within-rpo")
+    ever = row_of(found, "srv-ever", "backup-within-rpo")
+    assert (ever["status"], ever["evidence_ids"]) == ("INSUFFICIENT_DATA", "rp-ever-29")
+    assert ever["reason"].startswith(
+        "no backup task in the lake, but the inventory snapshot holds a restore point made "
+    ) and ever["reason"].endswith(
+        " before the evaluation time: the lake is missing its backup tasks"
+    )
+    assert row_of(found, "srv-never", "backup-within-rpo")["status"] == "NON_COMPLIANT"
 
 
 def test_the_eight_controls_judge_the_operation_logs_resources_as_before(rows) -> None:

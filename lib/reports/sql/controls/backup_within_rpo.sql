@@ -19,6 +19,18 @@ last_success AS (
     FROM backups
     WHERE status = 'success' AND finished_at <= {at}
 ),
+points AS (
+    -- the newest available restore point of each resource the inventory snapshot in force holds
+    SELECT
+        resource_id,
+        id,
+        COALESCE(protected_at, created_at) AS made_at,
+        row_number() OVER (
+            PARTITION BY resource_id ORDER BY COALESCE(protected_at, created_at) DESC, id DESC
+        ) AS recency
+    FROM snapshot_backups
+    WHERE status = 'available' AND COALESCE(protected_at, created_at) <= {at}
+),
 lake AS (
     -- how far back the lake's operation logs reach: a resource only the inventory lists is
     -- "never backed up" once they reach back the RPO
@@ -33,7 +45,9 @@ judged AS (
         last_success.age_hours,
         backups.id AS last_task_id,
         (epoch({at}) - epoch(evaluated_resources.first_backup_at)) / 3600.0 AS watched_hours,
-        lake.history_hours
+        lake.history_hours,
+        points.id AS point_id,
+        (epoch({at}) - epoch(points.made_at)) / 3600.0 AS point_age_hours
     FROM evaluated_resources
     CROSS JOIN lake
     LEFT JOIN last_success
@@ -41,6 +55,8 @@ judged AS (
         AND last_success.recency = 1
     LEFT JOIN backups
         ON backups.resource_id = evaluated_resources.resource_id AND backups.recency = 1
+    LEFT JOIN points
+        ON points.resource_id = evaluated_resources.resource_id AND points.recency = 1
 )
 SELECT
     'backup-within-rpo' AS control,
@@ -52,6 +68,8 @@ SELECT
         WHEN success_id IS NOT NULL AND age_hours <= {rpo_hours} THEN 'COMPLIANT'
         WHEN success_id IS NULL AND watched_hours < {rpo_hours} THEN 'INSUFFICIENT_DATA'
         WHEN NOT from_logs AND COALESCE(history_hours, 0) < {rpo_hours} THEN 'INSUFFICIENT_DATA'
+        -- a restore point proves it was backed up: the lake misses its tasks, so cannot judge
+        WHEN NOT from_logs AND point_id IS NOT NULL THEN 'INSUFFICIENT_DATA'
         ELSE 'NON_COMPLIANT'
     END AS status,
     CASE
@@ -63,6 +81,10 @@ SELECT
             'no backup task in the lake, but its operation logs reach back only '
             || age_text(COALESCE(history_hours, 0))
             || ' of the RPO {rpo_hours} h'
+        WHEN NOT from_logs AND point_id IS NOT NULL THEN
+            'no backup task in the lake, but the inventory snapshot holds a restore point made '
+            || age_text(point_age_hours)
+            || ' before the evaluation time: the lake is missing its backup tasks'
         WHEN NOT from_logs THEN
             'never backed up: no backup task in the lake, whose operation logs reach back '
             || age_text(history_hours)
@@ -74,5 +96,5 @@ SELECT
             || ' old, less than the RPO {rpo_hours} h'
         ELSE 'no successful backup in the lake, RPO {rpo_hours} h'
     END AS reason,
-    COALESCE(success_id, last_task_id) AS evidence_ids
+    COALESCE(success_id, last_task_id, point_id) AS evidence_ids
 FROM judged
