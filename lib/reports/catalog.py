@@ -294,6 +294,14 @@ STATIC_RELATIONS: tuple[Query, ...] = (
         "max_backups",
     ),
     relation(
+        "newest_restore_points",
+        "relations/newest_restore_points.sql",
+        "Newest restore point of each resource",
+        "Per resource of the inventory snapshot in force: its newest available restore point "
+        "and when it was made (protected_at, else created_at).",
+        "resource_id id made_at",
+    ),
+    relation(
         "evaluated_resources",
         "relations/evaluated_resources.sql",
         "Resources the controls evaluate",

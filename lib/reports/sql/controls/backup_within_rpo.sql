@@ -19,18 +19,6 @@ last_success AS (
     FROM backups
     WHERE status = 'success' AND finished_at <= {at}
 ),
-points AS (
-    -- the newest available restore point of each resource the inventory snapshot in force holds
-    SELECT
-        resource_id,
-        id,
-        COALESCE(protected_at, created_at) AS made_at,
-        row_number() OVER (
-            PARTITION BY resource_id ORDER BY COALESCE(protected_at, created_at) DESC, id DESC
-        ) AS recency
-    FROM snapshot_backups
-    WHERE status = 'available' AND COALESCE(protected_at, created_at) <= {at}
-),
 lake AS (
     -- how far back the lake's operation logs reach: a resource only the inventory lists is
     -- "never backed up" once they reach back the RPO
@@ -55,8 +43,8 @@ judged AS (
         AND last_success.recency = 1
     LEFT JOIN backups
         ON backups.resource_id = evaluated_resources.resource_id AND backups.recency = 1
-    LEFT JOIN points
-        ON points.resource_id = evaluated_resources.resource_id AND points.recency = 1
+    LEFT JOIN newest_restore_points AS points
+        ON points.resource_id = evaluated_resources.resource_id
 )
 SELECT
     'backup-within-rpo' AS control,

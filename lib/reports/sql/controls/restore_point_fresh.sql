@@ -1,22 +1,11 @@
-WITH points AS (
-    SELECT
-        resource_id,
-        id,
-        COALESCE(protected_at, created_at) AS made_at,
-        row_number() OVER (
-            PARTITION BY resource_id ORDER BY COALESCE(protected_at, created_at) DESC, id DESC
-        ) AS recency
-    FROM snapshot_backups
-    WHERE status = 'available'
-),
-judged AS (
+WITH judged AS (
     SELECT
         resource_protection.*,
         points.id AS backup_id,
         (epoch(resource_protection.snapshot_at) - epoch(points.made_at)) / 3600.0 AS age_hours
     FROM resource_protection
-    LEFT JOIN points
-        ON points.resource_id = resource_protection.resource_id AND points.recency = 1
+    LEFT JOIN newest_restore_points AS points
+        ON points.resource_id = resource_protection.resource_id
 )
 SELECT
     'restore-point-fresh' AS control,
