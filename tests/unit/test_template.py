@@ -365,3 +365,10 @@ def test_both_functions_ship_the_slim_package_built_by_the_makefile() -> None:
     assert '$(PYTHON) tools/package.py build --arch $(LAMBDA_ARCH) --out "$(ARTIFACTS_DIR)"' in (
         makefile
     )
+
+
+def test_the_template_fits_cloudformations_limit_for_an_uploaded_template() -> None:
+    # Too big to send inline (51,200 bytes): sam deploy uploads it, where the limit is 1 MB. The
+    # generated Athena queries are most of it, and grow with every report.
+    size = (ROOT / "template.yaml").stat().st_size
+    assert 51_200 < size < 1_000_000
