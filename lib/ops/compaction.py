@@ -74,11 +74,12 @@ def said(totals: dict[str, Any]) -> str:
     if seen == 0:
         text = "nothing to compact: no partition of the days chosen"
     else:
-        text = (
-            f"compacted {totals['compacted']} of {counted(seen, 'partition')}: "
-            f"{counted(totals['files_in'], 'file')} into {totals['files_out']}, "
-            f"{counted(totals['rows_dropped'], 'duplicate row')} dropped"
-        )
+        text = f"compacted {totals['compacted']} of {counted(seen, 'partition')}"
+        if totals["compacted"]:
+            text += (
+                f": {counted(totals['files_in'], 'file')} into {totals['files_out']}, "
+                f"{counted(totals['rows_dropped'], 'duplicate row')} dropped"
+            )
         others = [
             (totals["already_compact"], "already compact"),
             (totals["changed_meanwhile"], "changed meanwhile (left for the next run)"),
