@@ -41,6 +41,20 @@ hypothesis_settings.register_profile(
 if os.environ.get("OPLOG_LAKE_CI"):
     hypothesis_settings.load_profile("ci")
 
+
+def _isolate_from_the_machine() -> None:
+    """The suite (and every process it starts) reads neither the machine's AWS configuration (a
+    profile, ~/.aws) nor the product's settings from the shell: each test sets what it needs."""
+    from lib.core.settings import variable_names
+
+    for name in {*variable_names(), "AWS_PROFILE", "AWS_DEFAULT_PROFILE"}:
+        os.environ.pop(name, None)
+    nowhere = os.path.join(os.path.dirname(__file__), "no-such-aws-file")
+    os.environ["AWS_CONFIG_FILE"] = os.environ["AWS_SHARED_CREDENTIALS_FILE"] = nowhere
+
+
+_isolate_from_the_machine()
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 FIXTURE_LOGS = EVENTS / "operation-logs"

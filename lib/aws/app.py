@@ -252,9 +252,9 @@ class Root:
     def aws_client(self, service: str) -> Any:
         """A boto3 client (honours the AWS_ENDPOINT_URL_* overrides); boto3 is imported only by
         deployments that use a queue, a secret or an S3 lake."""
-        import boto3
+        from lib.lake.s3 import aws_client
 
-        return boto3.client(service)
+        return aws_client(service)
 
 
 @dataclass

@@ -16,10 +16,11 @@ from urllib.parse import urlsplit
 
 import boto3
 from boto3.s3.transfer import TransferConfig
+from botocore import exceptions as botocore_errors
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from lib.core.errors import ObjectMissing, SinkError
+from lib.core.errors import ConfigError, ObjectMissing, SinkError
 from lib.core.settings import LAKE_URI, LakeLocation
 from lib.lake.objects import Versioned
 
@@ -34,6 +35,32 @@ ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_S3"  # boto3's own override, named in erro
 _CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=60
 )
+
+
+# What a mistyped AWS_PROFILE, a missing region or a broken ~/.aws/config raises when a client is
+# made: the user's configuration, said in one line (exit 2), not a traceback.
+_CONFIGURATION_ERRORS = (
+    botocore_errors.ProfileNotFound,
+    botocore_errors.ConfigNotFound,
+    botocore_errors.ConfigParseError,
+    botocore_errors.NoRegionError,
+    botocore_errors.InvalidRegionError,
+    botocore_errors.PartialCredentialsError,
+    botocore_errors.UnknownCredentialError,
+    botocore_errors.InvalidConfigError,
+)
+
+
+def aws_client(service: str, config: Config | None = None) -> Any:
+    """A boto3 client (honouring AWS_ENDPOINT_URL_* and the standard variables); ConfigError,
+    naming what to check, when the AWS configuration cannot make one."""
+    try:
+        return boto3.client(service, config=config)
+    except _CONFIGURATION_ERRORS as exc:
+        raise ConfigError(
+            f"the AWS configuration cannot be used for {service}: {exc} "
+            "(check AWS_PROFILE, AWS_DEFAULT_REGION and AWS_CONFIG_FILE)"
+        ) from None
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -77,7 +104,7 @@ class S3Store:
     @classmethod
     def at(cls, location: LakeLocation) -> S3Store:
         bucket, prefix = split_uri(location.uri)
-        client = boto3.client("s3", config=_CLIENT_CONFIG)  # honours AWS_ENDPOINT_URL_S3
+        client = aws_client("s3", _CLIENT_CONFIG)  # honours AWS_ENDPOINT_URL_S3
         return cls(
             client,
             bucket,
@@ -278,7 +305,7 @@ def arrow_filesystem(location: LakeLocation) -> tuple[pyarrow.fs.S3FileSystem, s
     import pyarrow.fs
 
     bucket, prefix = split_uri(location.uri)
-    meta = boto3.client("s3", config=_CLIENT_CONFIG).meta
+    meta = aws_client("s3", _CLIENT_CONFIG).meta
     parts = urlsplit(meta.endpoint_url)
     options: dict[str, Any] = {}
     if not (parts.hostname or "").endswith((".amazonaws.com", ".amazonaws.com.cn")):

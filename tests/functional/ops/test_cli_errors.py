@@ -11,7 +11,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import PROJECT, ROOT
+from conftest import PROJECT, ROOT, run_handler_script
 from fakecbr import FakeCBR
 from faultkit import free_port
 
@@ -97,6 +97,21 @@ def test_an_unreachable_s3_lake_is_one_line(tmp_path: Path, name: str) -> None:
         assert "cannot reach" in run.stdout and "s3://audit-lake/cbr" in run.stdout
     else:
         assert_one_line(run, run.returncode, "s3://audit-lake/cbr")
+
+
+@pytest.mark.parametrize("name", ["show", "compact", "backfill", "report", "inventory", "handler"])
+def test_a_mistyped_aws_profile_is_one_line_naming_it(tmp_path: Path, name: str) -> None:
+    config = tmp_path / "aws-config"
+    config.write_text("[profile audit]\nregion = ap-southeast-1\n")
+    mistake = {"AWS_PROFILE": "audti", "AWS_CONFIG_FILE": str(config)}
+    if name == "handler":
+        env = {**os.environ, "LAKE_URI": "s3://audit-lake/cbr", **mistake}
+        run = run_handler_script("events/sqs-single.json", env)
+        assert run.stdout == "" and not list(tmp_path.glob("lake*"))
+    else:
+        args = [*commands(tmp_path).get(name, [name]), "--lake", "s3://audit-lake/cbr"]
+        run = run_cli(tmp_path, *args, **mistake)
+    assert_one_line(run, 2, "The config profile (audti) could not be found", "AWS_PROFILE")
 
 
 @pytest.mark.parametrize("name", ["show", "compact", "backfill"])

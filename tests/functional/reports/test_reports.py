@@ -40,6 +40,8 @@ def task(
 ) -> dict[str, Any]:
     """An operation log; `minutes` is ended_at - started_at (None: not finished)."""
     start = datetime.fromisoformat(created)
+    if start.tzinfo is None:  # a time without an offset is UTC, as the product reads it
+        start = start.replace(tzinfo=UTC)
     end = None if minutes is None else start.timestamp() + minutes * 60
     ended = "" if end is None else datetime.fromtimestamp(end, UTC).isoformat()
     info: dict[str, Any] = {
